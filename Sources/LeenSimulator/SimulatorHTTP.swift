@@ -1,0 +1,127 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LeenAPI
+import NIOCore
+
+/// Response building shared by the routes: JSON bodies, FastAPI error shapes, and damage to order.
+enum SimulatorHTTP {
+    static let apiKeyField = HTTPField.Name("X-API-KEY")!
+    static let retryAfterField = HTTPField.Name("Retry-After")!
+
+    static func encode<T: Encodable>(_ value: T) -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        // Every value the simulator encodes is a plain model; failure would be a programming error.
+        return ByteBuffer(bytes: try! encoder.encode(value))
+    }
+
+    /// A JSON response, damaged as the request's fault asks (truncated, malformed, or cut off).
+    static func json<T: Encodable>(
+        _ value: T, status: HTTPResponse.Status = .ok, context: SimulatorRequestContext
+    ) -> Response {
+        var body = encode(value)
+        switch context.fault {
+        case .truncate?:
+            body = body.getSlice(at: body.readerIndex, length: body.readableBytes / 2) ?? body
+        case .malformed?:
+            body = ByteBuffer(string: "<html><body><h1>502 Bad Gateway</h1></body></html>")
+        case .close?, .dropResponse?:
+            return closing()
+        default:
+            break
+        }
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+
+    static func detail(_ message: String, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: encode(["detail": message])))
+    }
+
+    static func render(_ error: SimulatorError) -> Response {
+        switch error {
+        case .detail(let status, let message):
+            return detail(message, status: HTTPResponse.Status(code: status))
+        case .validation(let issues):
+            return Response(
+                status: .unprocessableContent, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: encode(HTTPValidationError(detail: issues))))
+        }
+    }
+
+    struct ConnectionClosedByFault: Error {}
+
+    /// A response whose body fails after the head: the server closes the connection mid-response.
+    static func closing() -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json", .contentLength: "4096"],
+            body: ResponseBody(contentLength: 4096) { _ in throw ConnectionClosedByFault() })
+    }
+}
+
+/// Outermost middleware: FastAPI-shaped errors for everything (`{"detail": "Not Found"}` included) and a
+/// count of responses by status.
+struct ErrorMiddleware: RouterMiddleware {
+    let state: SimulatorState
+
+    func handle(
+        _ request: Request, context: SimulatorRequestContext,
+        next: (Request, SimulatorRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as SimulatorError {
+            response = SimulatorHTTP.render(error)
+        } catch let error as HTTPError {
+            response = SimulatorHTTP.detail(error.status.reasonPhrase, status: error.status)
+        }
+        state.record(status: response.status.code)
+        return response
+    }
+}
+
+/// `/v1` only: injected faults first (a failing proxy does not look at keys), then `X-API-KEY`.
+struct APIMiddleware: RouterMiddleware {
+    let state: SimulatorState
+
+    func handle(
+        _ request: Request, context: SimulatorRequestContext,
+        next: (Request, SimulatorRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let decision = state.drawFault(path: request.uri.path)
+        if decision.delayMs > 0 { try await Task.sleep(for: .milliseconds(decision.delayMs)) }
+        var context = context
+        switch decision.action {
+        case .status(let code, let retryAfter)?:
+            var headers: HTTPFields = [:]
+            if let retryAfter { headers[SimulatorHTTP.retryAfterField] = retryAfter }
+            let status = HTTPResponse.Status(code: code)
+            return SimulatorHTTP.detail(status.reasonPhrase, status: status, headers: headers)
+        case .hang(let seconds)?:
+            await hang(seconds: seconds)
+        case .close?:
+            return SimulatorHTTP.closing()
+        case .truncate?, .malformed?, .dropResponse?:
+            context.fault = decision.action
+        case nil:
+            break
+        }
+        switch state.authenticate(request.headers[SimulatorHTTP.apiKeyField]) {
+        case .accepted: return try await next(request, context)
+        case .missing: throw SimulatorError.detail(status: 401, message: "Not authenticated")
+        case .invalid: throw SimulatorError.detail(status: 401, message: "Invalid API key")
+        case .expired: throw SimulatorError.detail(status: 401, message: "API key has expired")
+        }
+    }
+
+    /// Holds the request for `seconds`, giving up early when the simulator stops or the task is cancelled.
+    func hang(seconds: Double) async {
+        let end = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < end, !Task.isCancelled, !state.isStopping {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import LeenAPI
+import Synchronization
+
+/// What `/_sim/` does: direct control for tests and operators. Never reachable under `/v1`.
+extension SimulatorState {
+    /// A snapshot of the simulator for `GET /_sim/state`.
+    public struct Summary: Codable, Sendable {
+        public var simulatedTime: String
+        public var timeScale: Double
+        public var organizations: Int
+        public var connections: Int
+        public var byState: [String: Int]
+        public var byHealth: [String: Int]
+        public var responsesByStatus: [String: Int]
+        public var faults: FaultSettings
+        public var queuedFaults: [QueuedFault]
+
+        enum CodingKeys: String, CodingKey {
+            case organizations, connections, faults
+            case simulatedTime = "simulated_time", timeScale = "time_scale", byState = "by_state"
+            case byHealth = "by_health", responsesByStatus = "responses_by_status", queuedFaults = "queued_faults"
+        }
+    }
+
+    /// Counts after advancing every connection to now (walks the whole fleet).
+    public func summary() -> Summary {
+        withData { data, now in
+            var byState: [String: Int] = [:]
+            var byHealth: [String: Int] = [:]
+            for id in Array(data.connections.keys) {
+                var record = data.connections[id]!
+                advance(&record, to: now, randomEvolution: data.randomEvolution)
+                data.connections[id] = record
+                byState[record.connection.state?.rawValue ?? "none", default: 0] += 1
+                byHealth[record.connection.health?.name.rawValue ?? "none", default: 0] += 1
+            }
+            return Summary(
+                simulatedTime: Timestamp(date(now)).rawValue, timeScale: data.clock.timeScale,
+                organizations: data.organizations.values.filter { !$0.deleted }.count,
+                connections: data.connections.count, byState: byState, byHealth: byHealth,
+                responsesByStatus: Dictionary(uniqueKeysWithValues: data.responses.map { (String($0.key), $0.value) }),
+                faults: data.faults, queuedFaults: data.faultQueue)
+        }
+    }
+
+    /// Every organization id, in creation order (for benchmarks and tests).
+    public func organizationIDs() -> [OrganizationID] {
+        data.withLock { data in data.organizationOrder.filter { data.organizations[$0]?.deleted == false } }
+    }
+
+    /// Runs `body` on the connection with this id or identifier.
+    func control<T>(_ reference: String, _ body: (inout ConnectionRecord, inout SimulatorData, Double) -> T) throws
+        -> T
+    {
+        try withData { data, now in
+            guard let id = Self.find(reference, in: data), var record = data.connections[id] else {
+                throw SimulatorError.connectionNotFound()
+            }
+            advance(&record, to: now, randomEvolution: data.randomEvolution)
+            let result = body(&record, &data, now)
+            data.connections[id] = record
+            return result
+        }
+    }
+
+    /// Sets a connection's health now; it is scripted from then on (random evolution leaves it alone).
+    @discardableResult
+    public func setHealth(_ reference: String, _ health: ConnectionHealthStatus) throws -> Connection {
+        try control(reference) { record, data, now in
+            record.connection.health = health
+            record.customerLatched = health.resolutionOwner == .customer && health.status == .unhealthy
+            record.scripted = true
+            record.connection.updatedAt = Timestamp(date(now))
+            return view(record, publicBaseURL: data.publicBaseURL)
+        }
+    }
+
+    @discardableResult
+    public func setState(_ reference: String, _ state: ConnectionState) throws -> Connection {
+        try control(reference) { record, data, now in
+            setState(&record, state, at: now)
+            return view(record, publicBaseURL: data.publicBaseURL)
+        }
+    }
+
+    /// Completes OAuth authorisation, as an administrator opening `oauth2_authorize_url` would.
+    @discardableResult
+    public func authorize(_ reference: String) throws -> Connection {
+        try control(reference) { record, data, now in
+            authorize(&record, at: now)
+            return view(record, publicBaseURL: data.publicBaseURL)
+        }
+    }
+
+    /// Removes a connection outright: 404 and no longer listed (unlike DELETE's soft delete).
+    public func remove(_ reference: String) throws {
+        try withData { data, _ in
+            guard let id = Self.find(reference, in: data) else { throw SimulatorError.connectionNotFound() }
+            Self.remove(id, from: &data)
+        }
+    }
+
+    /// Moves simulated time forward; jobs due in between run on the next read.
+    public func advanceClock(by seconds: Double) {
+        data.withLock { $0.clock.advance(by: seconds) }
+    }
+
+    public func setTimeScale(_ scale: Double) {
+        data.withLock { $0.clock.setTimeScale(scale) }
+    }
+
+    public var faults: FaultSettings {
+        get { data.withLock { $0.faults } }
+    }
+
+    public func setFaults(_ faults: FaultSettings) {
+        data.withLock { $0.faults = faults }
+    }
+
+    public func enqueueFaults(_ faults: [QueuedFault]) {
+        data.withLock { $0.faultQueue += faults }
+    }
+
+    /// Clears fault rates and the queue.
+    public func resetFaults() {
+        data.withLock {
+            $0.faults = FaultSettings()
+            $0.faultQueue = []
+        }
+    }
+
+    public func addAPIKey(_ key: String) {
+        data.withLock {
+            $0.apiKeys.insert(key)
+            $0.expiredKeys.remove(key)
+        }
+    }
+
+    /// The key is refused from now on with `{"detail": "API key has expired"}`.
+    public func expireAPIKey(_ key: String) {
+        _ = data.withLock { $0.expiredKeys.insert(key) }
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import LeenAPI
+import Synchronization
+
+/// One simulated connection: what the API shows plus what drives its evolution.
+struct ConnectionRecord: Sendable {
+    var connection: Connection
+    var credentials: VendorCredentials?
+    /// Seeds this connection's random stream.
+    var key: UInt64
+    /// Simulated time of job 0; job `n` runs at `jobBase + n * refresh_interval_secs`.
+    var jobBase: Double
+    /// The next job not yet run.
+    var nextJob: Int = 0
+    /// An OAuth connection waiting for authorisation: no jobs run.
+    var oauthPending: Bool = false
+    /// Whether `oauth2_authorize_url` is shown.
+    var showsAuthorizeURL: Bool = false
+    /// A CUSTOMER failure waiting for new credentials.
+    var customerLatched: Bool = false
+    /// New credentials since the last job: the next job starts afresh.
+    var freshCredentials: Bool = false
+    /// Health changes only by script or control API.
+    var scripted: Bool = false
+}
+
+struct OrganizationRecord: Sendable {
+    var organization: Organization
+    /// Connection ids in creation order (the list order).
+    var connectionIDs: [ConnectionID] = []
+    var deleted = false
+}
+
+/// Everything the simulator holds, guarded by ``SimulatorState``'s lock.
+struct SimulatorData: Sendable {
+    var organizations: [OrganizationID: OrganizationRecord] = [:]
+    var organizationOrder: [OrganizationID] = []
+    var connections: [ConnectionID: ConnectionRecord] = [:]
+    var ids: SeededRandom
+    var faultRandom: SeededRandom
+    var clock: SimulatedClock
+    var startTime: Double
+    var apiKeys: Set<String>
+    var expiredKeys: Set<String> = []
+    var faults: FaultSettings
+    var faultQueue: [QueuedFault] = []
+    var steps: [Scenario.Step] = []
+    var nextStep = 0
+    var randomEvolution = true
+    var responses: [Int: Int] = [:]
+    var publicBaseURL: String = "http://127.0.0.1"
+    var stopping = false
+}
+
+/// The simulated Leen backend: organizations, connections, health evolution, API keys, faults.
+///
+/// A lock, not an actor: requests are served concurrently on NIO's event loops, every critical section is
+/// short and synchronous (a page of 100 connections is copied out in microseconds), and JSON encoding
+/// happens outside it. `Mutex` makes the class `Sendable` without `@unchecked`.
+public final class SimulatorState: Sendable {
+    public let configuration: SimulatorConfiguration
+    let model: HealthModel
+    let data: Mutex<SimulatorData>
+
+    public init(configuration: SimulatorConfiguration, scenario: Scenario? = nil) throws {
+        self.configuration = configuration
+        model = HealthModel(
+            seed: configuration.seed, failureRate: configuration.failureRate,
+            persistence: configuration.failurePersistence)
+        let start = (configuration.startTime ?? Date()).timeIntervalSince1970.rounded(.down)
+        var initial = SimulatorData(
+            ids: SeededRandom(seed: configuration.seed),
+            faultRandom: SeededRandom(seed: SeededRandom.mix(configuration.seed ^ 0xFA17)),
+            clock: SimulatedClock(start: Date(timeIntervalSince1970: start), timeScale: configuration.timeScale),
+            startTime: start, apiKeys: Set(configuration.apiKeys), faults: configuration.faults)
+        Self.populate(&initial, configuration: configuration, start: start)
+        if let scenario {
+            try Self.load(scenario, into: &initial, configuration: configuration, start: start)
+        }
+        data = Mutex(initial)
+    }
+
+    /// Runs `body` with the data at the current simulated time, after the scenario steps that are due.
+    func withData<T>(_ body: (inout SimulatorData, Double) throws -> T) rethrows -> T {
+        try data.withLock { data in
+            let now = data.clock.now
+            applyDueSteps(&data, now: now)
+            return try body(&data, now)
+        }
+    }
+
+    // MARK: - Evolution
+
+    /// Runs every job of `record` due by `now`.
+    func advance(_ record: inout ConnectionRecord, to now: Double, randomEvolution: Bool) {
+        if record.oauthPending, let after = configuration.oauthAutoAuthorizeAfterSecs,
+            let created = record.connection.createdAt?.date?.timeIntervalSince1970, now >= created + after
+        {
+            authorize(&record, at: created + after)
+        }
+        guard !record.oauthPending, let state = record.connection.state, state == .active || state == .pending
+        else { return }
+        let interval = Double(max(1, record.connection.refreshIntervalSecs))
+        var runs = 0
+        while record.jobBase + Double(record.nextJob) * interval <= now {
+            let jobTime = record.jobBase + Double(record.nextJob) * interval
+            let before = record.connection.health
+            if record.scripted || !randomEvolution {
+                if before == nil { record.connection.health = ConnectionHealthStatus(documented: .healthy) }
+            } else {
+                let next = model.health(
+                    key: record.key, job: record.nextJob, vendor: record.connection.vendor,
+                    previous: record.freshCredentials ? nil : before, customerLatched: record.customerLatched)
+                record.connection.health = next
+                record.customerLatched = next.resolutionOwner == .customer && next.status == .unhealthy
+                record.freshCredentials = false
+            }
+            if record.connection.state == .pending { setState(&record, .active, at: jobTime) }
+            if record.connection.health != before { record.connection.updatedAt = Timestamp(date(jobTime)) }
+            record.nextJob += 1
+            runs += 1
+            if runs >= 10_000 {
+                // Far behind (a huge time scale): skip to the present rather than replay every job.
+                record.nextJob = Int(((now - record.jobBase) / interval).rounded(.down)) + 1
+                break
+            }
+        }
+    }
+
+    func setState(_ record: inout ConnectionRecord, _ state: ConnectionState, at time: Double) {
+        let previous = record.connection.state
+        record.connection.state = state
+        record.connection.isActive = state == .active
+        record.connection.updatedAt = Timestamp(date(time))
+        if previous == .paused, state == .active {
+            // Resume: the next job is the next one on the schedule; jobs skipped while paused never ran.
+            let interval = Double(max(1, record.connection.refreshIntervalSecs))
+            record.nextJob = max(record.nextJob, Int(((time - record.jobBase) / interval).rounded(.up)))
+        }
+    }
+
+    func authorize(_ record: inout ConnectionRecord, at time: Double) {
+        guard record.oauthPending else { return }
+        record.oauthPending = false
+        if configuration.clearOAuthURLWhenAuthorized { record.showsAuthorizeURL = false }
+        record.jobBase = time + Double(configuration.firstJobDelaySecs)
+        record.nextJob = 0
+        record.connection.updatedAt = Timestamp(date(time))
+    }
+
+    /// The connection as the API shows it now.
+    func view(_ record: ConnectionRecord, publicBaseURL: String) -> Connection {
+        var connection = record.connection
+        connection.oauth2AuthorizeURL =
+            record.showsAuthorizeURL
+            ? "\(publicBaseURL)/_sim/oauth/authorize?connection_id=\(connection.id.rawValue)" : nil
+        return connection
+    }
+
+    func date(_ seconds: Double) -> Date { Date(timeIntervalSince1970: seconds) }
+
+    // MARK: - Scenario steps
+
+    func applyDueSteps(_ data: inout SimulatorData, now: Double) {
+        while data.nextStep < data.steps.count, data.startTime + data.steps[data.nextStep].at <= now {
+            let step = data.steps[data.nextStep]
+            data.nextStep += 1
+            apply(step, to: &data, at: data.startTime + step.at)
+        }
+    }
+
+    func apply(_ step: Scenario.Step, to data: inout SimulatorData, at time: Double) {
+        if let faults = step.faults { data.faults = faults }
+        if let queue = step.queue { data.faultQueue += queue }
+        guard let reference = step.connection, let id = Self.find(reference, in: data) else { return }
+        if step.remove == true {
+            Self.remove(id, from: &data)
+            return
+        }
+        guard var record = data.connections[id] else { return }
+        advance(&record, to: time, randomEvolution: data.randomEvolution)
+        if step.authorize == true { authorize(&record, at: time) }
+        if let state = step.state { setState(&record, state, at: time) }
+        if let name = step.health {
+            record.connection.health = Self.health(name, details: step.details)
+            record.connection.updatedAt = Timestamp(date(time))
+        }
+        data.connections[id] = record
+    }
+
+    /// A health value for a name, filled from Leen's table when the name is documented.
+    static func health(_ name: HealthName, details: [HealthDetail]?) -> ConnectionHealthStatus {
+        ConnectionHealthStatus(documented: name, details: details)
+            ?? ConnectionHealthStatus(
+                name: name, status: .unhealthy, description: name.rawValue, resolutionOwner: .leen, details: details)
+    }
+
+    /// A connection by id, or else by identifier.
+    static func find(_ reference: String, in data: SimulatorData) -> ConnectionID? {
+        let id = ConnectionID(reference)
+        if data.connections[id] != nil { return id }
+        return data.connections.values.filter { $0.connection.identifier == reference }
+            .min { $0.connection.id < $1.connection.id }?.connection.id
+    }
+
+    static func remove(_ id: ConnectionID, from data: inout SimulatorData) {
+        guard let record = data.connections.removeValue(forKey: id) else { return }
+        data.organizations[record.connection.organizationID]?.connectionIDs.removeAll { $0 == id }
+    }
+}
