@@ -9,18 +9,29 @@ enum SimulatorHTTP {
     static let apiKeyField = HTTPField.Name("X-API-KEY")!
     static let retryAfterField = HTTPField.Name("Retry-After")!
 
-    static func encode<T: Encodable>(_ value: T) -> ByteBuffer {
+    static func encodeBytes<T: Encodable>(_ value: T) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         // Every value the simulator encodes is a plain model; failure would be a programming error.
-        return ByteBuffer(bytes: try! encoder.encode(value))
+        return Array(try! encoder.encode(value))
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> ByteBuffer {
+        ByteBuffer(bytes: encodeBytes(value))
     }
 
     /// A JSON response, damaged as the request's fault asks (truncated, malformed, or cut off).
     static func json<T: Encodable>(
         _ value: T, status: HTTPResponse.Status = .ok, context: SimulatorRequestContext
     ) -> Response {
-        var body = encode(value)
+        json(bytes: encode(value), status: status, context: context)
+    }
+
+    /// A response with an already encoded JSON body, damaged as the request's fault asks.
+    static func json(bytes: ByteBuffer, status: HTTPResponse.Status = .ok, context: SimulatorRequestContext)
+        -> Response
+    {
+        var body = bytes
         switch context.fault {
         case .truncate?:
             body = body.getSlice(at: body.readerIndex, length: body.readableBytes / 2) ?? body

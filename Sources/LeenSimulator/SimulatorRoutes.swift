@@ -86,9 +86,9 @@ struct APIRoutes {
 
     /// Parses `limit`, `offset`, `enableCursor`, `cursor` and `excludeTotal`, fetches the slice, and wraps
     /// it in the offset or cursor envelope.
-    func page<Item: Encodable & Sendable>(
+    func page(
         _ request: Request, context: SimulatorRequestContext,
-        fetch: (_ offset: Int, _ limit: Int) throws -> (items: [Item], total: Int)
+        fetch: (_ offset: Int, _ limit: Int) throws -> (items: [[UInt8]], total: Int)
     ) throws -> Response {
         let query = request.uri.queryParameters
         var limit = try RequestValidation.integer(
@@ -119,34 +119,38 @@ struct APIRoutes {
             )
             envelope.minimal = configuration.cursorEnvelope == .minimal
         }
-        return SimulatorHTTP.json(envelope, context: context)
+        return SimulatorHTTP.json(bytes: envelope.bytes(), context: context)
     }
 }
 
-/// A list response: `{"count", "total", "items"}`, plus `next_cursor` and `previous_cursor` in cursor mode
-/// (and nothing but `items` and the cursors in the minimal cursor envelope).
-struct Envelope<Item: Encodable>: Encodable {
-    var items: [Item]
+/// A list response assembled from already encoded items: `{"count", "total", "items"}`, plus `next_cursor`
+/// and `previous_cursor` in cursor mode (and nothing but `items` and the cursors in the minimal envelope).
+struct Envelope {
+    var items: [[UInt8]]
     var count: Int
     var total: Int?
     var cursors: (next: String?, previous: String?)?
     var minimal = false
 
-    enum CodingKeys: String, CodingKey {
-        case count, total, items
-        case nextCursor = "next_cursor", previousCursor = "previous_cursor"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
+    func bytes() -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(items.reduce(64) { $0 + $1.count + 1 })
+        buffer.writeString("{")
         if !minimal {
-            try c.encode(count, forKey: .count)
-            try c.encode(total, forKey: .total)
+            buffer.writeString("\"count\":\(count),\"total\":\(total.map(String.init) ?? "null"),")
         }
-        try c.encode(items, forKey: .items)
+        buffer.writeString("\"items\":[")
+        for (index, item) in items.enumerated() {
+            if index > 0 { buffer.writeString(",") }
+            buffer.writeBytes(item)
+        }
+        buffer.writeString("]")
         if let cursors {
-            try c.encode(cursors.next, forKey: .nextCursor)
-            try c.encode(cursors.previous, forKey: .previousCursor)
+            // Cursors are base64: no character needs escaping in a JSON string.
+            buffer.writeString(",\"next_cursor\":\(cursors.next.map { "\"\($0)\"" } ?? "null")")
+            buffer.writeString(",\"previous_cursor\":\(cursors.previous.map { "\"\($0)\"" } ?? "null")")
         }
+        buffer.writeString("}")
+        return buffer
     }
 }

@@ -18,12 +18,20 @@ extension SimulatorState {
         }
     }
 
-    func listOrganizations(offset: Int, limit: Int) -> (items: [Organization], total: Int) {
+    func listOrganizations(offset: Int, limit: Int) -> (items: [[UInt8]], total: Int) {
         withData { data, _ in
             let visible = data.organizationOrder.filter { data.organizations[$0]?.deleted == false }
-            let slice = visible.dropFirst(offset).prefix(limit)
-            return (slice.compactMap { data.organizations[$0]?.organization }, visible.count)
+            var items: [[UInt8]] = []
+            for id in visible.dropFirst(offset).prefix(limit) where data.organizations[id] != nil {
+                items.append(data.organizations[id]!.encoded())
+            }
+            return (items, visible.count)
         }
+    }
+
+    func refresh(_ record: inout ConnectionRecord, now: Double, randomEvolution: Bool, base: String) -> [UInt8] {
+        advance(&record, to: now, randomEvolution: randomEvolution)
+        return record.encoded(view(record, publicBaseURL: base))
     }
 
     func organization(_ id: OrganizationID) throws -> Organization {
@@ -88,22 +96,23 @@ extension SimulatorState {
         return ["api_key", "api_token", "token"].contains { credentials.fields[$0]?.stringValue?.isEmpty == false }
     }
 
+    /// One page of an organization's connections, as the JSON of each (see ``ConnectionRecord/encoded(_:)``).
     func listConnections(
         _ organizationID: OrganizationID, offset: Int, limit: Int
-    ) throws -> (items: [Connection], total: Int) {
+    ) throws -> (items: [[UInt8]], total: Int) {
         try withData { data, now in
             let organization = try Self.liveOrganization(organizationID, in: data)
             var visible = organization.connectionIDs
             if configuration.deletedVisibility != .visible {
                 visible.removeAll { data.connections[$0]?.connection.state == .deleted }
             }
-            var items: [Connection] = []
+            var items: [[UInt8]] = []
             items.reserveCapacity(min(limit, max(0, visible.count - offset)))
-            for id in visible.dropFirst(offset).prefix(limit) {
-                guard var record = data.connections[id] else { continue }
-                advance(&record, to: now, randomEvolution: data.randomEvolution)
-                data.connections[id] = record
-                items.append(view(record, publicBaseURL: data.publicBaseURL))
+            let base = data.publicBaseURL
+            let random = data.randomEvolution
+            for id in visible.dropFirst(offset).prefix(limit) where data.connections[id] != nil {
+                // In place (the dictionary's modify accessor): no copy of the record per item.
+                items.append(refresh(&data.connections[id]!, now: now, randomEvolution: random, base: base))
             }
             return (items, visible.count)
         }

@@ -22,6 +22,20 @@ struct ConnectionRecord: Sendable {
     var freshCredentials: Bool = false
     /// Health changes only by script or control API.
     var scripted: Bool = false
+    /// The JSON of ``jsonSource``. List pages are assembled from these bytes: encoding 100 connections with
+    /// `JSONEncoder` on every request cost about 16 µs per connection and capped the 100-item list at ~540
+    /// requests/s (docs/benchmarks.md); re-encoding only when the view changes removes that cost.
+    var json: [UInt8] = []
+    var jsonSource: Connection?
+
+    /// The view's JSON, re-encoded only when the view differs from the one encoded last.
+    mutating func encoded(_ view: Connection) -> [UInt8] {
+        if jsonSource != view {
+            json = SimulatorHTTP.encodeBytes(view)
+            jsonSource = view
+        }
+        return json
+    }
 }
 
 struct OrganizationRecord: Sendable {
@@ -29,6 +43,19 @@ struct OrganizationRecord: Sendable {
     /// Connection ids in creation order (the list order).
     var connectionIDs: [ConnectionID] = []
     var deleted = false
+    /// The JSON of ``jsonSource`` (see ``ConnectionRecord/json``).
+    var json: [UInt8] = []
+    var jsonSource: Organization?
+
+    init(organization: Organization) { self.organization = organization }
+
+    mutating func encoded() -> [UInt8] {
+        if jsonSource != organization {
+            json = SimulatorHTTP.encodeBytes(organization)
+            jsonSource = organization
+        }
+        return json
+    }
 }
 
 /// Everything the simulator holds, guarded by ``SimulatorState``'s lock.
