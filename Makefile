@@ -23,9 +23,11 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
 
-# The daemon's demo against the built-in simulator (issue: the monitor). Not built yet.
+# The daemon against an embedded leen-sim with a lively fleet; every event is printed (Ctrl-C stops).
+# DURATION=60 make demo stops by itself after 60 seconds.
 demo:
-	@echo "make demo: not yet — the leen-healthd daemon is not built yet; try 'make sim' for the simulator."
+	$(SWIFT) build --product leen-healthd
+	$$($(SWIFT) build --show-bin-path)/leen-healthd demo $(if $(DURATION),--duration $(DURATION))
 
 # leen-sim with a lively demo fleet on 127.0.0.1:8080 (key: leen-sim-key).
 sim: build

@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LeenAPI", targets: ["LeenAPI"]),
         .library(name: "LeenSimulator", targets: ["LeenSimulator"]),
         .executable(name: "leen-sim", targets: ["leen-sim"]),
+        .executable(name: "leen-healthd", targets: ["leen-healthd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -17,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Codable models of the Leen provisioning API and a typed client over AsyncHTTPClient.
@@ -51,6 +56,79 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // libsystemd (sd_journal_sendv, sd_notify) for Swift.
+        .systemLibrary(
+            name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // The only importer of CSystemd: journal sinks, the journal log handler, sd_notify.
+        .target(
+            name: "SystemdSupport",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The monitor's pure logic: configuration, diff, events, provisioning plans, poll outcomes. No I/O.
+        .target(
+            name: "HealthdCore",
+            dependencies: ["LeenAPI", .product(name: "Yams", package: "Yams")]
+        ),
+        // The Prometheus endpoint: metric rendering from monitor snapshots and the HTTP server.
+        .target(
+            name: "HealthdMetrics",
+            dependencies: [
+                "HealthdCore", "LeenAPI",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The daemon: provisioner, pollers, state file, event emission, services, commands, demo.
+        .target(
+            name: "Healthd",
+            dependencies: [
+                "HealthdCore", "HealthdMetrics", "LeenAPI", "LeenSimulator", "SystemdSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "leen-healthd",
+            dependencies: [
+                "Healthd", "HealthdCore", "LeenAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SystemdSupportTests",
+            dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "HealthdCoreTests",
+            dependencies: ["HealthdCore", "LeenAPI"]
+        ),
+        .testTarget(
+            name: "HealthdMetricsTests",
+            dependencies: [
+                "HealthdMetrics", "HealthdCore", "LeenAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "HealthdTests",
+            dependencies: [
+                "Healthd", "HealthdCore", "LeenAPI", "LeenSimulator", "SystemdSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "LeenAPITests",
             dependencies: [
@@ -67,6 +145,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
     ]

@@ -31,7 +31,7 @@ public struct RetryPolicy: Sendable, Hashable {
 
     /// The delay before retry number `retry` (1 for the first retry), given a uniform random `unit` in [0, 1).
     public func backoff(retry: Int, unit: Double) -> Duration {
-        let exponent = min(max(retry - 1, 0), 30)
+        let exponent = retry <= 1 ? 0 : min(retry - 1, 30)
         let step = min(baseDelay.seconds * pow(2, Double(exponent)), maximumDelay.seconds)
         return .seconds(step * min(max(unit, 0), 1))
     }

@@ -19,6 +19,15 @@ enum RequestValidation {
 
     // MARK: Path and query
 
+    /// The canonical (lower-case, hyphenated) form of a UUID in either form Pydantic accepts, as the
+    /// real API parses path ids into UUIDs before looking them up.
+    static func canonicalUUID(_ value: String, name: String) throws -> String {
+        try uuid(value, name: name)
+        let hex = Array(value.replacingOccurrences(of: "-", with: "").lowercased())
+        return String(hex[0..<8]) + "-" + String(hex[8..<12]) + "-" + String(hex[12..<16]) + "-"
+            + String(hex[16..<20]) + "-" + String(hex[20..<32])
+    }
+
     /// Pydantic accepts the hyphenated and the 32-digit forms of a UUID.
     static func uuid(_ value: String, name: String) throws {
         let hex = value.replacingOccurrences(of: "-", with: "")

@@ -11,7 +11,9 @@ enum SimulatorHTTP {
 
     static func encodeBytes<T: Encodable>(_ value: T) -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        // Sorted keys: the same seed must give the same bytes, and unsorted object keys come out in a
+        // different order on every encode.
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Every value the simulator encodes is a plain model; failure would be a programming error.
         return Array(try! encoder.encode(value))
     }
@@ -62,6 +64,16 @@ enum SimulatorHTTP {
         }
     }
 
+    /// A status with its standard reason phrase where one is known: `HTTPResponse.Status(code:)` leaves the
+    /// phrase empty, which would make an injected fault's body `{"detail": ""}`.
+    static func status(code: Int) -> HTTPResponse.Status {
+        let known: [HTTPResponse.Status] = [
+            .badRequest, .unauthorized, .forbidden, .notFound, .requestTimeout, .conflict, .unprocessableContent,
+            .tooManyRequests, .internalServerError, .notImplemented, .badGateway, .serviceUnavailable, .gatewayTimeout,
+        ]
+        return known.first { $0.code == code } ?? HTTPResponse.Status(code: code)
+    }
+
     struct ConnectionClosedByFault: Error {}
 
     /// A response whose body fails after the head: the server closes the connection mid-response.
@@ -109,7 +121,7 @@ struct APIMiddleware: RouterMiddleware {
         case .status(let code, let retryAfter)?:
             var headers: HTTPFields = [:]
             if let retryAfter { headers[SimulatorHTTP.retryAfterField] = retryAfter }
-            let status = HTTPResponse.Status(code: code)
+            let status = SimulatorHTTP.status(code: code)
             return SimulatorHTTP.detail(status.reasonPhrase, status: status, headers: headers)
         case .hang(let seconds)?:
             await hang(seconds: seconds)

@@ -73,15 +73,13 @@ struct APIRoutes {
 
     static func organizationID(_ context: SimulatorRequestContext) throws -> OrganizationID {
         let raw = context.parameters.get("organization_id") ?? ""
-        try RequestValidation.uuid(raw, name: "organization_id")
-        return OrganizationID(raw)
+        return OrganizationID(try RequestValidation.canonicalUUID(raw, name: "organization_id"))
     }
 
     static func connectionID(_ context: SimulatorRequestContext) throws -> (OrganizationID, ConnectionID) {
         let organizationID = try organizationID(context)
         let raw = context.parameters.get("connection_id") ?? ""
-        try RequestValidation.uuid(raw, name: "connection_id")
-        return (organizationID, ConnectionID(raw))
+        return (organizationID, ConnectionID(try RequestValidation.canonicalUUID(raw, name: "connection_id")))
     }
 
     /// Parses `limit`, `offset`, `enableCursor`, `cursor` and `excludeTotal`, fetches the slice, and wraps

@@ -179,7 +179,8 @@ extension SimulatorState {
             if record.connection.vendor.authorization == .credentials, record.credentials?.isEmpty ?? true {
                 return ConnectionTestResult(isValid: false, message: "No credentials are stored for this connection")
             }
-            if record.customerLatched || record.connection.health?.name == .unauthorized {
+            // New credentials are tested as they are, before the next job has used them.
+            if record.customerLatched || (record.connection.health?.name == .unauthorized && !record.freshCredentials) {
                 return ConnectionTestResult(isValid: false, message: "The vendor rejected the credentials")
             }
             return ConnectionTestResult(isValid: true, message: "Credentials are valid")

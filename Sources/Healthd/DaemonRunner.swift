@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import Foundation
+import HealthdCore
+import LeenAPI
+import NIOCore
+import Logging
+import ServiceLifecycle
+import SystemdSupport
+import UnixSignals
+
+/// The composition root of `leen-healthd run`: logging, config, state, HTTP client, services, signals.
+public enum DaemonRunner {
+    /// Exit status for an invalid configuration (sysexits EX_CONFIG).
+    public static let exitConfig: Int32 = 78
+
+    /// Diagnostics go to the journal when one listens, else to stderr.
+    public static func bootstrapLogging(level: Logger.Level) {
+        let journal = Journal.isAvailable
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler =
+                journal
+                ? JournalLogHandler(label: label, sink: SystemdJournalSink())
+                : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    /// Runs the daemon until SIGTERM/SIGINT. SIGHUP reloads. Throws ``ConfigErrors``-style errors for an
+    /// invalid configuration at start (the caller exits 78).
+    public static func run(configPath: String, logger: Logger) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration = try ConfigLoader.load(path: configPath, environment: environment)
+        let reader = SecretReader(environment: environment)
+        let serviceManager = ServiceManager()
+        try await HTTPClient.withHTTPClient(
+            configuration: httpConfiguration(configuration), backgroundActivityLogger: logger
+        ) { http in
+            let emitter = EventEmitter.standard(format: StreamSink.Format(configuration.events.stderrFormat))
+            let monitor = try Monitor(
+                configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
+                emitter: emitter, logger: logger)
+            var hooks = HealthDaemon.Hooks()
+            hooks.ready = { serviceManager.ready(status: $0) }
+            hooks.progress = { serviceManager.status($0) }
+            hooks.reloading = { serviceManager.reloading() }
+            hooks.reloaded = { error in
+                serviceManager.notify(
+                    "READY=1\nSTATUS=" + (error.map { "reload refused: \($0.prefix(200))" } ?? "configuration reloaded"))
+            }
+            hooks.stopping = { serviceManager.stopping() }
+            let daemon = HealthDaemon(
+                monitor: monitor,
+                loadConfiguration: { try ConfigLoader.load(path: configPath, environment: environment) },
+                makeClient: { config in
+                    LeenClient(
+                        configuration: clientConfiguration(config, key: try reader.read(config.api.key)),
+                        httpClient: http, logger: logger)
+                },
+                readSecret: { try reader.read($0) }, hooks: hooks, logger: logger)
+            let reload = SignalReloadService(daemon: daemon)
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [
+                        .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup),
+                        .init(service: reload),
+                    ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        }
+    }
+
+    public static func clientConfiguration(_ configuration: Configuration, key: String) -> LeenClient.Configuration {
+        LeenClient.Configuration(
+            endpoint: configuration.api.endpoint, apiKey: LeenAPIKey(key),
+            requestTimeout: configuration.api.requestTimeout,
+            retry: RetryPolicy(maximumAttempts: configuration.api.maximumAttempts),
+            userAgent: "leen-healthd/\(Version.current)")
+    }
+
+    static func httpConfiguration(_ configuration: Configuration) -> HTTPClient.Configuration {
+        var http = HTTPClient.Configuration()
+        http.timeout = .init(connect: .seconds(10), read: .seconds(Int64(configuration.api.requestTimeout.seconds)))
+        http.redirectConfiguration = .disallow
+        return http
+    }
+}
+
+/// Turns SIGHUP into ``HealthDaemon/requestReload()``. SIGHUP is trapped here only, once.
+public struct SignalReloadService: Service {
+    let daemon: HealthDaemon
+
+    public init(daemon: HealthDaemon) { self.daemon = daemon }
+
+    public func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            daemon.requestReload()
+        }
+    }
+}
+
+extension StreamSink.Format {
+    init(_ format: Configuration.StderrFormat) {
+        switch format {
+        case .logfmt: self = .logfmt
+        case .json: self = .json
+        }
+    }
+}
+
+/// The version printed by `--version` and sent as the User-Agent.
+public enum Version {
+    public static let current = "0.1.0"
+}

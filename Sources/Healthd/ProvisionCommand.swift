@@ -1,0 +1,74 @@
+import AsyncHTTPClient
+import Foundation
+import HealthdCore
+import LeenAPI
+import Logging
+import SystemdSupport
+
+/// `leen-healthd provision [--dry-run]`: one provisioning pass over every organization.
+public enum ProvisionCommand {
+    /// Returns the exit status: 0 when everything was provisioned, 1 when anything failed.
+    public static func run(
+        configPath: String, dryRun: Bool, logger: Logger, print: @escaping @Sendable (String) -> Void
+    ) async throws -> Int32 {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration = try ConfigLoader.load(path: configPath, environment: environment)
+        let reader = SecretReader(environment: environment)
+        let store = StateStore(directory: configuration.stateDirectory)
+        return try await HTTPClient.withHTTPClient(configuration: .init(), backgroundActivityLogger: logger) { http in
+            let client = LeenClient(
+                configuration: DaemonRunner.clientConfiguration(configuration, key: try reader.read(configuration.api.key)),
+                httpClient: http, logger: logger)
+            let provisioner = Provisioner(client: client, readSecret: { try reader.read($0) }, logger: logger)
+            var credentials = try store.loadCredentials()
+            var failures = 0
+            let emitter = EventEmitter.standard(format: .logfmt, observers: [{ print(Demo.line($0)) }])
+            for organization in configuration.organizations {
+                let plan: Provisioner.Plan
+                do {
+                    plan = try await provisioner.plan(organization, applied: credentials)
+                } catch {
+                    print("\(organization.label): cannot list connections: \(error)")
+                    failures += 1
+                    continue
+                }
+                if dryRun {
+                    print(planTable(plan))
+                    continue
+                }
+                let outcome = await provisioner.apply(plan, now: Date())
+                emitter.emit(outcome.events)
+                failures += outcome.failures
+                for (identifier, hash) in outcome.applied {
+                    credentials.applied[StateStore.AppliedCredentials.key(organization.id, identifier)] = hash
+                }
+            }
+            if !dryRun { try store.save(credentials) }
+            return failures == 0 ? 0 : 1
+        }
+    }
+
+    /// `ACTION  IDENTIFIER  VENDOR  CONNECTION` lines for one organization.
+    public static func planTable(_ plan: Provisioner.Plan) -> String {
+        let vendors = Dictionary(uniqueKeysWithValues: plan.organization.connections.map { ($0.identifier, $0.vendor) })
+        var lines = ["\(plan.organization.label):"]
+        for action in plan.actions {
+            let (identifier, vendor, id): (String, String, String) =
+                switch action {
+                case .create(let identifier, let vendor): (identifier, vendor.rawValue, "-")
+                case .adopt(let identifier, let id), .updateCredentials(let identifier, let id),
+                    .unchanged(let identifier, let id):
+                    (identifier, vendors[identifier]?.rawValue ?? "?", id.rawValue)
+                case .vendorMismatch(let identifier, let id, let declared, let existing):
+                    (identifier, "\(declared.rawValue) (Leen has \(existing.rawValue))", id.rawValue)
+                case .unmanaged(let id, let identifier, let vendor): (identifier ?? "-", vendor.rawValue, id.rawValue)
+                }
+            var line = "  " + action.verb.padding(toLength: 10, withPad: " ", startingAt: 0)
+            line += identifier.padding(toLength: 28, withPad: " ", startingAt: 0) + " "
+            line += vendor.padding(toLength: 24, withPad: " ", startingAt: 0) + " " + id
+            if let why = plan.unresolvable[identifier] { line += "  (credentials unreadable: \(why))" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import HealthdCore
+import LeenAPI
+
+/// The state directory: one file per organization (`organizations/<id>.json`, written after each of its
+/// polls) and `credentials.json` (the salted hashes of the credentials last applied, never the secrets).
+///
+/// One file per organization rather than one for everything: a poll rewrites only its own organization
+/// (a few KiB), so persisting after every poll stays cheap with a thousand organizations.
+/// Every write is atomic: a temporary file in the same directory, fsync, rename, fsync of the directory.
+public struct StateStore: Sendable {
+    public let directory: URL
+
+    public init(directory: String) {
+        self.directory = URL(fileURLWithPath: directory, isDirectory: true)
+    }
+
+    var organizationsDirectory: URL { directory.appendingPathComponent("organizations", isDirectory: true) }
+    var credentialsFile: URL { directory.appendingPathComponent("credentials.json") }
+
+    /// The salted hashes of applied credentials, keyed `<organization id>/<identifier>`.
+    public struct AppliedCredentials: Codable, Sendable, Hashable {
+        public var version = 1
+        /// Random per state directory; keyed into every hash.
+        public var salt: String
+        public var applied: [String: String]
+
+        public static func key(_ organization: OrganizationID, _ identifier: String) -> String {
+            "\(organization.rawValue)/\(identifier)"
+        }
+    }
+
+    /// One organization's file.
+    struct OrganizationFile: Codable {
+        var version = 1
+        var organizationID: OrganizationID
+        var state: OrganizationState
+    }
+
+    public func loadOrganizations() throws -> [OrganizationID: OrganizationState] {
+        let files: [URL]
+        do {
+            files = try FileManager.default.contentsOfDirectory(
+                at: organizationsDirectory, includingPropertiesForKeys: nil)
+        } catch CocoaError.fileReadNoSuchFile {
+            return [:]
+        } catch let error as NSError where error.domain == NSCocoaErrorDomain || error.domain == NSPOSIXErrorDomain {
+            if !FileManager.default.fileExists(atPath: organizationsDirectory.path) { return [:] }
+            throw StateError(path: organizationsDirectory.path, reason: error.localizedDescription)
+        }
+        var result: [OrganizationID: OrganizationState] = [:]
+        for file in files where file.pathExtension == "json" {
+            let decoded = try decode(OrganizationFile.self, from: file)
+            result[decoded.organizationID] = decoded.state
+        }
+        return result
+    }
+
+    public func save(_ state: OrganizationState, for organization: OrganizationID) throws {
+        try write(
+            OrganizationFile(organizationID: organization, state: state),
+            to: organizationsDirectory.appendingPathComponent(Self.fileName(organization)))
+    }
+
+    /// Forgets an organization no longer in the config.
+    public func remove(_ organization: OrganizationID) throws {
+        let file = organizationsDirectory.appendingPathComponent(Self.fileName(organization))
+        if FileManager.default.fileExists(atPath: file.path) { try FileManager.default.removeItem(at: file) }
+    }
+
+    public func loadCredentials() throws -> AppliedCredentials {
+        guard FileManager.default.fileExists(atPath: credentialsFile.path) else {
+            var bytes = SystemRandomNumberGenerator()
+            let salt = (0..<4).map { _ in String(bytes.next(), radix: 16) }.joined()
+            return AppliedCredentials(salt: salt, applied: [:])
+        }
+        return try decode(AppliedCredentials.self, from: credentialsFile)
+    }
+
+    public func save(_ credentials: AppliedCredentials) throws {
+        try write(credentials, to: credentialsFile)
+    }
+
+    /// A file name safe for any organization id.
+    static func fileName(_ organization: OrganizationID) -> String {
+        let safe = organization.rawValue.unicodeScalars.map {
+            CharacterSet.alphanumerics.contains($0) || $0 == "-" ? String($0) : "_"
+        }.joined()
+        return safe + ".json"
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, from file: URL) throws -> T {
+        do {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(T.self, from: Data(contentsOf: file))
+        } catch {
+            throw StateError(path: file.path, reason: "unreadable state: \(error)")
+        }
+    }
+
+    func write<T: Encodable>(_ value: T, to file: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = try encoder.encode(value)
+        try AtomicFile.write(data, to: file.path)
+    }
+}
+
+/// A state file or directory that cannot be read or written.
+public struct StateError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// Crash-safe replacement of a file's contents.
+public enum AtomicFile {
+    /// Writes `data` to a temporary file beside `path` (mode 0600), fsyncs it, renames it over `path`, and
+    /// fsyncs the directory, creating the directory (0700) when needed. Readers see the old or the new
+    /// contents, never a mix, even across a crash.
+    public static func write(_ data: Data, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StateError(path: directory, reason: "cannot create directory: \(error.localizedDescription)")
+        }
+        let temporary = "\(directory)/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StateError(path: temporary, reason: String(cString: strerror(errno))) }
+        var failure: String?
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        close(fd)
+        if let failure {
+            unlink(temporary)
+            throw StateError(path: temporary, reason: failure)
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw StateError(path: path, reason: reason)
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+}

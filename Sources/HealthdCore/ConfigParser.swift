@@ -1,0 +1,107 @@
+import LeenAPI
+import Yams
+
+/// One problem in a configuration file, at a 1-based line and column.
+///
+/// Line 0 means the problem concerns the whole file (it cannot be read, say); it prints as `PATH: message`.
+public struct ConfigIssue: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The configuration file, as it was named to the parser.
+    public var path: String
+    public var line: Int
+    public var column: Int
+    /// What is wrong, prefixed with the key path when there is one (`poll.interval: must be greater than zero`).
+    public var message: String
+
+    public init(path: String, line: Int, column: Int, message: String) {
+        self.path = path
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
+    public var description: String {
+        line > 0 ? "\(path):\(line):\(column): \(message)" : "\(path): \(message)"
+    }
+}
+
+/// Every problem found in a configuration file, in file order.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var issues: [ConfigIssue]
+    /// The secret references that were valid, so that file checks can still report on them.
+    public var secretReferences: [SecretReference]
+
+    public init(issues: [ConfigIssue], secretReferences: [SecretReference] = []) {
+        self.issues = issues
+        self.secretReferences = secretReferences
+    }
+
+    /// One issue per line.
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+
+    /// `issues` sorted by line and column; issues at one position keep their order.
+    public static func inFileOrder(_ issues: [ConfigIssue]) -> [ConfigIssue] {
+        issues.enumerated().sorted { a, b in
+            (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
+        }.map(\.element)
+    }
+}
+
+/// Where the configuration refers to a secret: `api.key` or a credential leaf.
+public struct SecretReference: Sendable, Hashable {
+    /// The key path, e.g. `api.key` or `organizations[0].connections[1].credentials.aws.aws_secret_access_key`.
+    public var keyPath: String
+    public var source: SecretSource
+    /// Position of the credential name or file path in the configuration file.
+    public var line: Int
+    public var column: Int
+
+    public init(keyPath: String, source: SecretSource, line: Int, column: Int) {
+        self.keyPath = keyPath
+        self.source = source
+        self.line = line
+        self.column = column
+    }
+}
+
+/// A configuration with the positions of its secret references, for checks that need the file system.
+public struct ParsedConfiguration: Sendable, Hashable {
+    public var configuration: Configuration
+    /// In file order.
+    public var secretReferences: [SecretReference]
+
+    public init(configuration: Configuration, secretReferences: [SecretReference]) {
+        self.configuration = configuration
+        self.secretReferences = secretReferences
+    }
+}
+
+/// Parses and validates leen-healthd's YAML configuration (the reference is `docs/configuration.md`).
+///
+/// Pure: no file or environment access. It reports every problem it finds, each at the line and column of the
+/// offending key or value (a missing key: at the mapping that lacks it), and throws them all together.
+public enum ConfigParser {
+    /// Parses `text`; `path` is only used in the issues.
+    public static func parse(_ text: String, path: String) throws(ConfigErrors) -> Configuration {
+        try parseWithPositions(text, path: path).configuration
+    }
+
+    /// Parses `text` and also returns where each secret is referenced.
+    public static func parseWithPositions(_ text: String, path: String) throws(ConfigErrors) -> ParsedConfiguration {
+        let context = ConfigContext(path: path)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigErrors(issues: [context.issue(forYAMLError: error)])
+        }
+        guard let root else {
+            throw ConfigErrors(issues: [ConfigIssue(path: path, line: 1, column: 1, message: "the file is empty")])
+        }
+        let configuration = ConfigurationDecoder(context: context).configuration(root)
+        guard let configuration, context.issues.isEmpty else {
+            throw ConfigErrors(
+                issues: ConfigErrors.inFileOrder(context.issues), secretReferences: context.secretReferences)
+        }
+        return ParsedConfiguration(configuration: configuration, secretReferences: context.secretReferences)
+    }
+}

@@ -1,0 +1,167 @@
+import LeenAPI
+
+/// leen-healthd's configuration, as parsed and validated from the YAML file (see `docs/configuration.md`).
+///
+/// Secret values are never in here: only where to read them (``SecretSource``).
+public struct Configuration: Sendable, Hashable {
+    public var api: API
+    public var poll: Poll
+    /// Where the state file lives (`StateDirectory=` under systemd).
+    public var stateDirectory: String
+    public var metrics: Metrics
+    public var events: Events
+    public var organizations: [OrganizationConfig]
+
+    public init(
+        api: API, poll: Poll = Poll(), stateDirectory: String = "/var/lib/leen-healthd", metrics: Metrics = Metrics(),
+        events: Events = Events(), organizations: [OrganizationConfig]
+    ) {
+        self.api = api
+        self.poll = poll
+        self.stateDirectory = stateDirectory
+        self.metrics = metrics
+        self.events = events
+        self.organizations = organizations
+    }
+
+    public struct API: Sendable, Hashable {
+        /// `us`, `eu`, `apac`, or a base URL including `/v1`.
+        public var endpoint: LeenEndpoint
+        public var key: SecretSource
+        /// Limit for one HTTP exchange.
+        public var requestTimeout: Duration
+        /// Attempts per request, the first included.
+        public var maximumAttempts: Int
+
+        public init(
+            endpoint: LeenEndpoint, key: SecretSource, requestTimeout: Duration = .seconds(30),
+            maximumAttempts: Int = 4
+        ) {
+            self.endpoint = endpoint
+            self.key = key
+            self.requestTimeout = requestTimeout
+            self.maximumAttempts = maximumAttempts
+        }
+    }
+
+    public struct Poll: Sendable, Hashable {
+        /// Time between two polls of an organization.
+        public var interval: Duration
+        /// Each wait is the interval plus or minus up to this fraction of it (0…0.5).
+        public var jitter: Double
+        /// Organizations polled at the same time, at most.
+        public var concurrency: Int
+        /// `limit` of each list request.
+        public var pageSize: Int
+        public var pagination: PaginationMode
+        /// Longest wait after repeated failures.
+        public var maximumBackoff: Duration
+
+        public init(
+            interval: Duration = .seconds(60), jitter: Double = 0.1, concurrency: Int = 4, pageSize: Int = 100,
+            pagination: PaginationMode = .offset, maximumBackoff: Duration = .seconds(600)
+        ) {
+            self.interval = interval
+            self.jitter = jitter
+            self.concurrency = concurrency
+            self.pageSize = pageSize
+            self.pagination = pagination
+            self.maximumBackoff = maximumBackoff
+        }
+    }
+
+    public struct Metrics: Sendable, Hashable {
+        /// `host:port` for the Prometheus endpoint; nil disables it.
+        public var listen: String?
+        public init(listen: String? = "127.0.0.1:9464") { self.listen = listen }
+    }
+
+    public struct Events: Sendable, Hashable {
+        /// How events are written when no journal is available.
+        public var stderrFormat: StderrFormat
+        public init(stderrFormat: StderrFormat = .logfmt) { self.stderrFormat = stderrFormat }
+    }
+
+    public enum StderrFormat: String, Sendable, Hashable, CaseIterable {
+        case logfmt
+        case json
+    }
+}
+
+/// Where a secret comes from. Never the secret itself.
+public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>` (`LoadCredential=`, `LoadCredentialEncrypted=`).
+    case credential(String)
+    /// A file path.
+    case file(String)
+
+    public var description: String {
+        switch self {
+        case .credential(let name): "credential \(name)"
+        case .file(let path): "file \(path)"
+        }
+    }
+}
+
+/// One organization to provision and monitor.
+public struct OrganizationConfig: Sendable, Hashable {
+    public var id: OrganizationID
+    /// A label for messages; the id when nil.
+    public var name: String?
+    public var connections: [ConnectionConfig]
+
+    public init(id: OrganizationID, name: String? = nil, connections: [ConnectionConfig]) {
+        self.id = id
+        self.name = name
+        self.connections = connections
+    }
+
+    /// The name when there is one, else the id (events carry the id in `LEEN_ORGANIZATION_ID` anyway).
+    public var label: String { name ?? id.rawValue }
+}
+
+/// One connection to provision: vendor, identifier, credentials (secret values by reference) and options.
+public struct ConnectionConfig: Sendable, Hashable {
+    public var identifier: String
+    public var vendor: Vendor
+    /// Nil for OAuth vendors.
+    public var credentials: CredentialTemplate?
+    /// Sent as `options` on create (e.g. `oauth2_redirect_urls`).
+    public var options: JSONValue?
+
+    public init(identifier: String, vendor: Vendor, credentials: CredentialTemplate? = nil, options: JSONValue? = nil) {
+        self.identifier = identifier
+        self.vendor = vendor
+        self.credentials = credentials
+        self.options = options
+    }
+}
+
+/// The shape of a `credentials` object with secret leaves read from files or systemd credentials.
+public indirect enum CredentialTemplate: Sendable, Hashable {
+    case object([String: CredentialTemplate])
+    /// A non-secret value written in the config (e.g. `base_url`, `aws.type`).
+    case literal(JSONValue)
+    case secret(SecretSource)
+
+    /// Every secret source in the template, with its dotted path.
+    public var secrets: [(path: String, source: SecretSource)] {
+        switch self {
+        case .secret(let source): return [("", source)]
+        case .literal: return []
+        case .object(let members):
+            return members.sorted { $0.key < $1.key }.flatMap { key, value in
+                value.secrets.map { (path: $0.path.isEmpty ? key : "\(key).\($0.path)", source: $0.source) }
+            }
+        }
+    }
+
+    /// Builds the credentials object, asking `read` for each secret value.
+    public func resolve(_ read: (SecretSource) throws -> String) rethrows -> JSONValue {
+        switch self {
+        case .literal(let value): return value
+        case .secret(let source): return .string(try read(source))
+        case .object(let members): return .object(try members.mapValues { try $0.resolve(read) })
+        }
+    }
+}

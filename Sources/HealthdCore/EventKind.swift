@@ -1,0 +1,110 @@
+/// The kinds of event leen-healthd writes to the journal, each with a fixed 128-bit `MESSAGE_ID`.
+///
+/// The ids never change once released: they are how `journalctl MESSAGE_ID=…`, the journal catalog and
+/// log pipelines recognise an event. `docs/events.md` lists them with their fields.
+public enum EventKind: String, CaseIterable, Codable, Sendable {
+    /// A declared connection is monitored for the first time.
+    case connectionMonitored = "connection_monitored"
+    /// A connection's health became UNHEALTHY.
+    case connectionUnhealthy = "connection_unhealthy"
+    /// A connection's health became HEALTHY again.
+    case connectionRecovered = "connection_recovered"
+    /// The health name changed while the status stayed the same.
+    case connectionReasonChanged = "connection_reason_changed"
+    /// Only the resolution owner changed.
+    case connectionOwnerChanged = "connection_owner_changed"
+    /// Failing endpoints or export types came or went.
+    case connectionDetailsChanged = "connection_details_changed"
+    /// The connection state (PENDING, ACTIVE, PAUSED, DELETED) or is_active changed.
+    case connectionStateChanged = "connection_state_changed"
+    /// An OAuth connection waits for an administrator to open its authorisation URL.
+    case connectionOAuthPending = "connection_oauth_pending"
+    /// OAuth authorisation was completed.
+    case connectionOAuthCompleted = "connection_oauth_completed"
+    /// A monitored connection is no longer listed by Leen.
+    case connectionDisappeared = "connection_disappeared"
+    /// A connection that had disappeared is listed again.
+    case connectionReappeared = "connection_reappeared"
+    /// Polling an organization failed: timeout, transport error, 5xx, 429 after retries, or a malformed body.
+    case apiUnreachable = "api_unreachable"
+    /// Leen rejected the daemon's requests (401/403): the API key is wrong, expired or for another region.
+    case apiRejected = "api_rejected"
+    /// Polling an organization works again.
+    case apiRecovered = "api_recovered"
+    /// Provisioning created a declared connection in Leen.
+    case connectionCreated = "connection_created"
+    /// Provisioning adopted an existing connection with the declared identifier.
+    case connectionAdopted = "connection_adopted"
+    /// Provisioning sent changed credentials to Leen (PATCH).
+    case credentialsUpdated = "credentials_updated"
+    /// Leen has a connection the config does not declare (reported, never deleted).
+    case connectionUnmanaged = "connection_unmanaged"
+    /// Creating or updating a declared connection failed.
+    case provisioningFailed = "provisioning_failed"
+    /// The configuration was reloaded.
+    case configReloaded = "config_reloaded"
+    /// A reload was refused; the previous configuration stays in force.
+    case configReloadFailed = "config_reload_failed"
+    /// leen-healthd started monitoring.
+    case daemonStarted = "daemon_started"
+    /// leen-healthd is stopping.
+    case daemonStopping = "daemon_stopping"
+
+    /// The journal `MESSAGE_ID` (32 lower-case hex digits).
+    public var messageID: String {
+        switch self {
+        case .connectionMonitored: "b7613ae5ad024557a52a163114962c85"
+        case .connectionUnhealthy: "9d3d7f7868cb46fdb0b5bf17d0cbd925"
+        case .connectionRecovered: "bede95f69c6d4371baec920b5aa77154"
+        case .connectionReasonChanged: "24d0ac4ea8f1434ebaf6942736edfe05"
+        case .connectionOwnerChanged: "5155307d12e34d3e81dbe2ead152a8ae"
+        case .connectionDetailsChanged: "326c79df29844e1282204468738a750e"
+        case .connectionStateChanged: "5094a8e40c7c44e28f3467f5ff158aef"
+        case .connectionOAuthPending: "907d9a2fd51c45c09d87d87e9c05ec80"
+        case .connectionOAuthCompleted: "2b6b5df4a1c54a2eb636851997228901"
+        case .connectionDisappeared: "b707f5ebf3744e8aa3783394c0ade84a"
+        case .connectionReappeared: "c28d3c11e7034dfe9a1d7209f2d019fe"
+        case .apiUnreachable: "c6f0420b1a9847f992d3850e21b9d2e6"
+        case .apiRejected: "423cff12d67343fb88ee543628d9123a"
+        case .apiRecovered: "3d72b93947174f2ba594c74cbe38f6e0"
+        case .connectionCreated: "70c5ef2ee5854ef9a0542d23f5143212"
+        case .connectionAdopted: "adc44e954a454b4b8ffbedcb64a6df56"
+        case .credentialsUpdated: "366a63b8abe6455dbd4259446f818d18"
+        case .connectionUnmanaged: "1cac2d1ff02743e9863516154288afd0"
+        case .provisioningFailed: "9127485adfe641efbb42debd7bdbb81a"
+        case .configReloaded: "357f3e8fe0e94061b7d1eaa69ee8b48a"
+        case .configReloadFailed: "6ef4b0c3d88b4533a329c3d8243e335f"
+        case .daemonStarted: "7a9008ec4d614b748d967022b57aea4c"
+        case .daemonStopping: "83acbcc99120469bacf57d98093a5099"
+        }
+    }
+
+    /// One sentence on what the event means (used in docs and the catalog).
+    public var summary: String {
+        switch self {
+        case .connectionMonitored: "A declared connection is monitored for the first time."
+        case .connectionUnhealthy: "A connection's health became UNHEALTHY."
+        case .connectionRecovered: "A connection's health became HEALTHY again."
+        case .connectionReasonChanged: "The health name changed while the status stayed the same."
+        case .connectionOwnerChanged: "Only the resolution owner changed."
+        case .connectionDetailsChanged: "Failing endpoints or export types came or went."
+        case .connectionStateChanged: "The connection state (PENDING, ACTIVE, PAUSED, DELETED) or is_active changed."
+        case .connectionOAuthPending: "An OAuth connection waits for an administrator to open its authorisation URL."
+        case .connectionOAuthCompleted: "OAuth authorisation was completed."
+        case .connectionDisappeared: "A monitored connection is no longer listed by Leen."
+        case .connectionReappeared: "A connection that had disappeared is listed again."
+        case .apiUnreachable: "Polling an organization failed: timeout, transport error, 5xx, 429 after retries, or a malformed body."
+        case .apiRejected: "Leen rejected the daemon's requests (401/403): the API key is wrong, expired or for another region."
+        case .apiRecovered: "Polling an organization works again."
+        case .connectionCreated: "Provisioning created a declared connection in Leen."
+        case .connectionAdopted: "Provisioning adopted an existing connection with the declared identifier."
+        case .credentialsUpdated: "Provisioning sent changed credentials to Leen (PATCH)."
+        case .connectionUnmanaged: "Leen has a connection the config does not declare (reported, never deleted)."
+        case .provisioningFailed: "Creating or updating a declared connection failed."
+        case .configReloaded: "The configuration was reloaded."
+        case .configReloadFailed: "A reload was refused; the previous configuration stays in force."
+        case .daemonStarted: "leen-healthd started monitoring."
+        case .daemonStopping: "leen-healthd is stopping."
+        }
+    }
+}

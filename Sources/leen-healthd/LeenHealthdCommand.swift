@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Healthd
+import HealthdCore
+import LeenAPI
+import Logging
+
+@main
+struct LeenHealthd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "leen-healthd",
+        abstract: "Provision Leen connections, watch their health, and report every change to the journal.",
+        version: Version.current,
+        subcommands: [Run.self, CheckConfig.self, Provision.self, Status.self, Demo.self],
+        defaultSubcommand: Run.self)
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .shortAndLong, help: "The configuration file.")
+    var config = "/etc/leen-healthd/leen-healthd.yaml"
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Prints a configuration error and exits with EX_CONFIG (78).
+func failConfiguration(_ error: any Error) -> ExitCode {
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    return ExitCode(DaemonRunner.exitConfig)
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon: provision, then poll and report until SIGTERM (SIGHUP reloads).")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Diagnostic log level.") var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        DaemonRunner.bootstrapLogging(level: logLevel)
+        let logger = Logger(label: "leen-healthd")
+        do {
+            try await DaemonRunner.run(configPath: options.config, logger: logger)
+        } catch let error as ConfigErrors {
+            throw failConfiguration(error)
+        }
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate the configuration without network: exit 0 if valid, 78 with PATH:LINE:COLUMN errors if not.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        do {
+            let config = try ConfigLoader.load(path: options.config)
+            let connections = config.organizations.reduce(0) { $0 + $1.connections.count }
+            print("\(options.config): valid (\(config.organizations.count) organizations, \(connections) connections)")
+        } catch {
+            throw failConfiguration(error)
+        }
+    }
+}
+
+struct Provision: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Provision the declared connections once (create, adopt, update credentials) and exit.")
+
+    @OptionGroup var options: ConfigOption
+    @Flag(help: "Print the plan (create / adopt / update / unmanaged) and change nothing.")
+    var dryRun = false
+    @Option(help: "Diagnostic log level.") var logLevel: Logger.Level = .warning
+
+    func run() async throws {
+        DaemonRunner.bootstrapLogging(level: logLevel)
+        let code = try await ProvisionCommand.run(
+            configPath: options.config, dryRun: dryRun, logger: Logger(label: "leen-healthd"),
+            print: { Swift.print($0) })
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the monitored connections from the state directory.")
+
+    @Option(name: .shortAndLong, help: "The configuration file (for the state directory and names).")
+    var config: String?
+    @Option(help: "The state directory (overrides the configuration's).")
+    var stateDirectory: String?
+    @Flag(help: "JSON instead of a table.") var json = false
+
+    func run() async throws {
+        var directory = stateDirectory ?? "/var/lib/leen-healthd"
+        var names: [OrganizationID: String] = [:]
+        if let config {
+            do {
+                let parsed = try ConfigParser.parse(String(contentsOfFile: config, encoding: .utf8), path: config)
+                if stateDirectory == nil { directory = parsed.stateDirectory }
+                for organization in parsed.organizations { names[organization.id] = organization.name }
+            } catch {
+                throw failConfiguration(error)
+            }
+        }
+        let rows = StatusReport.rows(try StateStore(directory: directory).loadOrganizations(), names: names)
+        print(json ? try StatusReport.json(rows) : StatusReport.table(rows))
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon against an embedded leen-sim with a lively fleet, printing every event.")
+
+    @Option(help: "Where the embedded simulator listens (HOST:PORT); a free loopback port by default.")
+    var listen: String?
+    @Option(help: "Stop after this many seconds (default: until Ctrl-C).")
+    var duration: Double?
+
+    func run() async throws {
+        var options = Healthd.Demo.Options()
+        if let listen {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
+                throw ValidationError("--listen: '\(listen)' is not HOST:PORT")
+            }
+            let host = String(listen[..<colon])
+            options.listen = (host.isEmpty ? "127.0.0.1" : host, port)
+        }
+        if let duration { options.duration = .milliseconds(Int64(duration * 1000)) }
+        var logger = Logger(label: "leen-healthd") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .warning
+        let output = FileHandle.standardOutput
+        try await Healthd.Demo.run(options, logger: logger) { output.write(Data(($0 + "\n").utf8)) }
+    }
+}
