@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import HealthdCore
+import HealthdMetrics
 import LeenAPI
 import NIOCore
 import Logging
@@ -37,6 +38,7 @@ public enum DaemonRunner {
             configuration: httpConfiguration(configuration), backgroundActivityLogger: logger
         ) { http in
             let emitter = EventEmitter.standard(format: StreamSink.Format(configuration.events.stderrFormat))
+            let recorder = MetricsRecorder(version: Version.current)
             let monitor = try Monitor(
                 configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
                 emitter: emitter, logger: logger)
@@ -55,16 +57,44 @@ public enum DaemonRunner {
                 makeClient: { config in
                     LeenClient(
                         configuration: clientConfiguration(config, key: try reader.read(config.api.key)),
-                        httpClient: http, logger: logger)
+                        httpClient: http, logger: logger, observer: { recorder.recordRequest($0) })
                 },
-                readSecret: { try reader.read($0) }, hooks: hooks, logger: logger)
+                readSecret: { try reader.read($0) }, hooks: hooks, metrics: recorder, logger: logger)
             let reload = SignalReloadService(daemon: daemon)
+            let supervisor = SupervisorService(
+                daemon: daemon, manager: serviceManager, stall: HealthDaemon.stallLimit(configuration))
+
+            // The metrics listener comes first: READY waits until it is bound, and it stops last.
+            let provider: MetricsEndpoint.Provider = {
+                await monitor.metricsInput(recorder: recorder, emitter: emitter)
+            }
+            let (bound, boundSink) = AsyncStream.makeStream(of: Int.self)
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            if let socket = serviceManager.listeningSockets().first {
+                services.append(.init(service: InheritedSocketServer(socket: socket, provider: provider, logger: logger)))
+                boundSink.yield(0)
+            } else if let listen = configuration.metrics.listen {
+                services.append(
+                    .init(
+                        service: try MetricsServer(
+                            listen: listen, provider: provider, logger: logger,
+                            onListening: { boundSink.yield($0) })))
+            } else {
+                boundSink.yield(0)
+            }
+            let monitorAfterListener = ClosureService {
+                var iterator = bound.makeAsyncIterator()
+                guard await iterator.next() != nil else { return }
+                try await daemon.run()
+            }
+            services += [
+                .init(service: monitorAfterListener, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: reload),
+                .init(service: supervisor, successTerminationBehavior: .ignore),
+            ]
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [
-                        .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup),
-                        .init(service: reload),
-                    ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                    services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
     }

@@ -4,6 +4,7 @@ import HealthdMetrics
 import LeenAPI
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The monitor as a `Service`: provisions, then polls every organization on its schedule until shutdown,
 /// re-reading the configuration on ``requestReload()``.
@@ -20,6 +21,18 @@ public final class HealthDaemon: Service {
     let logger: Logger
     let mailbox: AsyncStream<Message>
     let post: AsyncStream<Message>.Continuation
+    let activity = Locked(Activity())
+
+    /// When the daemon last did something, for the watchdog and the startup timeout.
+    struct Activity: Sendable {
+        /// The scheduler loop handled a message.
+        var loop: ContinuousClock.Instant?
+        /// Startup (provisioning) finished an organization.
+        var startup = ContinuousClock.now
+        /// In-flight polls: when each last completed a page (or started).
+        var polls: [OrganizationID: ContinuousClock.Instant] = [:]
+        var ready = false
+    }
 
     /// Lifecycle callbacks for the service manager (sd_notify) and the metrics endpoint.
     public struct Hooks: Sendable {
@@ -41,6 +54,8 @@ public final class HealthDaemon: Service {
         case tick
         case polled(OrganizationID, Monitor.PollResult?, Duration)
         case reload
+        /// From the supervisor: the loop proves it is alive by handling it.
+        case ping
     }
 
     public init(
@@ -61,6 +76,28 @@ public final class HealthDaemon: Service {
 
     /// Asks the running daemon to re-read its configuration and secrets (SIGHUP).
     public func requestReload() { post.yield(.reload) }
+
+    /// Whether the daemon is making progress, for the systemd watchdog: the scheduler loop has handled a
+    /// message since `since` (the supervisor's previous ping), and no poll has gone `stall` without
+    /// completing a page. Before the loop starts (startup), progress means provisioning advanced within `stall`.
+    public func isMakingProgress(since: ContinuousClock.Instant, stall: Duration) -> Bool {
+        let now = ContinuousClock.now
+        return activity.withLock { activity in
+            guard let loop = activity.loop else { return now - activity.startup < stall }
+            return loop >= since && activity.polls.values.allSatisfy { now - $0 < stall }
+        }
+    }
+
+    /// True once READY was reported (first provisioning and poll cycle done).
+    public var isReady: Bool { activity.withLock { $0.ready } }
+
+    /// Posts a ping the scheduler loop answers by handling it (see ``isMakingProgress(since:stall:)``).
+    public func ping() { post.yield(.ping) }
+
+    /// The longest a healthy poll may go without finishing a page: every attempt timing out, plus backoff.
+    public static func stallLimit(_ configuration: Configuration) -> Duration {
+        configuration.api.requestTimeout * configuration.api.maximumAttempts + .seconds(60)
+    }
 
     public func run() async throws {
         var configuration = await monitor.configuration
@@ -86,9 +123,13 @@ public final class HealthDaemon: Service {
                     schedule.inFlight.insert(id)
                     let pollClient = client
                     let poll = configuration.poll
+                    let activity = self.activity
+                    activity.withLock { $0.polls[id] = .now }
                     group.addTask {
                         let started = ContinuousClock.now
-                        let result = await Self.poll(organization, client: pollClient, poll: poll)
+                        let result = await Self.poll(organization, client: pollClient, poll: poll) {
+                            activity.withLock { $0.polls[id] = .now }
+                        }
                         post.yield(.polled(id, result, ContinuousClock.now - started))
                     }
                 }
@@ -102,11 +143,15 @@ public final class HealthDaemon: Service {
             }
             dispatch()
             for await message in mailbox.cancelOnGracefulShutdown() {
+                activity.withLock { $0.loop = .now }
                 switch message {
+                case .ping:
+                    break
                 case .tick:
                     if let armed = armedFor, armed <= .now { armedFor = nil }
                 case .polled(let id, let result, let duration):
                     schedule.inFlight.remove(id)
+                    activity.withLock { _ = $0.polls.removeValue(forKey: id) }
                     guard let result else { break }
                     let ingested = await monitor.ingest(result, organization: id)
                     var retryAfter: Duration?
@@ -129,6 +174,7 @@ public final class HealthDaemon: Service {
                     hooks.progress(snapshot.summary)
                     if !readySent, await monitor.firstCycleComplete {
                         readySent = true
+                        activity.withLock { $0.ready = true }
                         metrics?.setReady(true)
                         hooks.ready(snapshot.summary)
                     }
@@ -141,6 +187,7 @@ public final class HealthDaemon: Service {
                     }
                     if !readySent, await monitor.firstCycleComplete {
                         readySent = true
+                        activity.withLock { $0.ready = true }
                         metrics?.setReady(true)
                         hooks.ready(await monitor.snapshot().summary)
                     }
@@ -160,12 +207,18 @@ public final class HealthDaemon: Service {
 
     /// Lists every page of an organization's connections; nil when cancelled (shutdown).
     static func poll(
-        _ organization: OrganizationConfig, client: LeenClient, poll: Configuration.Poll
+        _ organization: OrganizationConfig, client: LeenClient, poll: Configuration.Poll,
+        pageDone: @Sendable () -> Void = {}
     ) async -> Monitor.PollResult? {
         do {
-            return .success(
-                try await client.allConnections(
-                    organizationID: organization.id, pageSize: poll.pageSize, mode: poll.pagination))
+            var all: [Connection] = []
+            for try await page in client.connectionPages(
+                organizationID: organization.id, pageSize: poll.pageSize, mode: poll.pagination)
+            {
+                all += page.items
+                pageDone()
+            }
+            return .success(all)
         } catch let error as LeenAPIError {
             return .failure(error)
         } catch is CancellationError {
@@ -208,6 +261,7 @@ public final class HealthDaemon: Service {
             }
             for _ in 0..<limit { startNext() }
             for await (id, outcome) in group {
+                activity.withLock { $0.startup = .now }
                 await monitor.recordApplied(outcome.applied, organization: id)
                 await monitor.emit(outcome.events)
                 startNext()
@@ -249,5 +303,16 @@ public final class HealthDaemon: Service {
         metrics?.recordReload(success: true)
         hooks.reloaded(nil)
         return (configuration, client)
+    }
+}
+
+/// A mutex-guarded value that closures can share (a `Mutex` itself cannot be captured: it is not copyable).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        try mutex.withLock { try body(&$0) }
     }
 }

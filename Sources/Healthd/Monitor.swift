@@ -1,5 +1,6 @@
 import Foundation
 import HealthdCore
+import HealthdMetrics
 import LeenAPI
 import Logging
 
@@ -110,6 +111,17 @@ public actor Monitor {
         for (id, state) in organizations {
             try? store.save(state, for: id)
         }
+    }
+
+    /// What a scrape renders: the organizations' state and the daemon's counters. Cheap: a copy.
+    public func metricsInput(recorder: MetricsRecorder, emitter: EventEmitter) -> MetricsInput {
+        let events = emitter.counts
+        recorder.recordEvents(emitted: events.emitted, sendErrors: events.sendErrors)
+        return MetricsInput(
+            organizations: configuration.organizations.map {
+                MetricsInput.Organization(id: $0.id, name: $0.name, state: organizations[$0.id] ?? OrganizationState())
+            },
+            daemon: recorder.counters)
     }
 
     /// A copy of everything known, for status output and metrics.

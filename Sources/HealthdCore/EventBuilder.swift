@@ -78,6 +78,11 @@ public enum EventBuilder {
             if after?.status == .healthy, before?.status != .healthy {
                 let text = before == nil ? "reports its first health result: HEALTHY" : "recovered: HEALTHY\(was)"
                 events.append(event(.connectionRecovered, .notice, "\(label) \(text)", extra: detailFields))
+            } else if after == nil {
+                events.append(
+                    event(
+                        .connectionReasonChanged, .notice, "\(label) no longer reports a health result\(was)",
+                        extra: detailFields))
             } else if before?.status != after?.status {
                 events.append(
                     event(

@@ -164,7 +164,7 @@ public enum PollProcessor {
         return best.mapValues { ConnectionObservation($0, identifier: $0.identifier ?? "") }
     }
 
-    static func rank(_ connection: Connection) -> (Int, String) {
-        (connection.state == .deleted ? 0 : 1, connection.createdAt?.rawValue ?? "")
+    static func rank(_ connection: Connection) -> (Int, Double) {
+        (connection.state == .deleted ? 0 : 1, connection.createdAt?.date?.timeIntervalSince1970 ?? 0)
     }
 }

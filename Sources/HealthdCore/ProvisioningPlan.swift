@@ -55,10 +55,7 @@ public enum ProvisioningPlanner {
         var live: [String: Connection] = [:]
         for connection in existing where connection.state != .deleted {
             guard let identifier = connection.identifier else { continue }
-            if let other = live[identifier], (other.createdAt?.rawValue ?? "") >= (connection.createdAt?.rawValue ?? "")
-            {
-                continue
-            }
+            if let other = live[identifier], PollProcessor.rank(other) >= PollProcessor.rank(connection) { continue }
             live[identifier] = connection
         }
         var actions: [ProvisioningAction] = []

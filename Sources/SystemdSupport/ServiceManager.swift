@@ -40,3 +40,16 @@ public struct ServiceManager: Sendable {
 
     public func watchdogPing() { notify("WATCHDOG=1") }
 }
+
+extension ServiceManager {
+    /// Listening TCP sockets passed by systemd socket activation (`LISTEN_FDS`, from a `.socket` unit),
+    /// starting at fd 3. Empty when the process was not socket-activated. The environment variables are
+    /// removed so children do not inherit them.
+    public func listeningSockets() -> [Int32] {
+        let count = sd_listen_fds(1)
+        guard count > 0 else { return [] }
+        return (0..<count).map { SD_LISTEN_FDS_START + $0 }.filter {
+            sd_is_socket_inet($0, AF_UNSPEC, Int32(SOCK_STREAM.rawValue), 1, 0) > 0
+        }
+    }
+}

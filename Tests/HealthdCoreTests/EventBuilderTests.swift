@@ -35,8 +35,7 @@ struct EventBuilderTests {
         SingleEventCase(
             name: "recovered", previous: observation(F.health(.unauthorized, details: [alerts])), current: healthy,
             expected: .init(
-                .connectionRecovered, .notice,
-                ["recovered: HEALTHY", "was UNHEALTHY: UNAUTHORIZED (owner CUSTOMER"])),
+                .connectionRecovered, .notice, ["recovered: HEALTHY", "was UNHEALTHY: UNAUTHORIZED (owner CUSTOMER"])),
         SingleEventCase(
             name: "unhealthy, CUSTOMER owned", previous: healthy, current: observation(F.health(.unauthorized)),
             expected: .init(
@@ -55,21 +54,18 @@ struct EventBuilderTests {
         SingleEventCase(
             name: "first health is unhealthy", previous: F.observation(state: .active, health: nil),
             current: observation(F.health(.unauthorized)),
-            expected: .init(
-                .connectionUnhealthy, .error,
-                ["became UNHEALTHY: UNAUTHORIZED", "CUSTOMER must act"])),
+            expected: .init(.connectionUnhealthy, .error, ["became UNHEALTHY: UNAUTHORIZED", "CUSTOMER must act"])),
         SingleEventCase(
             name: "unknown status", previous: observation(F.health(.executionTimeout)),
             current: observation(F.health("DEGRADED", "QUOTA_EXHAUSTED", .vendor)),
             expected: .init(
-                .connectionUnhealthy,
-                .warning, ["DEGRADED: QUOTA_EXHAUSTED (owner VENDOR)", "was UNHEALTHY: EXECUTION_TIMEOUT"])),
+                .connectionUnhealthy, .warning,
+                ["DEGRADED: QUOTA_EXHAUSTED (owner VENDOR)", "was UNHEALTHY: EXECUTION_TIMEOUT"])),
         SingleEventCase(
             name: "reason and owner changed", previous: observation(F.health(.executionTimeout)),
             current: observation(F.health(.unauthorized, details: [alerts])),
             expected: .init(
-                .connectionReasonChanged,
-                .error,
+                .connectionReasonChanged, .error,
                 ["is now UNHEALTHY: UNAUTHORIZED", "CUSTOMER must act", "was UNHEALTHY: EXECUTION_TIMEOUT"])),
         SingleEventCase(
             name: "reason changed, same owner", previous: observation(F.health(.executionTimeout)),
@@ -81,14 +77,11 @@ struct EventBuilderTests {
             name: "owner changed", previous: observation(F.health(.unhealthy, .vendorClientError, .leen)),
             current: observation(F.health(.unhealthy, .vendorClientError, .vendor)),
             expected: .init(
-                .connectionOwnerChanged,
-                .warning, ["resolution owner is now VENDOR", "VENDOR-side", "(owner LEEN)"])),
+                .connectionOwnerChanged, .warning, ["resolution owner is now VENDOR", "VENDOR-side", "(owner LEEN)"])),
         SingleEventCase(
             name: "owner changed to CUSTOMER", previous: observation(F.health(.unhealthy, "QUOTA_EXHAUSTED", .leen)),
             current: observation(F.health(.unhealthy, "QUOTA_EXHAUSTED", .customer)),
-            expected: .init(
-                .connectionOwnerChanged,
-                .error, ["resolution owner is now CUSTOMER", "CUSTOMER must act"])),
+            expected: .init(.connectionOwnerChanged, .error, ["resolution owner is now CUSTOMER", "CUSTOMER must act"])),
         // Details alone.
         SingleEventCase(
             name: "details added", previous: observation(F.health(.unauthorized, details: [alerts])),
@@ -99,9 +92,7 @@ struct EventBuilderTests {
         SingleEventCase(
             name: "details cleared", previous: observation(F.health(.unauthorized, details: [alerts])),
             current: observation(F.health(.unauthorized)),
-            expected: .init(
-                .connectionDetailsChanged, .notice,
-                ["0 failing endpoint(s) added, 1 cleared"])),
+            expected: .init(.connectionDetailsChanged, .notice, ["0 failing endpoint(s) added, 1 cleared"])),
         // State, OAuth and appearance.
         SingleEventCase(
             name: "state -> DELETED", previous: healthy, current: observation(state: .deleted, isActive: false),
@@ -123,17 +114,14 @@ struct EventBuilderTests {
             expected: .init(.connectionOAuthCompleted, .notice, ["OAuth authorisation completed"])),
         SingleEventCase(
             name: "monitored, healthy", previous: nil, current: healthy,
-            expected: .init(
-                .connectionMonitored, .info,
-                ["now monitored: HEALTHY"])),
+            expected: .init(.connectionMonitored, .info, ["now monitored: HEALTHY"])),
         SingleEventCase(
             name: "monitored, unhealthy", previous: nil, current: observation(F.health(.unauthorized)),
             expected: .init(.connectionMonitored, .error, ["now monitored: UNHEALTHY: UNAUTHORIZED"])),
         SingleEventCase(
             name: "disappeared", previous: observation(F.health(.executionTimeout)), current: nil,
             expected: .init(
-                .connectionDisappeared, .warning,
-                ["no longer listed", "last seen UNHEALTHY: EXECUTION_TIMEOUT"])),
+                .connectionDisappeared, .warning, ["no longer listed", "last seen UNHEALTHY: EXECUTION_TIMEOUT"])),
         SingleEventCase(
             name: "reappeared", previous: healthy, current: healthy, previouslyMissing: true,
             expected: .init(.connectionReappeared, .notice, ["listed again: HEALTHY"])),

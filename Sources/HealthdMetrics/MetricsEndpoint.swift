@@ -1,0 +1,158 @@
+import CompressNIO
+import Foundation
+import HTTPTypes
+import HealthdCore
+import Logging
+import NIOCore
+
+/// What the metrics endpoint answers, independent of the HTTP server: a request head in, a reply out.
+///
+/// ``MetricsServer`` serves it with Hummingbird (``router()``); a server on an inherited systemd socket
+/// can call ``respond(to:)`` with the same result.
+///
+/// | Path | Answer |
+/// |---|---|
+/// | `/` | a small HTML page with the version and links |
+/// | `/metrics` | text 0.0.4, or OpenMetrics 1.0.0 when `Accept` prefers it; gzip when accepted |
+/// | `/-/healthy` | 200 while serving |
+/// | `/-/ready` | 200 once the first poll cycle finished, else 503 |
+/// | `/status` | JSON of every monitored connection (``StatusDocument``); `?organization_id=` filters |
+///
+/// Each request reads one snapshot from the provider; it never waits on a poll.
+public struct MetricsEndpoint: Sendable {
+    /// Returns the current snapshot. The daemon implements it as a cheap actor read.
+    public typealias Provider = @Sendable () async -> MetricsInput
+
+    public enum Route: String, Sendable, CaseIterable {
+        case landing = "/"
+        case metrics = "/metrics"
+        case healthy = "/-/healthy"
+        case ready = "/-/ready"
+        case status = "/status"
+    }
+
+    public struct Reply: Sendable {
+        public var status: HTTPResponse.Status
+        public var headers: HTTPFields
+        public var body: ByteBuffer
+
+        init(_ status: HTTPResponse.Status, contentType: String, body: ByteBuffer) {
+            self.status = status
+            headers = [.contentType: contentType]
+            self.body = body
+        }
+
+        init(_ status: HTTPResponse.Status, text: String) {
+            self.init(status, contentType: "text/plain; charset=utf-8", body: ByteBuffer(string: text))
+        }
+    }
+
+    let provider: Provider
+    let processMetrics: @Sendable () -> ProcessMetrics?
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - provider: the snapshot each request reads.
+    ///   - processMetrics: the `process_*` values at scrape time (`/proc/self`; nil omits them).
+    public init(
+        provider: @escaping Provider, processMetrics: @escaping @Sendable () -> ProcessMetrics? = ProcessMetrics.current,
+        logger: Logger = Logger(label: "leen-healthd.metrics")
+    ) {
+        self.provider = provider
+        self.processMetrics = processMetrics
+        self.logger = logger
+    }
+
+    /// Routes by path: 404 for an unknown path, 405 for a method other than GET.
+    public func respond(to request: HTTPRequest) async -> Reply {
+        let path = (request.path ?? "/").split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+        guard let route = Route(rawValue: path.isEmpty ? "/" : path) else {
+            return Reply(.notFound, text: "Not Found\n")
+        }
+        guard request.method == .get else {
+            var reply = Reply(.methodNotAllowed, text: "Method Not Allowed\n")
+            reply.headers[.allow] = "GET"
+            return reply
+        }
+        return await respond(route, to: request)
+    }
+
+    /// The answer for `route` (the method is not checked).
+    public func respond(_ route: Route, to request: HTTPRequest) async -> Reply {
+        var reply: Reply
+        switch route {
+        case .healthy:
+            return Reply(.ok, text: "OK\n")
+        case .ready:
+            let ready = await provider().daemon.ready
+            return ready ? Reply(.ok, text: "Ready\n") : Reply(.serviceUnavailable, text: "Not ready: first poll cycle not finished\n")
+        case .landing:
+            let input = await provider()
+            return Reply(.ok, contentType: "text/html; charset=utf-8", body: ByteBuffer(string: LandingPage.html(input)))
+        case .metrics:
+            let input = await provider()
+            let format = ExpositionFormat.negotiate(accept: request.headerFields[.accept])
+            let body = MetricsRenderer.render(input, format: format, process: processMetrics())
+            reply = Reply(.ok, contentType: format.contentType, body: body)
+            reply.headers[.vary] = "Accept, Accept-Encoding"
+        case .status:
+            let input = await provider()
+            let organization = Self.queryItem("organization_id", in: request.path)
+            let document = StatusDocument(input, organizationID: organization)
+            reply = Reply(.ok, contentType: "application/json", body: ByteBuffer(bytes: document.encoded()))
+            reply.headers[.vary] = "Accept-Encoding"
+        }
+        reply.headers[.cacheControl] = "no-store"
+        if ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding]) { gzip(&reply) }
+        return reply
+    }
+
+    /// Compresses the body (fastest level: a scrape of 100k connections is mostly repeated labels, which
+    /// level 1 already shrinks about twentyfold). On failure the body stays as it is.
+    func gzip(_ reply: inout Reply) {
+        var body = reply.body
+        do {
+            reply.body = try body.compress(with: .gzip(configuration: .init(compressionLevel: .fastestCompression)))
+            reply.headers[.contentEncoding] = "gzip"
+        } catch {
+            logger.warning("gzip failed; answering uncompressed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func queryItem(_ name: String, in path: String?) -> String? {
+        guard let path, let components = URLComponents(string: path) else { return nil }
+        return components.queryItems?.first { $0.name == name }?.value
+    }
+}
+
+/// `/`: what this is, its version, and links.
+enum LandingPage {
+    static func html(_ input: MetricsInput) -> String {
+        let connections = input.organizations.reduce(0) { $0 + $1.state.connections.values.count { !$0.missing } }
+        return """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head><meta charset="utf-8"><title>leen-healthd</title></head>
+            <body>
+            <h1>leen-healthd</h1>
+            <p>Health of Leen Security API connections. Version \(escape(input.daemon.version)), \
+            built with Swift \(escape(BuildInfo.swiftVersion)).</p>
+            <p>\(input.organizations.count) organizations, \(connections) monitored connections; \
+            \(input.daemon.ready ? "first poll cycle finished" : "first poll cycle in progress").</p>
+            <ul>
+            <li><a href="metrics">/metrics</a>: Prometheus metrics</li>
+            <li><a href="status">/status</a>: every monitored connection, as JSON</li>
+            <li><a href="-/healthy">/-/healthy</a>: liveness</li>
+            <li><a href="-/ready">/-/ready</a>: readiness (first poll cycle finished)</li>
+            </ul>
+            </body>
+            </html>
+
+            """
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
