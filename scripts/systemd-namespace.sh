@@ -70,7 +70,11 @@ After=systemd-journald.socket
 AllowIsolate=yes
 UNIT
     hostname leen-test
-    exec "$SYSTEMD" --system --unit=leen-test.target --log-target=console --log-level=notice
+    # systemd (PID 1) expects shared propagation: it sets up credentials, PrivateTmp= and the like in a
+    # child mount namespace and relies on propagation to make them visible. Our mounts stopped being
+    # peers of the host's at unshare time, so sharing here creates peer groups inside this namespace only.
+    mount --make-rshared /
+    exec "$SYSTEMD" --system --unit=leen-test.target --log-target=journal --log-level=notice
     ;;
 exec)
     pid=$(cat "$dir/pid")

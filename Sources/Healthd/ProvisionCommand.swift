@@ -22,7 +22,8 @@ public enum ProvisionCommand {
             let provisioner = Provisioner(client: client, readSecret: { try reader.read($0) }, logger: logger)
             var credentials = try store.loadCredentials()
             var failures = 0
-            let emitter = EventEmitter.standard(format: .logfmt, observers: [{ print(Demo.line($0)) }])
+            let emitter = EventEmitter.standard(
+                format: StreamSink.Format(configuration.events.stderrFormat), observers: [{ print(Demo.line($0)) }])
             for organization in configuration.organizations {
                 let plan: Provisioner.Plan
                 do {

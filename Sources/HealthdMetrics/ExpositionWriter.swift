@@ -1,25 +1,67 @@
+import CompressNIO
 import Foundation
 import NIOCore
 
-/// Appends exposition text (Prometheus text 0.0.4 or OpenMetrics 1.0.0) to one `ByteBuffer`.
+/// Appends exposition text (Prometheus text 0.0.4 or OpenMetrics 1.0.0) to a `ByteBuffer`, handing it on
+/// in chunks when asked to.
 ///
-/// Rendering 100,000 connections writes about 1.4 million lines, so every line is a handful of memory
-/// copies: pre-rendered fragments (a family's `name{`, a connection's escaped labels, a one-hot member's
+/// Rendering 100,000 connections writes about 1.4 million lines (some 280 MB), so the per-connection
+/// families go through ``Cursor``: space is reserved for a batch of lines once, then each line is raw
+/// memory copies of pre-rendered fragments (`name{`, a connection's escaped labels,
 /// `,status="HEALTHY"} 1\n`) and numbers formatted without `String`.
+///
+/// Output modes (measured in `docs/metrics.md`): one buffer (tests); chunks of about ``chunkSize``
+/// (served as they are: chunks below glibc's mmap threshold reuse freed heap memory instead of faulting
+/// in fresh pages, which for one 280 MB buffer costs more than the rendering); or gzip, each chunk
+/// compressed as soon as it is full into one small output, so the text never exists whole.
 struct ExpositionWriter {
     var buffer: ByteBuffer
+    private let chunkSize: Int
+    private var chunks: [ByteBuffer] = []
+    private var gzip: GzipStream?
+    /// Uncompressed bytes handed on so far.
+    private var written = 0
 
-    init(capacity: Int) {
+    /// Drops each chunk instead of keeping it (the benchmark's measure of rendering alone).
+    private let discard: Bool
+
+    /// - Parameters:
+    ///   - capacity: initial capacity of the buffer (a whole text in one buffer: its size).
+    ///   - chunkSize: hand the buffer on once it holds this many bytes (`Int.max`: never).
+    ///   - gzip: compress into one gzip stream.
+    init(capacity: Int, chunkSize: Int = .max, gzip: Bool = false, discard: Bool = false) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
+        self.chunkSize = chunkSize
+        self.gzip = gzip ? GzipStream(expectedOutput: capacity / 16) : nil
+        self.discard = discard
     }
 
-    @inline(__always)
+    /// Hands the buffer on when it holds a chunk's worth (between lines only).
+    mutating func flushIfFull() {
+        if buffer.readableBytes >= chunkSize { flush(finish: false) }
+    }
+
+    private mutating func flush(finish: Bool) {
+        written += buffer.readableBytes
+        if discard {
+            buffer.clear()
+        } else if gzip != nil {
+            gzip!.compress(&buffer, finish: finish)
+            buffer.clear()  // unique: the same memory serves the next chunk
+        } else {
+            chunks.append(buffer)
+            buffer = ByteBufferAllocator().buffer(capacity: finish ? 0 : chunkSize + 262_144)
+        }
+    }
+
+    /// The body: the chunks in order (one gzip stream in gzip mode), and the uncompressed size.
+    mutating func finish() throws -> (chunks: [ByteBuffer], uncompressedBytes: Int) {
+        flush(finish: true)
+        guard let gzip else { return (chunks, written) }
+        return ([try gzip.result()], written)
+    }
+
     mutating func write(_ bytes: [UInt8]) {
-        buffer.writeBytes(bytes)
-    }
-
-    @inline(__always)
-    mutating func write(_ bytes: UnsafeRawBufferPointer) {
         buffer.writeBytes(bytes)
     }
 
@@ -27,72 +69,118 @@ struct ExpositionWriter {
         buffer.writeString(string)
     }
 
-    /// `} <value>\n`: the end of a sample line whose value is an integer.
-    mutating func writeClose(_ value: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { scratch in
-            scratch[0] = UInt8(ascii: "}")
-            scratch[1] = UInt8(ascii: " ")
-            let end = Self.formatInteger(value, into: scratch, at: 2)
-            scratch[end] = UInt8(ascii: "\n")
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(scratch)[0...end]))
-        }
-    }
-
-    /// `} <seconds>\n` for a timestamp, with millisecond precision and no exponent.
-    mutating func writeClose(timestamp date: Date) {
-        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
-        guard milliseconds >= 0, milliseconds < 1e15 else {
-            buffer.writeString("} " + Self.format(timestamp: date) + "\n")
-            return
-        }
-        let whole = Int(milliseconds) / 1000
-        let fraction = Int(milliseconds) % 1000
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { scratch in
-            scratch[0] = UInt8(ascii: "}")
-            scratch[1] = UInt8(ascii: " ")
-            var end = Self.formatInteger(whole, into: scratch, at: 2)
-            if fraction != 0 {
-                scratch[end] = UInt8(ascii: ".")
-                scratch[end + 1] = UInt8(ascii: "0") + UInt8(fraction / 100)
-                scratch[end + 2] = UInt8(ascii: "0") + UInt8(fraction / 10 % 10)
-                scratch[end + 3] = UInt8(ascii: "0") + UInt8(fraction % 10)
-                end += 4
-            }
-            scratch[end] = UInt8(ascii: "\n")
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(scratch)[0...end]))
-        }
-    }
-
-    /// Writes the decimal digits of `value` at `start`; returns the index after the last digit.
+    /// Reserves `maximum` bytes and lets `body` write at most that many through a cursor.
     @inline(__always)
-    static func formatInteger(_ value: Int, into scratch: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
-        var position = start
-        var magnitude = value.magnitude
-        if value < 0 {
-            scratch[position] = UInt8(ascii: "-")
+    mutating func withCursor(reserving maximum: Int, _ body: (inout Cursor) -> Void) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maximum) { raw in
+            var cursor = Cursor(raw.baseAddress!)
+            body(&cursor)
+            precondition(cursor.count <= maximum, "exposition line longer than reserved")
+            return cursor.count
+        }
+    }
+
+    /// Writes into reserved memory (see ``ExpositionWriter/withCursor(reserving:_:)``).
+    struct Cursor {
+        let start: UnsafeMutableRawPointer
+        var position: UnsafeMutableRawPointer
+
+        init(_ start: UnsafeMutableRawPointer) {
+            self.start = start
+            position = start
+        }
+
+        var count: Int { position - start }
+
+        @inline(__always)
+        mutating func copy(_ bytes: UnsafeRawBufferPointer) {
+            guard let source = bytes.baseAddress else { return }
+            position.copyMemory(from: source, byteCount: bytes.count)
+            position += bytes.count
+        }
+
+        @inline(__always)
+        mutating func byte(_ byte: UInt8) {
+            position.storeBytes(of: byte, as: UInt8.self)
             position += 1
         }
-        if magnitude == 0 {
-            scratch[position] = UInt8(ascii: "0")
-            return position + 1
+
+        /// `value` escaped as a label value (at most twice its UTF-8 length).
+        @inline(__always)
+        mutating func escaped(_ value: String) {
+            let done: Void? = value.utf8.withContiguousStorageIfAvailable { escaped(utf8: $0) }
+            if done == nil { Array(value.utf8).withUnsafeBufferPointer { escaped(utf8: $0) } }
         }
-        var digits = 0
-        var probe = magnitude
-        while probe > 0 {
-            digits += 1
-            probe /= 10
+
+        @inline(__always)
+        mutating func escaped(utf8: UnsafeBufferPointer<UInt8>) {
+            guard utf8.contains(where: ExpositionWriter.needsEscaping) else {
+                return copy(UnsafeRawBufferPointer(utf8))
+            }
+            for unit in utf8 {
+                switch unit {
+                case UInt8(ascii: "\\"): byte(UInt8(ascii: "\\")); byte(UInt8(ascii: "\\"))
+                case UInt8(ascii: "\""): byte(UInt8(ascii: "\\")); byte(UInt8(ascii: "\""))
+                case 0x0A: byte(UInt8(ascii: "\\")); byte(UInt8(ascii: "n"))
+                default: byte(unit)
+                }
+            }
         }
-        var index = position + digits - 1
-        while magnitude > 0 {
-            scratch[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-            index -= 1
+
+        /// `} <value>\n`: the end of a sample line whose value is an integer (at most 23 bytes).
+        @inline(__always)
+        mutating func close(_ value: Int) {
+            byte(UInt8(ascii: "}"))
+            byte(UInt8(ascii: " "))
+            integer(value)
+            byte(UInt8(ascii: "\n"))
         }
-        return position + digits
+
+        /// `} <seconds>\n` for a timestamp, with millisecond precision and no exponent (at most 30 bytes).
+        @inline(__always)
+        mutating func close(timestamp date: Date) {
+            let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+            byte(UInt8(ascii: "}"))
+            byte(UInt8(ascii: " "))
+            if milliseconds >= 0, milliseconds < 1e15 {
+                let whole = Int(milliseconds)
+                integer(whole / 1000)
+                let fraction = whole % 1000
+                if fraction != 0 {
+                    byte(UInt8(ascii: "."))
+                    byte(UInt8(ascii: "0") &+ UInt8(fraction / 100))
+                    byte(UInt8(ascii: "0") &+ UInt8(fraction / 10 % 10))
+                    byte(UInt8(ascii: "0") &+ UInt8(fraction % 10))
+                }
+            } else {
+                let text = ExpositionWriter.format(timestamp: date)
+                for unit in text.utf8.prefix(24) { byte(unit) }
+            }
+            byte(UInt8(ascii: "\n"))
+        }
+
+        /// Decimal digits of `value` (at most 20 bytes).
+        @inline(__always)
+        mutating func integer(_ value: Int) {
+            if value < 0 { byte(UInt8(ascii: "-")) }
+            var magnitude = value.magnitude
+            var digits = 1
+            var probe = magnitude / 10
+            while probe > 0 {
+                digits += 1
+                probe /= 10
+            }
+            var index = digits - 1
+            repeat {
+                (position + index).storeBytes(of: UInt8(ascii: "0") &+ UInt8(magnitude % 10), as: UInt8.self)
+                magnitude /= 10
+                index -= 1
+            } while magnitude > 0
+            position += digits
+        }
     }
 
     /// The value as an `Int` when it is a whole number small enough to print exactly.
-    @inline(__always)
     static func exactInteger(_ value: Double) -> Int? {
         guard value.isFinite, value.rounded(.towardZero) == value, abs(value) < 1e15 else { return nil }
         return Int(value)
@@ -119,21 +207,28 @@ struct ExpositionWriter {
 
     /// Appends `value` as a label value: `\`, `"` and line feed escaped; other UTF-8 kept as is.
     static func appendEscaped(_ value: String, to bytes: inout [UInt8]) {
-        var value = value
-        value.withUTF8 { utf8 in
-            var needsEscaping = false
-            for byte in utf8 where byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") || byte == 0x0A {
-                needsEscaping = true
-                break
-            }
-            guard needsEscaping else { return bytes.append(contentsOf: utf8) }
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-                case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-                case 0x0A: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-                default: bytes.append(byte)
-                }
+        if let done = value.utf8.withContiguousStorageIfAvailable({ appendEscaped(utf8: $0, to: &bytes) }) {
+            return done
+        }
+        Array(value.utf8).withUnsafeBufferPointer { appendEscaped(utf8: $0, to: &bytes) }
+    }
+
+    @inline(__always)
+    static func needsEscaping(_ unit: UInt8) -> Bool {
+        unit == UInt8(ascii: "\\") || unit == UInt8(ascii: "\"") || unit == 0x0A
+    }
+
+    private static func appendEscaped(utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        guard utf8.contains(where: needsEscaping) else {
+            bytes.append(contentsOf: utf8)
+            return
+        }
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case 0x0A: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            default: bytes.append(byte)
             }
         }
     }
@@ -141,11 +236,6 @@ struct ExpositionWriter {
     /// `name="value"` pairs joined by commas, values escaped (no braces).
     static func labelPairs(_ pairs: [(String, String)]) -> [UInt8] {
         var bytes: [UInt8] = []
-        appendLabelPairs(pairs, to: &bytes)
-        return bytes
-    }
-
-    static func appendLabelPairs(_ pairs: [(String, String)], to bytes: inout [UInt8]) {
         for (index, (name, value)) in pairs.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             bytes.append(contentsOf: name.utf8)
@@ -153,5 +243,59 @@ struct ExpositionWriter {
             appendEscaped(value, to: &bytes)
             bytes.append(UInt8(ascii: "\""))
         }
+        return bytes
+    }
+}
+
+/// One gzip stream (zlib's fastest level) fed chunk by chunk.
+///
+/// The fastest level because a scrape of 100k connections is mostly repeated labels, which level 1
+/// already shrinks about twentyfold, and compression dominates the cost of a gzip scrape.
+struct GzipStream {
+    private let compressor: ZlibCompressor?
+    private var output: ByteBuffer
+    private var failure: (any Error)?
+
+    init(expectedOutput: Int) {
+        do {
+            compressor = try ZlibCompressor(
+                algorithm: .gzip, configuration: .init(compressionLevel: .fastestCompression))
+        } catch {
+            compressor = nil
+            failure = error
+        }
+        output = ByteBufferAllocator().buffer(capacity: max(65_536, expectedOutput))
+    }
+
+    /// Compresses all of `input` (consumed); `finish` ends the stream.
+    mutating func compress(_ input: inout ByteBuffer, finish: Bool) {
+        guard let compressor, failure == nil, finish || input.readableBytes > 0 else { return }
+        do {
+            while true {
+                output.reserveCapacity(minimumWritableBytes: max(65_536, input.readableBytes / 8))
+                do {
+                    try compressor.deflate(from: &input, to: &output, flush: finish ? .finish : .no)
+                    if finish || input.readableBytes == 0 { return }
+                } catch let error as CompressNIOError where error == .bufferOverflow {
+                    continue  // the output is full: grow it and go on
+                }
+            }
+        } catch {
+            failure = error
+        }
+    }
+
+    /// The compressed stream, once ``compress(_:finish:)`` was called with `finish`.
+    func result() throws -> ByteBuffer {
+        if let failure { throw failure }
+        return output
+    }
+
+    /// `buffer` compressed as one gzip stream.
+    static func compress(_ buffer: ByteBuffer) throws -> ByteBuffer {
+        var input = buffer
+        var stream = GzipStream(expectedOutput: buffer.readableBytes / 8)
+        stream.compress(&input, finish: true)
+        return try stream.result()
     }
 }

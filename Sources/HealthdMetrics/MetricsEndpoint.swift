@@ -34,16 +34,29 @@ public struct MetricsEndpoint: Sendable {
     public struct Reply: Sendable {
         public var status: HTTPResponse.Status
         public var headers: HTTPFields
-        public var body: ByteBuffer
+        /// The body's bytes, in order: write them one after the other (an uncompressed `/metrics` body
+        /// comes in chunks of about 1 MiB; everything else is one buffer).
+        public var chunks: [ByteBuffer]
 
-        init(_ status: HTTPResponse.Status, contentType: String, body: ByteBuffer) {
+        /// The body's length (for `Content-Length`).
+        public var contentLength: Int { chunks.reduce(0) { $0 + $1.readableBytes } }
+
+        /// The body in one buffer: copies when there are several chunks, so prefer ``chunks``.
+        public var body: ByteBuffer {
+            guard chunks.count != 1 else { return chunks[0] }
+            var whole = ByteBufferAllocator().buffer(capacity: contentLength)
+            for chunk in chunks { whole.writeImmutableBuffer(chunk) }
+            return whole
+        }
+
+        init(_ status: HTTPResponse.Status, contentType: String, body: [ByteBuffer]) {
             self.status = status
             headers = [.contentType: contentType]
-            self.body = body
+            chunks = body
         }
 
         init(_ status: HTTPResponse.Status, text: String) {
-            self.init(status, contentType: "text/plain; charset=utf-8", body: ByteBuffer(string: text))
+            self.init(status, contentType: "text/plain; charset=utf-8", body: [ByteBuffer(string: text)])
         }
     }
 
@@ -63,15 +76,16 @@ public struct MetricsEndpoint: Sendable {
         self.logger = logger
     }
 
-    /// Routes by path: 404 for an unknown path, 405 for a method other than GET.
+    /// Routes by path: 404 for an unknown path, 405 for a method other than GET or HEAD (for HEAD, the
+    /// server sends the headers only).
     public func respond(to request: HTTPRequest) async -> Reply {
         let path = (request.path ?? "/").split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
         guard let route = Route(rawValue: path.isEmpty ? "/" : path) else {
             return Reply(.notFound, text: "Not Found\n")
         }
-        guard request.method == .get else {
+        guard request.method == .get || request.method == .head else {
             var reply = Reply(.methodNotAllowed, text: "Method Not Allowed\n")
-            reply.headers[.allow] = "GET"
+            reply.headers[.allow] = "GET, HEAD"
             return reply
         }
         return await respond(route, to: request)
@@ -79,7 +93,6 @@ public struct MetricsEndpoint: Sendable {
 
     /// The answer for `route` (the method is not checked).
     public func respond(_ route: Route, to request: HTTPRequest) async -> Reply {
-        var reply: Reply
         switch route {
         case .healthy:
             return Reply(.ok, text: "OK\n")
@@ -87,35 +100,38 @@ public struct MetricsEndpoint: Sendable {
             let ready = await provider().daemon.ready
             return ready ? Reply(.ok, text: "Ready\n") : Reply(.serviceUnavailable, text: "Not ready: first poll cycle not finished\n")
         case .landing:
-            let input = await provider()
-            return Reply(.ok, contentType: "text/html; charset=utf-8", body: ByteBuffer(string: LandingPage.html(input)))
+            let html = LandingPage.html(await provider())
+            return Reply(.ok, contentType: "text/html; charset=utf-8", body: [ByteBuffer(string: html)])
         case .metrics:
             let input = await provider()
             let format = ExpositionFormat.negotiate(accept: request.headerFields[.accept])
-            let body = MetricsRenderer.render(input, format: format, process: processMetrics())
-            reply = Reply(.ok, contentType: format.contentType, body: body)
+            let gzip = ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding])
+            let body: MetricsRenderer.Body
+            do {
+                body = try MetricsRenderer.render(input, format: format, process: processMetrics(), gzip: gzip)
+            } catch {
+                logger.warning("gzip failed; answering uncompressed", metadata: ["error": "\(error)"])
+                body = try! MetricsRenderer.render(input, format: format, process: processMetrics(), gzip: false)
+            }
+            var reply = Reply(.ok, contentType: format.contentType, body: body.chunks)
+            if body.gzip { reply.headers[.contentEncoding] = "gzip" }
             reply.headers[.vary] = "Accept, Accept-Encoding"
+            reply.headers[.cacheControl] = "no-store"
+            return reply
         case .status:
             let input = await provider()
             let organization = Self.queryItem("organization_id", in: request.path)
-            let document = StatusDocument(input, organizationID: organization)
-            reply = Reply(.ok, contentType: "application/json", body: ByteBuffer(bytes: document.encoded()))
+            let json = ByteBuffer(bytes: StatusDocument(input, organizationID: organization).encoded())
+            var reply = Reply(.ok, contentType: "application/json", body: [json])
+            if ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding]),
+                let compressed = try? GzipStream.compress(json)
+            {
+                reply.chunks = [compressed]
+                reply.headers[.contentEncoding] = "gzip"
+            }
             reply.headers[.vary] = "Accept-Encoding"
-        }
-        reply.headers[.cacheControl] = "no-store"
-        if ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding]) { gzip(&reply) }
-        return reply
-    }
-
-    /// Compresses the body (fastest level: a scrape of 100k connections is mostly repeated labels, which
-    /// level 1 already shrinks about twentyfold). On failure the body stays as it is.
-    func gzip(_ reply: inout Reply) {
-        var body = reply.body
-        do {
-            reply.body = try body.compress(with: .gzip(configuration: .init(compressionLevel: .fastestCompression)))
-            reply.headers[.contentEncoding] = "gzip"
-        } catch {
-            logger.warning("gzip failed; answering uncompressed", metadata: ["error": "\(error)"])
+            reply.headers[.cacheControl] = "no-store"
+            return reply
         }
     }
 

@@ -18,17 +18,40 @@ import NIOCore
 /// also renders only text 0.0.4 (no OpenMetrics) and prints gauges as `1.0`. Families are few and fixed, so
 /// a small catalog (``MetricFamily``) and a byte writer are simpler and faster.
 public enum MetricsRenderer {
-    /// The exposition text of `input` in `format`; `process` adds the `process_*` families.
+    /// A rendered `/metrics` body.
+    public struct Body: Sendable {
+        /// The body's bytes in order: chunks of about 1 MiB, or one gzip stream.
+        public var chunks: [ByteBuffer]
+        /// True when `chunks` is gzip-compressed.
+        public var gzip: Bool
+        /// The size of the text before compression.
+        public var uncompressedBytes: Int
+        /// The size of the body as sent.
+        public var bytes: Int { chunks.reduce(0) { $0 + $1.readableBytes } }
+    }
+
+    /// Chunk size of ``render(_:format:process:gzip:)``.
+    public static let chunkSize = 1 << 20
+
+    /// The exposition text of `input` in `format` for serving: in chunks of about 1 MiB, or gzip-compressed
+    /// chunk by chunk into one stream (the whole text is never in memory at once). `process` adds the
+    /// `process_*` families.
+    public static func render(
+        _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, gzip: Bool
+    ) throws -> Body {
+        var writer = ExpositionWriter(capacity: chunkSize + 262_144, chunkSize: chunkSize, gzip: gzip)
+        write(input, format: format, process: process, into: &writer)
+        let (chunks, uncompressed) = try writer.finish()
+        return Body(chunks: chunks, gzip: gzip, uncompressedBytes: uncompressed)
+    }
+
+    /// The whole text in one buffer (tests, small inputs).
     public static func render(
         _ input: MetricsInput, format: ExpositionFormat = .text, process: ProcessMetrics? = nil
     ) -> ByteBuffer {
-        let rows = ConnectionRows(input.organizations)
-        var writer = ExpositionWriter(capacity: rows.estimatedBytes + 32_768)
-        writeConnections(rows, format: format, into: &writer)
-        writeOrganizations(input, format: format, into: &writer)
-        writeDaemon(input.daemon, format: format, into: &writer)
-        if let process { writeProcess(process, format: format, into: &writer) }
-        if format == .openMetrics { writer.write("# EOF\n") }
+        let connections = input.organizations.reduce(0) { $0 + $1.state.connections.count }
+        var writer = ExpositionWriter(capacity: connections * 3_000 + 65_536)
+        write(input, format: format, process: process, into: &writer)
         return writer.buffer
     }
 
@@ -37,6 +60,16 @@ public enum MetricsRenderer {
         _ input: MetricsInput, format: ExpositionFormat = .text, process: ProcessMetrics? = nil
     ) -> String {
         String(buffer: render(input, format: format, process: process))
+    }
+
+    static func write(
+        _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, into writer: inout ExpositionWriter
+    ) {
+        writeConnections(ConnectionRows(input.organizations), format: format, into: &writer)
+        writeOrganizations(input, format: format, into: &writer)
+        writeDaemon(input.daemon, format: format, into: &writer)
+        if let process { writeProcess(process, format: format, into: &writer) }
+        if format == .openMetrics { writer.write("# EOF\n") }
     }
 
     // MARK: - Per organization and API
@@ -147,8 +180,9 @@ public enum MetricsRenderer {
 }
 
 extension ExpositionWriter {
-    /// The family's header lines.
+    /// The family's header lines (a family boundary: the buffer may be handed on first).
     mutating func family(_ family: MetricFamily, _ format: ExpositionFormat) {
+        flushIfFull()
         write(family.header(format))
     }
 

@@ -94,7 +94,7 @@ extension MetricsEndpoint {
         for route in Route.allCases {
             router.get(RouterPath(route.rawValue)) { request, _ -> Response in
                 let reply = await respond(route, to: request.head)
-                return Response(status: reply.status, headers: reply.headers, body: .init(byteBuffer: reply.body))
+                return Response(status: reply.status, headers: reply.headers, body: .init(contentsOf: reply.chunks))
             }
         }
         return router

@@ -75,9 +75,14 @@ struct Provision: AsyncParsableCommand {
 
     func run() async throws {
         DaemonRunner.bootstrapLogging(level: logLevel)
-        let code = try await ProvisionCommand.run(
-            configPath: options.config, dryRun: dryRun, logger: Logger(label: "leen-healthd"),
-            print: { Swift.print($0) })
+        let code: Int32
+        do {
+            code = try await ProvisionCommand.run(
+                configPath: options.config, dryRun: dryRun, logger: Logger(label: "leen-healthd"),
+                print: { Swift.print($0) })
+        } catch let error as ConfigErrors {
+            throw failConfiguration(error)
+        }
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -76,7 +76,7 @@ struct PromtoolTests {
             let concrete = expression.replacingOccurrences(of: "$__rate_interval", with: "5m")
                 .replacingOccurrences(of: "$job", with: ".*").replacingOccurrences(of: "$instance", with: ".*")
                 .replacingOccurrences(of: "$organization", with: ".*")
-            let quoted = String(decoding: try JSONSerialization.data(withJSONObject: [concrete]), as: UTF8.self)
+            let quoted = String(decoding: try JSONSerialization.data(withJSONObject: [concrete], options: .withoutEscapingSlashes), as: UTF8.self)
             rules += "      - record: dashboard:query\(index)\n        expr: \(quoted.dropFirst().dropLast())\n"
         }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("leen-dashboard-\(UUID()).yml")

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import HealthdCore
 import LeenAPI
@@ -58,7 +57,9 @@ struct CommandLineTests {
     func checkConfigValid() async throws {
         let workspace = try Workspace()
         defer { workspace.remove() }
-        let path = try workspace.writeConfiguration(baseURL: "http://127.0.0.1:9", organization: OrganizationID(UUID().uuidString))
+        let path = workspace.path("leen-healthd.yaml")
+        try workspace.configuration(baseURL: "http://127.0.0.1:9", organization: OrganizationID(UUID().uuidString))
+            .write(toFile: path, atomically: true, encoding: .utf8)
         let result = try await runDaemonBinary(["check-config", "--config", path], in: workspace)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdoutLines == ["\(path): valid (1 organizations, 2 connections)"])
@@ -94,7 +95,8 @@ struct CommandLineTests {
         #expect(
             result.stderrLines == [
                 "\(path):5:3: poll: unknown key 'intervall'; did you mean 'interval'?",
-                "\(path):10:17: organizations[0].connections[0].vendor: unknown vendor 'TENABEL'; did you mean 'TENABLE'?",
+                "\(path):10:17: organizations[0].connections[0].vendor: "
+                    + "unknown vendor 'TENABEL'; did you mean 'TENABLE'?",
                 "\(path):13:31: organizations[0].connections[0].credentials.secret_key: file "
                     + "\(workspace.path("open-secret")) is readable by every user; chmod 600 it",
             ])
@@ -108,33 +110,13 @@ struct CommandLineTests {
 
     @Test("provision --dry-run prints the plan, exits 0 and changes nothing")
     func provisionDryRun() async throws {
-        let workspace = try Workspace()
-        defer { workspace.remove() }
-        let organization = OrganizationID(UUID().uuidString.lowercased())
-        let (config, scenario) = simulatorSetup(
-            organization: organization, apiKey: workspace.apiKey,
-            existing: [
-                .init(organization: "e2e", vendor: .tenable, identifier: "tenable-e2e"),
-                .init(organization: "e2e", vendor: .qualys, identifier: "legacy-qualys"),
-            ])
-        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
-            simulator, baseURL in
-            let client = simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey)
-            let before = try await client.allConnections(organizationID: organization)
-            let path = try workspace.writeConfiguration(baseURL: baseURL, organization: organization)
-
-            let result = try await runDaemonBinary(["provision", "--dry-run", "--config", path], in: workspace)
+        try await ProvisioningHarness.run(existing: ProvisioningHarness.dryRunFleet) { bench in
+            let before = try await bench.listed()
+            let result = try await runDaemonBinary(
+                ["provision", "--dry-run", "--config", try bench.writeConfiguration()], in: bench.workspace)
             #expect(result.status == 0, "stderr: \(result.stderr)")
-            let rows = planRows(result.stdoutLines)
-            let ids = Dictionary(uniqueKeysWithValues: before.map { ($0.identifier ?? "-", $0.id.rawValue) })
-            #expect(rows["tenable-e2e"] == ["adopt", "tenable-e2e", "TENABLE", ids["tenable-e2e"] ?? "?"])
-            #expect(rows["entra-e2e"] == ["create", "entra-e2e", "MS_ENTRA", "-"])
-            #expect(rows["legacy-qualys"] == ["unmanaged", "legacy-qualys", "QUALYS", ids["legacy-qualys"] ?? "?"])
-
-            #expect(try await client.allConnections(organizationID: organization) == before)
-            #expect(simulator.state.summary().connections == before.count)
-            #expect(!FileManager.default.fileExists(atPath: workspace.path("state")))
-            for secret in workspace.secrets { #expect(!(result.stdout + result.stderr).contains(secret)) }
+            try await bench.expectDryRun(printed: result.stdoutLines, before: before)
+            for secret in bench.workspace.secrets { #expect(!(result.stdout + result.stderr).contains(secret)) }
         }
     }
 
@@ -142,68 +124,74 @@ struct CommandLineTests {
         "provision applies the plan, records it, and writes its events to stderr in events.stderr_format",
         .disabled(if: Journal.isAvailable, "with a journal, events go there instead of stderr"))
     func provisionApplies() async throws {
-        let workspace = try Workspace()
-        defer { workspace.remove() }
-        let organization = OrganizationID(UUID().uuidString.lowercased())
-        let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
-        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
-            _, baseURL in
-            let client = simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey)
-            let path = try workspace.writeConfiguration(baseURL: baseURL, organization: organization)
-
-            let result = try await runDaemonBinary(["provision", "--config", path], in: workspace)
+        try await ProvisioningHarness.run(existing: [
+            .init(organization: "e2e", vendor: .tenable, identifier: "tenable-e2e")
+        ]) {
+            bench in
+            let result = try await runDaemonBinary(
+                ["provision", "--config", try bench.writeConfiguration()], in: bench.workspace)
             #expect(result.status == 0, "stderr: \(result.stderr)")
-            let listed = try await client.allConnections(organizationID: organization)
-            #expect(Set(listed.compactMap(\.identifier)) == ["tenable-e2e", "entra-e2e"])
-            #expect(FileManager.default.fileExists(atPath: workspace.path("state/credentials.json")))
+            #expect(Set(try await bench.listed().compactMap(\.identifier)) == ["tenable-e2e", "entra-e2e"])
+            #expect(FileManager.default.fileExists(atPath: bench.workspace.path("state/credentials.json")))
 
-            let events = result.stderrLines.filter { $0.contains("connection_created") || $0.contains("connection_adopted") }
-            #expect(events.count == 2, "stderr: \(result.stderr)")
-            // The configuration says `stderr_format: json`; ProvisionCommand.run always writes logfmt.
-            withKnownIssue("provision ignores events.stderr_format (EventEmitter.standard(format: .logfmt))") {
-                for line in events {
-                    let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
-                    #expect(["connection_created", "connection_adopted"].contains(object["LEEN_EVENT"]))
-                }
+            let events = result.stderrLines.filter {
+                $0.contains("connection_created") || $0.contains("connection_adopted")
             }
+            #expect(events.count == 2, "stderr: \(result.stderr)")
+            // The configuration says `stderr_format: json`.
+            for line in events {
+                let object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+                #expect(["connection_created", "connection_adopted"].contains(object["LEEN_EVENT"]))
+            }
+
+            // An invalid configuration is EX_CONFIG (78) with PATH:LINE:COLUMN lines, as for run and check-config.
+            let broken = bench.workspace.path("broken.yaml")
+            try "api:\n  regionn: us\n".write(toFile: broken, atomically: true, encoding: .utf8)
+            let refused = try await runDaemonBinary(["provision", "--dry-run", "--config", broken], in: bench.workspace)
+            #expect(refused.status == 78, "stderr: \(refused.stderr)")
+            #expect(refused.stderr.contains("\(broken):2:3:"), "stderr: \(refused.stderr)")
         }
     }
 
     @Test("status prints the monitored connections from the state directory, as a table or JSON")
     func statusFromStateDirectory() async throws {
-        let workspace = try Workspace()
-        defer { workspace.remove() }
-        let organization = OrganizationID(UUID().uuidString.lowercased())
-        let (config, scenario) = simulatorSetup(
-            organization: organization, apiKey: workspace.apiKey,
-            existing: [
-                .init(organization: "e2e", vendor: .tenable, identifier: "tenable-e2e", health: .unauthorized),
-                .init(organization: "e2e", vendor: .msEntra, identifier: "entra-e2e", oauthPending: true),
-            ])
-        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
-            _, baseURL in
+        try await ProvisioningHarness.run(existing: [
+            .init(organization: "e2e", vendor: .tenable, identifier: "tenable-e2e", health: .unauthorized),
+            .init(organization: "e2e", vendor: .msEntra, identifier: "entra-e2e", oauthPending: true),
+        ]) { bench in
+            let workspace = bench.workspace
+            let organization = bench.organization
             // A short in-process run: one poll ingested by the monitor, which writes the state directory.
-            let path = try workspace.writeConfiguration(baseURL: baseURL, organization: organization)
+            let path = try bench.writeConfiguration()
             let configuration = try ConfigLoader.load(path: path, environment: [:])
             let monitor = try Monitor(
                 configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
                 emitter: EventEmitter(sink: NullSink(), fallback: NullSink()), logger: quietLogger)
-            let client = simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey)
-            let listed = try await client.allConnections(organizationID: organization)
-            #expect(await monitor.ingest(.success(listed), organization: organization)?.events == 3)
+            #expect(await monitor.ingest(.success(try await bench.listed()), organization: organization)?.events == 3)
 
-            let table = try await runDaemonBinary(["status", "--state-directory", workspace.path("state")], in: workspace)
+            let table = try await runDaemonBinary(
+                ["status", "--state-directory", workspace.path("state")], in: workspace)
             #expect(table.status == 0, "stderr: \(table.stderr)")
             let lines = table.stdoutLines.map { $0.split(separator: " ").map(String.init) }
-            #expect(lines.first == ["ORGANIZATION", "IDENTIFIER", "VENDOR", "STATE", "STATUS", "HEALTH", "OWNER", "SINCE", "API"])
+            #expect(
+                lines.first == [
+                    "ORGANIZATION", "IDENTIFIER", "VENDOR", "STATE", "STATUS", "HEALTH", "OWNER", "SINCE", "API",
+                ])
             #expect(lines.count == 3)
             let rows = Dictionary(uniqueKeysWithValues: lines.dropFirst().map { ($0[1], $0) })
             let tenable = try #require(rows["tenable-e2e"])
             #expect(tenable.count == 9)
-            #expect(Array(tenable.prefix(7)) == [organization.rawValue, "tenable-e2e", "TENABLE", "ACTIVE", "UNHEALTHY", "UNAUTHORIZED", "CUSTOMER"])
+            #expect(
+                Array(tenable.prefix(7)) == [
+                    organization.rawValue, "tenable-e2e", "TENABLE", "ACTIVE", "UNHEALTHY", "UNAUTHORIZED", "CUSTOMER",
+                ])
             #expect(tenable.last == "ok")
             let entra = try #require(rows["entra-e2e"])
-            #expect(Array(entra.prefix(7)) == [organization.rawValue, "entra-e2e", "MS_ENTRA", "PENDING", "OAUTH_PENDING", "-", "-"])
+            #expect(
+                Array(entra.prefix(7)) == [
+                    organization.rawValue, "entra-e2e", "MS_ENTRA", "PENDING", "OAUTH_PENDING", "-", "-",
+                ])
 
             // With the configuration: its state directory and the organization's name; as JSON.
             let json = try await runDaemonBinary(["status", "--config", path, "--json"], in: workspace)

@@ -66,9 +66,10 @@ struct DemoTests {
         let header = try #require(tail.firstIndex { $0.hasPrefix("ORGANIZATION") })
         let rows = Array(tail[(header + 1)...])
         #expect(rows.count == 11, "\(rows)")
-        let identifiers = Set(rows.compactMap { row in
-            row.split(separator: " ").map(String.init).first { Self.declared.contains($0) }
-        })
+        let identifiers = Set(
+            rows.compactMap { row in
+                row.split(separator: " ").map(String.init).first { Self.declared.contains($0) }
+            })
         #expect(identifiers == Self.declared)
     }
 }

@@ -66,7 +66,8 @@ struct UnitSecurityTests {
         #expect(result.stderr.isEmpty, "systemd-analyze verify complained:\n\(result.stderr)")
     }
 
-    /// The settings the daemon's systemd integration relies on stay in both service units.
+    /// The settings the daemon's systemd integration relies on, and the main sandbox settings (the exposure
+    /// score alone would let several of them go unnoticed), stay in both service units.
     @Test func servicesKeepTheirContract() throws {
         for (name, instance) in [("leen-healthd.service", "leen-healthd"), ("leen-healthd@.service", "%i")] {
             let text = try String(contentsOf: Self.unitDirectory.appendingPathComponent(name), encoding: .utf8)
@@ -81,7 +82,20 @@ struct UnitSecurityTests {
                 "RestartPreventExitStatus=78",
                 "StateDirectory=\(instance == "%i" ? "leen-healthd-%i" : "leen-healthd")",
                 "LoadCredential=leen-api-key:/etc/leen-healthd/\(instance == "%i" ? "%i.api-key" : "api-key")",
+                "User=leen-healthd",
+                "CapabilityBoundingSet=",
+                "NoNewPrivileges=yes",
+                "ProtectSystem=strict",
+                "ProtectHome=yes",
+                "PrivateTmp=yes",
+                "PrivateDevices=yes",
+                "PrivateUsers=yes",
+                "ProtectKernelTunables=yes",
+                "ProtectControlGroups=yes",
+                "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+                "RestrictNamespaces=yes",
                 "MemoryDenyWriteExecute=yes",
+                "SystemCallArchitectures=native",
                 "SystemCallFilter=@system-service",
                 "SystemCallFilter=~@privileged @resources",
             ] {
