@@ -2,8 +2,10 @@
 SWIFT        ?= swift
 PREFIX       ?= /usr/local
 # Debian packages the test suite needs (installed by `make test` when missing and root):
-# libsystemd for the CSystemd module, systemd-journald and util-linux's unshare for the journal tests.
-TEST_DEBS    ?= libsystemd-dev pkg-config systemd util-linux
+# libsystemd for the CSystemd module; systemd (journald, PID 1, systemd-analyze) and util-linux (unshare,
+# nsenter) for the journal and service tests; prometheus (server and promtool) for the metrics tests;
+# curl for commands run inside the systemd namespace.
+TEST_DEBS    ?= libsystemd-dev pkg-config systemd util-linux prometheus curl
 BENCH_DEBS   ?= wrk curl jq procps
 
 .PHONY: all build release test demo sim bench-sim clean deps

@@ -132,6 +132,7 @@ let package = Package(
                 "Healthd", "HealthdCore", "LeenAPI", "LeenSimulator", "SystemdSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -24,12 +24,15 @@ public enum MetricsBenchmark {
     ///
     /// - Parameters:
     ///   - iterations: runs per measurement (the median is reported).
-    ///   - includeSwiftPrometheus: also measure a swift-prometheus registry built from the same snapshot
-    ///     (slow at 100k; it is the comparison the renderer's design rests on).
+    ///   - includeSwiftPrometheus: also measure a swift-prometheus registry built from the same snapshot,
+    ///     the comparison the renderer's design rests on. Building it is quadratic in the series of a family
+    ///     (each new label set copies the family's dictionary), about 2 minutes for 10k connections, so the
+    ///     default is to include it up to 10k.
     ///   - includeStatus: also measure the `/status` JSON.
     public static func run(
-        connections: Int, iterations: Int = 5, includeSwiftPrometheus: Bool = true, includeStatus: Bool = true
+        connections: Int, iterations: Int = 5, includeSwiftPrometheus: Bool? = nil, includeStatus: Bool = true
     ) -> [Measurement] {
+        let includeSwiftPrometheus = includeSwiftPrometheus ?? (connections <= 10_000)
         let input = SyntheticFleet.input(connections: connections)
         let process = ProcessMetrics.current()
         var results: [Measurement] = []

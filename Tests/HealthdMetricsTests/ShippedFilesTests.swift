@@ -9,9 +9,11 @@ struct ShippedFilesTests {
         try String(contentsOf: packageRoot.appendingPathComponent(path), encoding: .utf8)
     }
 
-    /// Every sample name the families produce.
+    /// Every sample name the families produce, and their OpenMetrics family names.
     static let exportedNames = Set(
-        MetricFamily.all.flatMap { [$0.name, $0.name + "_bucket", $0.name + "_sum", $0.name + "_count"] })
+        MetricFamily.all.flatMap {
+            [$0.name, $0.name + "_bucket", $0.name + "_sum", $0.name + "_count", $0.openMetricsName]
+        })
 
     static func metricNames(in text: String) -> Set<String> {
         Set(text.matches(of: /\b((?:leen|process)_[a-z_]+[a-z])\b/).map { String($0.1) })
