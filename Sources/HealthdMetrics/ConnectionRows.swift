@@ -2,6 +2,7 @@ import Foundation
 import HealthdCore
 import LeenAPI
 import NIOCore
+import Synchronization
 
 /// The health a connection is exported with: what the last poll saw, unless that is not known now.
 public enum EffectiveStatus: String, Sendable, Hashable, CaseIterable {
@@ -29,8 +30,8 @@ public enum EffectiveStatus: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// The exported connections of one snapshot, flattened for rendering: each row's label pairs are escaped
-/// once into one shared byte array, then copied into every per-connection family.
+/// The exported connections of one snapshot, flattened for rendering: each connection's label pairs are
+/// escaped once into its organization's byte buffer, then copied into every per-connection family.
 ///
 /// Connections with `missing == true` (no longer listed by Leen) are left out, and so is everything the
 /// snapshot no longer holds: a connection's series exist exactly as long as it is monitored.
@@ -40,10 +41,10 @@ struct ConnectionRows {
     static let states = ["PENDING", "ACTIVE", "PAUSED", "DELETED", "UNKNOWN"]
     static let unknownState = states.count - 1
 
-    struct Row {
-        /// `organization_id="…",connection_id="…",identifier="…",vendor="…"` in ``ConnectionRows/bytes``.
+    struct Row: Sendable {
+        /// `organization_id="…",connection_id="…",identifier="…",vendor="…"` in the segment's `bytes`.
         var labels: Range<Int>
-        /// `,health_name="…",resolution_owner="…"` in ``ConnectionRows/bytes``; empty without health.
+        /// `,health_name="…",resolution_owner="…"` in the segment's `bytes`; empty without health.
         var reason: Range<Int>
         var status: EffectiveStatus
         var stateIndex: Int
@@ -54,49 +55,81 @@ struct ConnectionRows {
         var lastChange: Date
     }
 
-    /// Every row's label bytes, back to back (reader index 0).
-    var bytes: ByteBuffer
-    var rows: [Row] = []
+    /// One organization's rows.
+    struct Segment: Sendable {
+        /// The state the rows were made from (the cache's key).
+        var state: OrganizationState
+        /// Every row's label bytes, back to back (reader index 0).
+        var bytes: ByteBuffer
+        var rows: [Row] = []
+    }
+
+    /// Organizations in id order; connections in the snapshot's order within each. Sorting them too (by
+    /// the labels' bytes) cost a third of the flattening for 100k connections, and neither Prometheus nor
+    /// the tests (which compare sets of lines) need an order.
+    var segments: [Segment]
     /// The longest `labels` plus `reason` of any row (for reserving output space).
     var longestLabels = 0
+    var count: Int { segments.reduce(0) { $0 + $1.rows.count } }
 
-    /// Organizations in id order; connections in the snapshot's order within each. Sorting them too
-    /// (by the labels' bytes) cost a third of the flattening for 100k connections, and neither Prometheus
-    /// nor the tests (which compare sets of lines) need an order.
+    /// - Parameter cache: segments of the previous scrape, reused for organizations whose state is
+    ///   unchanged (see ``ConnectionRowsCache``); updated to this snapshot's.
+    init(_ organizations: [MetricsInput.Organization], cache: ConnectionRowsCache? = nil) {
+        let previous = cache?.segments ?? [:]
+        segments = organizations.sorted { $0.id < $1.id }.map { organization in
+            if let kept = previous[organization.id], kept.state == organization.state { return kept }
+            return Self.segment(organization)
+        }
+        longestLabels = segments.reduce(0) { longest, segment in
+            segment.rows.reduce(longest) { max($0, $1.labels.count + $1.reason.count) }
+        }
+        cache?.replace(with: zip(organizations.sorted { $0.id < $1.id }, segments).map { ($0.0.id, $0.1) })
+    }
+
+    /// Flattens one organization.
     ///
     /// Each row's labels are written with one reservation and raw copies: appending a few strings to an
     /// `Array` or a `ByteBuffer` one call at a time cost about 100 ns per call here, the better part of a
     /// millisecond per 10,000 connections per label.
-    init(_ organizations: [MetricsInput.Organization]) {
-        let count = organizations.reduce(0) { $0 + $1.state.connections.count }
-        rows.reserveCapacity(count)
-        bytes = ByteBufferAllocator().buffer(capacity: count * 220)
-        for organization in organizations.sorted(by: { $0.id < $1.id }) {
-            var prefix = Array("organization_id=\"".utf8)
-            ExpositionWriter.appendEscaped(organization.id.rawValue, to: &prefix)
-            prefix += Array("\",connection_id=\"".utf8)
-            let stale = organization.state.isStale
-            prefix.withUnsafeBytes { prefix in
-                for tracked in organization.state.connections.values where !tracked.missing {
-                    let health = tracked.observation.health
-                    let (labels, reason) = appendLabels(
-                        prefix: prefix, connectionID: tracked.observation.connectionID.rawValue,
-                        identifier: tracked.observation.identifier, vendor: tracked.observation.vendor.rawValue,
-                        name: health?.name.rawValue, owner: health?.resolutionOwner.rawValue)
-                    rows.append(
-                        Row(
-                            labels: labels, reason: reason,
-                            status: EffectiveStatus(status: health?.status, organizationStale: stale),
-                            stateIndex: Self.stateIndex(tracked.observation.state),
-                            failingDetails: health?.details.count ?? 0, oauthPending: tracked.observation.oauthPending,
-                            transitions: tracked.transitions, healthChange: tracked.healthSince,
-                            lastChange: tracked.changedAt))
-                }
-            }
+    static func segment(_ organization: MetricsInput.Organization) -> Segment {
+        var prefix = Array("organization_id=\"".utf8)
+        ExpositionWriter.appendEscaped(organization.id.rawValue, to: &prefix)
+        prefix += Array("\",connection_id=\"".utf8)
+        let stale = organization.state.isStale
+        let count = organization.state.connections.count
+        var segment = Segment(
+            state: organization.state, bytes: ByteBufferAllocator().buffer(capacity: count * (prefix.count + 160)))
+        segment.rows.reserveCapacity(count)
+        for tracked in organization.state.connections.values where !tracked.missing {
+            let health = tracked.observation.health
+            let (labels, reason) = segment.appendLabels(
+                prefix: prefix, connectionID: tracked.observation.connectionID.rawValue,
+                identifier: tracked.observation.identifier, vendor: tracked.observation.vendor.rawValue,
+                name: health?.name.rawValue, owner: health?.resolutionOwner.rawValue)
+            segment.rows.append(
+                Row(
+                    labels: labels, reason: reason,
+                    status: EffectiveStatus(status: health?.status, organizationStale: stale),
+                    stateIndex: stateIndex(tracked.observation.state), failingDetails: health?.details.count ?? 0,
+                    oauthPending: tracked.observation.oauthPending, transitions: tracked.transitions,
+                    healthChange: tracked.healthSince, lastChange: tracked.changedAt))
         }
-        longestLabels = rows.reduce(0) { max($0, $1.labels.count + $1.reason.count) }
+        return segment
     }
 
+    /// The index in ``states``.
+    static func stateIndex(_ state: ConnectionState?) -> Int {
+        switch state {
+        case .pending?: 0
+        case .active?: 1
+        case .paused?: 2
+        case .deleted?: 3
+        default: unknownState
+        }
+    }
+}
+
+extension ConnectionRows.Segment {
     private static let identifierKey = Array("\",identifier=\"".utf8)
     private static let vendorKey = Array("\",vendor=\"".utf8)
     private static let healthNameKey = Array(",health_name=\"".utf8)
@@ -105,9 +138,8 @@ struct ConnectionRows {
     private static let keyBytes = identifierKey.count + vendorKey.count + healthNameKey.count + ownerKey.count + 2
 
     /// Writes a row's labels and, with a health, its reason labels; returns both ranges.
-    private mutating func appendLabels(
-        prefix: UnsafeRawBufferPointer, connectionID: String, identifier: String, vendor: String, name: String?,
-        owner: String?
+    mutating func appendLabels(
+        prefix: [UInt8], connectionID: String, identifier: String, vendor: String, name: String?, owner: String?
     ) -> (labels: Range<Int>, reason: Range<Int>) {
         // Escaping at most doubles a value.
         let maximum =
@@ -118,7 +150,7 @@ struct ConnectionRows {
         var labelEnd = labelStart
         bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: maximum) { raw in
             var cursor = ExpositionWriter.Cursor(raw.baseAddress!)
-            cursor.copy(prefix)
+            prefix.withUnsafeBytes { cursor.copy($0) }
             cursor.escaped(connectionID)
             Self.identifierKey.withUnsafeBytes { cursor.copy($0) }
             cursor.escaped(identifier)
@@ -137,15 +169,22 @@ struct ConnectionRows {
         }
         return (labelStart..<labelEnd, labelEnd..<bytes.writerIndex)
     }
+}
 
-    /// The index in ``states``.
-    static func stateIndex(_ state: ConnectionState?) -> Int {
-        switch state {
-        case .pending?: 0
-        case .active?: 1
-        case .paused?: 2
-        case .deleted?: 3
-        default: unknownState
-        }
+/// The flattened organizations of the last scrape, kept by the endpoint between scrapes.
+///
+/// The daemon's state is copy-on-write: an organization not polled since the last scrape has the very
+/// same connections dictionary, which compares equal at once, so its rows are reused as they are; an
+/// organization whose state changed in any way is flattened again. With polls every few minutes and
+/// scrapes every 30 s, most organizations are reused. Organizations no longer in the snapshot are dropped
+/// from the cache at each scrape, so nothing outlives its organization.
+final class ConnectionRowsCache: Sendable {
+    private let stored = Mutex<[OrganizationID: ConnectionRows.Segment]>([:])
+
+    var segments: [OrganizationID: ConnectionRows.Segment] { stored.withLock { $0 } }
+
+    func replace(with segments: [(OrganizationID, ConnectionRows.Segment)]) {
+        let fresh = Dictionary(segments, uniquingKeysWith: { first, _ in first })
+        stored.withLock { $0 = fresh }
     }
 }

@@ -63,6 +63,8 @@ public struct MetricsEndpoint: Sendable {
     let provider: Provider
     let processMetrics: @Sendable () -> ProcessMetrics?
     let logger: Logger
+    /// Organizations flattened by the previous scrape, reused while unchanged.
+    let rowsCache = ConnectionRowsCache()
 
     /// - Parameters:
     ///   - provider: the snapshot each request reads.
@@ -108,10 +110,12 @@ public struct MetricsEndpoint: Sendable {
             let gzip = ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding])
             let body: MetricsRenderer.Body
             do {
-                body = try MetricsRenderer.render(input, format: format, process: processMetrics(), gzip: gzip)
+                body = try MetricsRenderer.render(
+                    input, format: format, process: processMetrics(), gzip: gzip, cache: rowsCache)
             } catch {
                 logger.warning("gzip failed; answering uncompressed", metadata: ["error": "\(error)"])
-                body = try! MetricsRenderer.render(input, format: format, process: processMetrics(), gzip: false)
+                body = try! MetricsRenderer.render(
+                    input, format: format, process: processMetrics(), gzip: false, cache: rowsCache)
             }
             var reply = Reply(.ok, contentType: format.contentType, body: body.chunks)
             if body.gzip { reply.headers[.contentEncoding] = "gzip" }

@@ -39,8 +39,16 @@ public enum MetricsRenderer {
     public static func render(
         _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, gzip: Bool
     ) throws -> Body {
+        try render(input, format: format, process: process, gzip: gzip, cache: nil)
+    }
+
+    /// - Parameter cache: the flattened organizations of the previous scrape (``ConnectionRowsCache``).
+    static func render(
+        _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, gzip: Bool,
+        cache: ConnectionRowsCache?
+    ) throws -> Body {
         var writer = ExpositionWriter(capacity: chunkSize + 262_144, chunkSize: chunkSize, gzip: gzip)
-        write(input, format: format, process: process, into: &writer)
+        write(input, format: format, process: process, cache: cache, into: &writer)
         let (chunks, uncompressed) = try writer.finish()
         return Body(chunks: chunks, gzip: gzip, uncompressedBytes: uncompressed)
     }
@@ -63,9 +71,10 @@ public enum MetricsRenderer {
     }
 
     static func write(
-        _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, into writer: inout ExpositionWriter
+        _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, cache: ConnectionRowsCache? = nil,
+        into writer: inout ExpositionWriter
     ) {
-        writeConnections(ConnectionRows(input.organizations), format: format, into: &writer)
+        writeConnections(ConnectionRows(input.organizations, cache: cache), format: format, into: &writer)
         writeOrganizations(input, format: format, into: &writer)
         writeDaemon(input.daemon, format: format, into: &writer)
         if let process { writeProcess(process, format: format, into: &writer) }

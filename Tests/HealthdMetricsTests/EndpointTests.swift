@@ -166,16 +166,66 @@ struct EndpointTests {
         #expect(await endpoint.respond(to: request("/-/healthy")).status == .ok)
     }
 
+    @Test("Scrapes reuse unchanged organizations' rows but never serve stale ones")
+    func rowCache() async throws {
+        let box = SnapshotBox(
+            metricsInput([
+                organization([tracked("a1"), tracked("a2")]),
+                organization(organizationB, [tracked("b1", organization: organizationB)]),
+            ]))
+        let endpoint = MetricsEndpoint(provider: { box.value }, processMetrics: { nil })
+        func scrape() async -> Set<String> {
+            let reply = await endpoint.respond(
+                to: HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: "/metrics"))
+            return Set(lines(String(buffer: reply.body)))
+        }
+        func expected() -> Set<String> { Set(lines(MetricsRenderer.renderString(box.value))) }
+        func check(_ got: Set<String>, sourceLocation: SourceLocation = #_sourceLocation) {
+            let want = expected()
+            #expect(
+                got == want, "extra: \(got.subtracting(want).sorted()); missing: \(want.subtracting(got).sorted())",
+                sourceLocation: sourceLocation)
+        }
+
+        check(await scrape())
+        check(await scrape())  // everything from the cache
+        // A health change in organization A only: A is flattened again, B comes from the cache.
+        box.update { $0.organizations[0].state.connections["a1"]?.observation.health = unauthorized }
+        let changed = await scrape()
+        check(changed)
+        #expect(changed.contains { $0.hasPrefix("leen_connection_status{") && $0.contains("\"a1\"") && $0.hasSuffix("status=\"UNHEALTHY\"} 1") })
+        // The API failing changes every status of A to UNKNOWN (the state's api field changed).
+        box.update { $0.organizations[0].state.api = .unreachable(since: referenceNow, reason: "timeout") }
+        check(await scrape())
+        // Removed connection, missing connection, removed organization.
+        box.update {
+            $0.organizations[0].state.connections["a2"] = nil
+            $0.organizations[0].state.connections["a1"]?.missing = true
+            $0.organizations.remove(at: 1)
+        }
+        let last = await scrape()
+        check(last)
+        #expect(!last.contains { $0.contains("\"a1\"") || $0.contains("\"a2\"") || $0.contains("\"b1\"") })
+        box.update { $0.organizations.append(organization(organizationB, [tracked("b1", organization: organizationB)])) }
+        check(await scrape())
+    }
+
     @Test("The benchmark measures every variant and reports sizes (not a timing test)")
     func benchmarkRuns() {
         let results = MetricsBenchmark.run(connections: 150, iterations: 1)
         #expect(
             results.map(\.name) == [
-                "text 0.0.4", "OpenMetrics 1.0.0", "text 0.0.4 + gzip", "/status JSON",
-                "swift-prometheus: new registry + emit", "swift-prometheus: emit a kept registry",
+                "flattening the snapshot (included below)", "rendering into a reused 1 MiB buffer",
+                "rendering, organizations unchanged", "text, 1 MiB chunks (served)", "OpenMetrics, 1 MiB chunks",
+                "text, gzip streamed (served)", "text, one buffer", "/status JSON",
+                "swift-prometheus: new registry + emit", "swift-prometheus: emit kept registry",
             ])
         #expect(results.allSatisfy { $0.bytes > 0 && $0.seconds >= 0 && $0.connections == 150 })
-        #expect(results[2].bytes < results[0].bytes / 5)
+        let text = results[3].bytes
+        #expect(results[1].bytes == text && results[2].bytes == text && results[6].bytes == text)
+        #expect(results[5].bytes < text / 5, "gzip")
+        // swift-prometheus renders the same series (its values print differently: 1.0 for 1).
+        #expect(abs(results[8].bytes - text) < text / 10)
         #expect(MetricsBenchmark.table(results).split(separator: "\n").count == results.count + 2)
     }
 }

@@ -120,7 +120,8 @@ struct FaultInjectionTests {
             return clock.now
         }
         let shutdown = clock.now - bodyEnded
-        #expect(shutdown < .seconds(3), "withRunning took \(shutdown) to return")
+        // Promptly means "not after hang_secs (30 s here)"; a loaded 2-core machine needs a few seconds.
+        #expect(shutdown < .seconds(10), "withRunning took \(shutdown) to return")
     }
 
     @Test("A short hang delays a normal answer")
