@@ -27,7 +27,7 @@ deps:
 # Suites that run real processes on real time (demo, Prometheus, systemd) run one at a time after the
 # parallel bulk, so a loaded 2-core machine cannot starve them.
 E2E_SUITES = JournalEndToEnd|SystemdJournalTests
-SERIAL_SUITES = DemoTests|PrometheusEndToEnd|SystemdServiceTests|CommandLineTests
+SERIAL_SUITES = DemoTests|PrometheusEndToEnd|SystemdServiceTests|CommandLineTests|SocketActivationTests
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest --skip '$(E2E_SUITES)|$(SERIAL_SUITES)'
@@ -166,7 +166,8 @@ deb: release-static man completions
 	@v=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version); if [ "$$v" != "$(DEB_VERSION)" ]; then \
 	    echo "packaging/debian/changelog ends at $$v, not $(DEB_VERSION): add an entry (dch)" >&2; exit 1; fi
 	rm -rf $(DEB_STAGE)
-	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr INSTALL_LICENSE=no
+	$(MAKE) --no-print-directory install -o release-static -o man -o completions \
+	    DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr INSTALL_LICENSE=no
 	strip --remove-section=.comment --remove-section=.note --strip-unneeded \
 	    $(DEB_STAGE)/usr/bin/leen-healthd $(DEB_STAGE)/usr/bin/leen-sim
 	@# Shipped 0644 as policy wants; the postinst makes it root:leen-healthd 0640.

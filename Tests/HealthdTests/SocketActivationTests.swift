@@ -1,0 +1,59 @@
+import AsyncHTTPClient
+import Foundation
+import LeenAPI
+import LeenSimulator
+import NIOCore
+import Testing
+
+/// The metrics endpoint served on a listening socket passed by systemd (`LISTEN_FDS`), as
+/// `leen-healthd.socket` does; `systemd-socket-activate` passes it the same way.
+@Suite("socket activation", .serialized)
+struct SocketActivationTests {
+    static let activator = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    @Test("the daemon serves /metrics on the inherited socket instead of binding its own")
+    func inheritedSocket() async throws {
+        guard let activator = Self.activator else {
+            if ProcessInfo.processInfo.environment["LEEN_REQUIRE_REAL_PARTS"] == "1" {
+                Issue.record("LEEN_REQUIRE_REAL_PARTS=1 but systemd-socket-activate is not installed (package systemd)")
+            }
+            return
+        }
+        var workspace = try Workspace()
+        defer { workspace.remove() }
+        let organization = OrganizationID(UUID().uuidString.lowercased())
+        let port = Int.random(in: 40000..<50000)
+        let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
+        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
+            _, baseURL in
+            // metrics.listen is off: only the inherited socket can answer.
+            try workspace.write("config.yaml", workspace.configuration(baseURL: baseURL, organization: organization))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: activator)
+            process.arguments = ["-l", "127.0.0.1:\(port)", daemonBinary(), "run", "--config", workspace.path("config.yaml")]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer {
+                kill(process.processIdentifier, SIGTERM)
+                var status: Int32 = 0
+                for _ in 0..<100 where waitpid(process.processIdentifier, &status, WNOHANG) == 0 { usleep(50_000) }
+                kill(process.processIdentifier, SIGKILL)
+            }
+            var body = ""
+            for _ in 0..<30 {
+                if let response = try? await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(1))
+                {
+                    body = String(buffer: try await response.body.collect(upTo: 1 << 22))
+                    if body.contains("leen_connection_healthy{") { break }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(body.contains("leen_build_info{"))
+            #expect(body.contains(#"identifier="tenable-e2e""#))
+        }
+    }
+}
