@@ -102,6 +102,7 @@ public final class HealthDaemon: Service {
     public func run() async throws {
         var configuration = await monitor.configuration
         var client = try makeClient(configuration)
+        metrics?.setPollInterval(configuration.poll.interval)
         await provisionAll(configuration, client: client)
         await monitor.emit([
             EventBuilder.event(
@@ -301,6 +302,7 @@ public final class HealthDaemon: Service {
                 context: context)
         ])
         metrics?.recordReload(success: true)
+        metrics?.setPollInterval(configuration.poll.interval)
         hooks.reloaded(nil)
         return (configuration, client)
     }

@@ -75,9 +75,12 @@ public struct InheritedSocketServer: Service {
                             reply = MetricsEndpoint.Reply(.methodNotAllowed, text: "only GET is supported\n")
                         }
                         var headers = reply.headers
-                        headers[.contentLength] = String(reply.body.readableBytes)
+                        headers[.contentLength] = String(reply.contentLength)
                         try await outbound.write(.head(HTTPResponse(status: reply.status, headerFields: headers)))
-                        if request.method != .head { try await outbound.write(.body(reply.body)) }
+                        if request.method != .head {
+                            // Chunk by chunk: a 100k-connection body is hundreds of MB, never copied whole.
+                            for chunk in reply.chunks { try await outbound.write(.body(chunk)) }
+                        }
                         try await outbound.write(.end(nil))
                     }
                 }
