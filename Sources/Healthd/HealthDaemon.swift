@@ -114,6 +114,7 @@ public final class HealthDaemon: Service {
         var schedule = PollSchedule()
         schedule.reconcile(with: configuration.organizations.map(\.id), now: .now)
         var readySent = false
+        var lastProgress = ContinuousClock.now - .seconds(1)
         var armedFor: ContinuousClock.Instant?
         let post = self.post
 
@@ -147,7 +148,11 @@ public final class HealthDaemon: Service {
                 activity.withLock { $0.loop = .now }
                 switch message {
                 case .ping:
-                    break
+                    // Under systemd: a trailing STATUS refresh, so polls skipped by the 1 s limit show soon.
+                    if readySent, ContinuousClock.now - lastProgress >= .seconds(1) {
+                        lastProgress = .now
+                        hooks.progress(await monitor.snapshot().summary)
+                    }
                 case .tick:
                     if let armed = armedFor, armed <= .now { armedFor = nil }
                 case .polled(let id, let result, let duration):
@@ -171,13 +176,18 @@ public final class HealthDaemon: Service {
                                 poll: configuration.poll, failures: ingested.state.consecutiveFailures,
                                 retryAfter: retryAfter, unit: Double.random(in: 0..<1))
                     }
-                    let snapshot = await monitor.snapshot()
-                    hooks.progress(snapshot.summary)
-                    if !readySent, await monitor.firstCycleComplete {
-                        readySent = true
-                        activity.withLock { $0.ready = true }
-                        metrics?.setReady(true)
-                        hooks.ready(snapshot.summary)
+                    // The summary walks every connection: at most once a second, not after every poll.
+                    let becameReady = !readySent ? await monitor.firstCycleComplete : false
+                    if becameReady || ContinuousClock.now - lastProgress >= .seconds(1) {
+                        lastProgress = .now
+                        let summary = await monitor.snapshot().summary
+                        hooks.progress(summary)
+                        if becameReady {
+                            readySent = true
+                            activity.withLock { $0.ready = true }
+                            metrics?.setReady(true)
+                            hooks.ready(summary)
+                        }
                     }
                 case .reload:
                     if let reloaded = await reload(current: configuration) {

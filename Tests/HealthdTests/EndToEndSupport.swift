@@ -154,16 +154,8 @@ final class DaemonProcess: Sendable {
 /// Journal entries read back with `journalctl -o json`, each as field -> value (strings only).
 enum JournalReader {
     static func entries(_ matches: [String] = []) throws -> [[String: String]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/journalctl")
-        process.arguments = ["-o", "json", "--no-pager", "--all"] + matches
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+        let output = try SystemTool.run("/usr/bin/journalctl", ["-o", "json", "--no-pager", "--all"] + matches)
+        return output.stdout.split(separator: "\n").compactMap { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 return nil
             }

@@ -61,7 +61,7 @@ struct UnitSecurityTests {
         let units = ["leen-healthd.service", "leen-healthd@test.service", "leen-healthd.socket"].map {
             directory.appendingPathComponent($0).path
         }
-        let result = try Self.run(analyze, ["verify", "--man=no"] + units)
+        let result = try SystemTool.run(analyze, ["verify", "--man=no"] + units)
         #expect(result.status == 0, "systemd-analyze verify failed:\n\(result.stdout)\(result.stderr)")
         #expect(result.stderr.isEmpty, "systemd-analyze verify complained:\n\(result.stderr)")
     }
@@ -112,7 +112,7 @@ struct UnitSecurityTests {
     /// exposure it prints ("→ Overall exposure level for NAME: 1.1 OK"). `--threshold` is in tenths.
     static func exposure(_ analyze: String, unit: String) throws -> Double {
         let threshold = Int((maximumExposure * 10).rounded())
-        let result = try run(
+        let result = try SystemTool.run(
             analyze, ["security", "--offline=yes", "--no-pager", "--threshold=\(threshold)", unit])
         let line = try #require(
             result.stdout.split(separator: "\n").first { $0.contains("Overall exposure level for ") },
@@ -130,37 +130,5 @@ struct UnitSecurityTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-units-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
-    }
-
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs a tool; stderr goes to a temporary file so that neither stream can fill a pipe and block it.
-    static func run(_ executable: String, _ arguments: [String]) throws -> Output {
-        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("leen-stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errorFile) }
-        let errorHandle = try FileHandle(forWritingTo: errorFile)
-        defer { try? errorHandle.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["SYSTEMD_PAGER"] = "cat"
-        environment["SYSTEMD_COLORS"] = "0"
-        environment["SYSTEMD_LOG_COLOR"] = "0"
-        process.environment = environment
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = errorHandle
-        try process.run()
-        let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: try String(contentsOf: errorFile, encoding: .utf8))
     }
 }

@@ -157,13 +157,13 @@ struct CatalogTests {
         try FileManager.default.copyItem(
             at: Self.catalogURL, to: catalogDirectory.appendingPathComponent("leen-healthd.catalog"))
 
-        let update = try Self.run(journalctl, ["--root=\(root.path)", "--update-catalog"])
+        let update = try SystemTool.run(journalctl, ["--root=\(root.path)", "--update-catalog"])
         #expect(update.status == 0, "journalctl --update-catalog failed: \(update.stderr)")
         #expect(update.stderr.isEmpty, "journalctl --update-catalog complained: \(update.stderr)")
         let database = root.appendingPathComponent("var/lib/systemd/catalog/database")
         #expect(FileManager.default.fileExists(atPath: database.path), "no catalog database was written")
 
-        let list = try Self.run(journalctl, ["--root=\(root.path)", "--list-catalog", "--no-pager"])
+        let list = try SystemTool.run(journalctl, ["--root=\(root.path)", "--list-catalog", "--no-pager"])
         #expect(list.status == 0, "journalctl --list-catalog failed: \(list.stderr)")
         // Each line: "<id> <Defined-By>: <Subject>"; "n/a" when journalctl found no Subject.
         var listed: [String: String] = [:]
@@ -181,41 +181,10 @@ struct CatalogTests {
             }
         }
 
-        let dump = try Self.run(
+        let dump = try SystemTool.run(
             journalctl, ["--root=\(root.path)", "--dump-catalog", "--no-pager", EventKind.apiRejected.messageID])
         #expect(dump.status == 0, "journalctl --dump-catalog failed: \(dump.stderr)")
         #expect(dump.stdout.contains("-- \(EventKind.apiRejected.messageID)"))
         #expect(dump.stdout.contains("Who must act:"))
-    }
-
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs a tool; stderr goes to a temporary file so that neither stream can fill a pipe and block it.
-    static func run(_ executable: String, _ arguments: [String]) throws -> Output {
-        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("leen-stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errorFile) }
-        let errorHandle = try FileHandle(forWritingTo: errorFile)
-        defer { try? errorHandle.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["SYSTEMD_PAGER"] = "cat"
-        environment["SYSTEMD_COLORS"] = "0"
-        process.environment = environment
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = errorHandle
-        try process.run()
-        let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: try String(contentsOf: errorFile, encoding: .utf8))
     }
 }
