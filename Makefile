@@ -5,8 +5,8 @@ PREFIX       ?= /usr/local
 # libsystemd for the CSystemd module; systemd (journald, PID 1, systemd-analyze) and util-linux (unshare,
 # nsenter) for the journal and service tests; prometheus (server and promtool) for the metrics tests;
 # curl for commands run inside the systemd namespace.
-TEST_DEBS    ?= libsystemd-dev pkg-config systemd util-linux prometheus curl
-BENCH_DEBS   ?= wrk curl jq procps
+TEST_DEBS    ?= libsystemd-dev zlib1g-dev pkg-config systemd util-linux prometheus curl
+BENCH_DEBS   ?= wrk curl jq procps bc
 
 .PHONY: all build release test demo sim bench-sim clean deps
 

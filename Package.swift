@@ -20,7 +20,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
-        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
@@ -60,6 +59,9 @@ let package = Package(
         // libsystemd (sd_journal_sendv, sd_notify) for Swift.
         .systemLibrary(
             name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // zlib for gzip answers. Used directly rather than through a wrapper package because /metrics splices
+        // runs compressed ahead of time (raw deflate, sync flush, crc32_combine), which wrappers do not expose.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // The only importer of CSystemd: journal sinks, the journal log handler, sd_notify.
         .target(
             name: "SystemdSupport",
@@ -74,8 +76,7 @@ let package = Package(
         .target(
             name: "HealthdMetrics",
             dependencies: [
-                "HealthdCore", "LeenAPI",
-                .product(name: "CompressNIO", package: "compress-nio"),
+                "CZlib", "HealthdCore", "LeenAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

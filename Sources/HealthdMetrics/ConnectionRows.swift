@@ -57,33 +57,46 @@ struct ConnectionRows {
 
     /// One organization's rows.
     struct Segment: Sendable {
+        var id: OrganizationID
+        /// Unique to this flattening of the organization (a changed organization gets a new segment).
+        var serial = Self.serials.add(1, ordering: .relaxed).newValue
+        private static let serials = Atomic<Int>(0)
         /// The state the rows were made from (the cache's key).
         var state: OrganizationState
         /// Every row's label bytes, back to back (reader index 0).
         var bytes: ByteBuffer
         var rows: [Row] = []
+        /// The longest `labels` plus `reason` of any row (for reserving output space).
+        var longestLabels = 0
+        /// The rows' lines compressed, one run per per-connection family; made by the first gzip scrape
+        /// that needs them and kept with the segment (``ConnectionRowsCache``).
+        var deflated: [DeflatedText]?
     }
 
     /// Organizations in id order; connections in the snapshot's order within each. Sorting them too (by
     /// the labels' bytes) cost a third of the flattening for 100k connections, and neither Prometheus nor
     /// the tests (which compare sets of lines) need an order.
     var segments: [Segment]
-    /// The longest `labels` plus `reason` of any row (for reserving output space).
-    var longestLabels = 0
     var count: Int { segments.reduce(0) { $0 + $1.rows.count } }
 
-    /// - Parameter cache: segments of the previous scrape, reused for organizations whose state is
-    ///   unchanged (see ``ConnectionRowsCache``); updated to this snapshot's.
-    init(_ organizations: [MetricsInput.Organization], cache: ConnectionRowsCache? = nil) {
-        let previous = cache?.segments ?? [:]
+    /// - Parameter previous: segments of an earlier scrape, reused for organizations whose state is
+    ///   unchanged (see ``ConnectionRowsCache``).
+    init(_ organizations: [MetricsInput.Organization], previous: [OrganizationID: Segment] = [:]) {
         segments = organizations.sorted { $0.id < $1.id }.map { organization in
             if let kept = previous[organization.id], kept.state == organization.state { return kept }
             return Self.segment(organization)
         }
-        longestLabels = segments.reduce(0) { longest, segment in
-            segment.rows.reduce(longest) { max($0, $1.labels.count + $1.reason.count) }
+    }
+
+    /// Adds the compressed lines (``Segment/deflated``) to every segment that has none yet.
+    mutating func deflate() throws {
+        guard segments.contains(where: { $0.deflated == nil }) else { return }
+        let deflater = Deflater()
+        var scratch = ExpositionWriter(capacity: 1 << 20)
+        for index in segments.indices where segments[index].deflated == nil {
+            segments[index].deflated = try MetricsRenderer.deflatedLines(
+                of: segments[index], deflater: deflater, scratch: &scratch)
         }
-        cache?.replace(with: zip(organizations.sorted { $0.id < $1.id }, segments).map { ($0.0.id, $0.1) })
     }
 
     /// Flattens one organization.
@@ -98,7 +111,7 @@ struct ConnectionRows {
         let stale = organization.state.isStale
         let count = organization.state.connections.count
         var segment = Segment(
-            state: organization.state, bytes: ByteBufferAllocator().buffer(capacity: count * (prefix.count + 160)))
+            id: organization.id, state: organization.state, bytes: ByteBufferAllocator().buffer(capacity: count * (prefix.count + 160)))
         segment.rows.reserveCapacity(count)
         for tracked in organization.state.connections.values where !tracked.missing {
             let health = tracked.observation.health
@@ -113,6 +126,7 @@ struct ConnectionRows {
                     stateIndex: stateIndex(tracked.observation.state), failingDetails: health?.details.count ?? 0,
                     oauthPending: tracked.observation.oauthPending, transitions: tracked.transitions,
                     healthChange: tracked.healthSince, lastChange: tracked.changedAt))
+            segment.longestLabels = max(segment.longestLabels, labels.count + reason.count)
         }
         return segment
     }
@@ -171,20 +185,104 @@ extension ConnectionRows.Segment {
     }
 }
 
-/// The flattened organizations of the last scrape, kept by the endpoint between scrapes.
+/// The flattened organizations of the last scrape, kept by the endpoint between scrapes, with their
+/// compressed lines once a gzip scrape asked for them.
 ///
 /// The daemon's state is copy-on-write: an organization not polled since the last scrape has the very
-/// same connections dictionary, which compares equal at once, so its rows are reused as they are; an
-/// organization whose state changed in any way is flattened again. With polls every few minutes and
-/// scrapes every 30 s, most organizations are reused. Organizations no longer in the snapshot are dropped
-/// from the cache at each scrape, so nothing outlives its organization.
+/// same connections dictionary, which compares equal at once, so its rows (and compressed lines) are reused
+/// as they are; an organization whose state changed in any way is flattened again. With polls every few
+/// minutes and scrapes every 15 to 60 s, most organizations are reused, and ``refresh(_:deflated:)`` between
+/// scrapes (``MetricsEndpoint/prepare()``) keeps the rest of the work off the scrape. Organizations no
+/// longer in the snapshot are dropped from the cache at each refresh, so nothing outlives its
+/// organization.
+///
+/// Refreshes are serialised: concurrent scrapes right after a wave of polls do the work once, the later
+/// ones waiting for the first. They run on threads of NIO's blocking pool, never on the concurrency pool
+/// the monitor's actors use.
 final class ConnectionRowsCache: Sendable {
-    private let stored = Mutex<[OrganizationID: ConnectionRows.Segment]>([:])
+    /// The per-connection runs of consecutive organizations for one family, spliced (see ``blocks``).
+    struct Block: Sendable {
+        /// The ``ConnectionRows/Segment/serial`` of each organization in the block.
+        var serials: [Int]
+        var runs: DeflatedRuns
+    }
 
-    var segments: [OrganizationID: ConnectionRows.Segment] { stored.withLock { $0 } }
+    /// Organizations per ``Block``. A change of one organization copies its family's block again (9 blocks
+    /// of about 27 KB for 100-connection organizations), not the whole body.
+    static let organizationsPerBlock = 16
 
-    func replace(with segments: [(OrganizationID, ConnectionRows.Segment)]) {
-        let fresh = Dictionary(segments, uniquingKeysWith: { first, _ in first })
-        stored.withLock { $0 = fresh }
+    private struct Contents {
+        var segments: [OrganizationID: ConnectionRows.Segment] = [:]
+        /// `[family][block]`, in ``MetricsRenderer/ConnectionFamily`` and organization order.
+        var blocks: [[Block]] = []
+        /// Each organization's compressed `leen_poll_duration_seconds` samples, with the histogram they show.
+        var pollDurations: [OrganizationID: (histogram: Histogram, run: DeflatedText)] = [:]
+    }
+
+    private let stored = Mutex(Contents())
+    /// Held for a whole refresh.
+    private let refreshing = Mutex<Void>(())
+    /// Whether a scrape has asked for gzip (only then are compressed lines kept up to date in advance).
+    private let gzipWanted = Atomic<Bool>(false)
+
+    var segments: [OrganizationID: ConnectionRows.Segment] { stored.withLock { $0.segments } }
+
+    var wantsDeflated: Bool { gzipWanted.load(ordering: .relaxed) }
+
+    /// Makes `rows` the cache's content (the benchmark's reset between runs).
+    func replace(_ rows: ConnectionRows) {
+        let fresh = Dictionary(rows.segments.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        stored.withLock { $0.segments = fresh }
+    }
+
+    /// The rows of `organizations`, reusing unchanged organizations' and keeping the result for the next
+    /// call. With `deflated`, every segment also carries its compressed lines, and the blocks of the
+    /// per-connection families (`[family][block]`) come with them.
+    func refresh(_ organizations: [MetricsInput.Organization], deflated: Bool) throws -> (
+        rows: ConnectionRows, blocks: [[Block]]
+    ) {
+        if deflated { gzipWanted.store(true, ordering: .relaxed) }
+        return try refreshing.withLock { _ in
+            let (previous, previousBlocks) = stored.withLock { ($0.segments, $0.blocks) }
+            var rows = ConnectionRows(organizations, previous: previous)
+            // Keep the flattened rows even if compression fails.
+            defer {
+                let fresh = Dictionary(rows.segments.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                stored.withLock { $0.segments = fresh }
+            }
+            guard deflated else { return (rows, []) }
+            try rows.deflate()
+            let blocks = Self.blocks(rows, previous: previousBlocks)
+            stored.withLock { $0.blocks = blocks }
+            return (rows, blocks)
+        }
+    }
+
+    /// The blocks of `rows`, reusing those whose organizations are all unchanged.
+    private static func blocks(_ rows: ConnectionRows, previous: [[Block]]) -> [[Block]] {
+        let groups = stride(from: 0, to: rows.segments.count, by: organizationsPerBlock).map {
+            rows.segments[$0..<min($0 + organizationsPerBlock, rows.segments.count)]
+        }
+        let serials = groups.map { $0.map(\.serial) }
+        return MetricsRenderer.ConnectionFamily.allCases.indices.map { family in
+            groups.indices.map { index in
+                if family < previous.count, index < previous[family].count, previous[family][index].serials == serials[index] {
+                    return previous[family][index]
+                }
+                var runs = DeflatedRuns(chunkSize: .max)
+                for segment in groups[index] { runs.append(segment.deflated![family]) }
+                runs.seal()
+                return Block(serials: serials[index], runs: runs)
+            }
+        }
+    }
+
+    var pollDurations: [OrganizationID: (histogram: Histogram, run: DeflatedText)] {
+        stored.withLock { $0.pollDurations }
+    }
+
+    /// Replaces the kept poll-duration runs (those of organizations gone are dropped with them).
+    func keepPollDurations(_ runs: [OrganizationID: (histogram: Histogram, run: DeflatedText)]) {
+        stored.withLock { $0.pollDurations = runs }
     }
 }

@@ -1,4 +1,3 @@
-import CompressNIO
 import Foundation
 import NIOCore
 
@@ -10,16 +9,14 @@ import NIOCore
 /// memory copies of pre-rendered fragments (`name{`, a connection's escaped labels,
 /// `,status="HEALTHY"} 1\n`) and numbers formatted without `String`.
 ///
-/// Output modes (measured in `docs/metrics.md`): one buffer (tests); chunks of about `chunkSize`, served
-/// one after the other; or gzip (every Prometheus scrape), each chunk compressed as soon as it is full into
-/// one small output while the same chunk memory is reused, so the text never exists whole. Fresh memory is
+/// Output modes (measured in `docs/benchmarks.md`): one buffer (tests, and the scratch text of compressed
+/// runs, see ``DeflatedText``), or chunks of about `chunkSize`, served one after the other. Fresh memory is
 /// what makes a large uncompressed text expensive: faulting in 280 MB of new pages took about 140 ms on
 /// the benchmark machine, more than rendering into memory already mapped.
 struct ExpositionWriter {
     var buffer: ByteBuffer
     private let chunkSize: Int
     private var chunks: [ByteBuffer] = []
-    private var gzip: GzipStream?
     /// Uncompressed bytes handed on so far.
     private var written = 0
 
@@ -29,11 +26,9 @@ struct ExpositionWriter {
     /// - Parameters:
     ///   - capacity: initial capacity of the buffer (a whole text in one buffer: its size).
     ///   - chunkSize: hand the buffer on once it holds this many bytes (`Int.max`: never).
-    ///   - gzip: compress into one gzip stream.
-    init(capacity: Int, chunkSize: Int = .max, gzip: Bool = false, discard: Bool = false) {
+    init(capacity: Int, chunkSize: Int = .max, discard: Bool = false) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
         self.chunkSize = chunkSize
-        self.gzip = gzip ? GzipStream(expectedOutput: capacity / 16) : nil
         self.discard = discard
     }
 
@@ -46,20 +41,16 @@ struct ExpositionWriter {
         written += buffer.readableBytes
         if discard {
             buffer.clear()
-        } else if gzip != nil {
-            gzip!.compress(&buffer, finish: finish)
-            buffer.clear()  // unique: the same memory serves the next chunk
         } else {
             chunks.append(buffer)
             buffer = ByteBufferAllocator().buffer(capacity: finish ? 0 : chunkSize + 262_144)
         }
     }
 
-    /// The body: the chunks in order (one gzip stream in gzip mode), and the uncompressed size.
-    mutating func finish() throws -> (chunks: [ByteBuffer], uncompressedBytes: Int) {
+    /// The body: the chunks in order, and its size.
+    mutating func finish() -> (chunks: [ByteBuffer], uncompressedBytes: Int) {
         flush(finish: true)
-        guard let gzip else { return (chunks, written) }
-        return ([try gzip.result()], written)
+        return (chunks, written)
     }
 
     mutating func write(_ bytes: [UInt8]) {
@@ -245,58 +236,5 @@ struct ExpositionWriter {
             bytes.append(UInt8(ascii: "\""))
         }
         return bytes
-    }
-}
-
-/// One gzip stream (zlib's fastest level) fed chunk by chunk.
-///
-/// The fastest level because a scrape of 100k connections is mostly repeated labels, which level 1
-/// already shrinks about twentyfold, and compression dominates the cost of a gzip scrape.
-struct GzipStream {
-    private let compressor: ZlibCompressor?
-    private var output: ByteBuffer
-    private var failure: (any Error)?
-
-    init(expectedOutput: Int) {
-        do {
-            compressor = try ZlibCompressor(
-                algorithm: .gzip, configuration: .init(compressionLevel: .fastestCompression))
-        } catch {
-            compressor = nil
-            failure = error
-        }
-        output = ByteBufferAllocator().buffer(capacity: max(65_536, expectedOutput))
-    }
-
-    /// Compresses all of `input` (consumed); `finish` ends the stream.
-    mutating func compress(_ input: inout ByteBuffer, finish: Bool) {
-        guard let compressor, failure == nil, finish || input.readableBytes > 0 else { return }
-        do {
-            while true {
-                output.reserveCapacity(minimumWritableBytes: max(65_536, input.readableBytes / 8))
-                do {
-                    try compressor.deflate(from: &input, to: &output, flush: finish ? .finish : .no)
-                    if finish || input.readableBytes == 0 { return }
-                } catch let error as CompressNIOError where error == .bufferOverflow {
-                    continue  // the output is full: grow it and go on
-                }
-            }
-        } catch {
-            failure = error
-        }
-    }
-
-    /// The compressed stream, once ``compress(_:finish:)`` was called with `finish`.
-    func result() throws -> ByteBuffer {
-        if let failure { throw failure }
-        return output
-    }
-
-    /// `buffer` compressed as one gzip stream.
-    static func compress(_ buffer: ByteBuffer) throws -> ByteBuffer {
-        var input = buffer
-        var stream = GzipStream(expectedOutput: buffer.readableBytes / 8)
-        stream.compress(&input, finish: true)
-        return try stream.result()
     }
 }

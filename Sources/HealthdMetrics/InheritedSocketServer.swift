@@ -40,6 +40,15 @@ public struct InheritedSocketServer: Service {
         logger.info("metrics endpoint serving on the socket passed by systemd", metadata: ["fd": "\(socket)"])
         let endpoint = self.endpoint
         let logger = self.logger
+        try await endpoint.whileKeptPrepared {
+            try await serve(server, endpoint: endpoint, logger: logger)
+        }
+    }
+
+    private func serve(
+        _ server: NIOAsyncChannel<NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, Never>, endpoint: MetricsEndpoint,
+        logger: Logger
+    ) async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { connections in

@@ -50,17 +50,29 @@ public enum MetricsBenchmark {
         measure("flattening the snapshot (included below)") {
             ConnectionRows(input.organizations).segments.reduce(0) { $0 + $1.bytes.readableBytes }
         }
-        measure("rendering into a reused 1 MiB buffer") { renderOnly(input, process: process, cache: nil) }
+        measure("rendering into a reused 1 MiB buffer") { renderOnly(input, process: process, rows: nil) }
         // Later scrapes: organizations not polled since the previous scrape come from the endpoint's cache.
         let cache = ConnectionRowsCache()
-        _ = ConnectionRows(input.organizations, cache: cache)
-        measure("rendering, organizations unchanged") { renderOnly(input, process: process, cache: cache) }
+        let kept = try! cache.refresh(input.organizations, deflated: true).rows
+        measure("rendering, organizations unchanged") {
+            renderOnly(input, process: process, rows: try! cache.refresh(input.organizations, deflated: false).rows)
+        }
         for (name, format, gzip) in [
             ("text, 1 MiB chunks (served)", ExpositionFormat.text, false),
-            ("OpenMetrics, 1 MiB chunks", .openMetrics, false), ("text, gzip streamed (served)", .text, true),
+            ("OpenMetrics, 1 MiB chunks", .openMetrics, false),
+            ("gzip, organizations unchanged (served)", .text, true),
         ] {
             measure(name) {
                 (try? MetricsRenderer.render(input, format: format, process: process, gzip: gzip, cache: cache))?
+                    .bytes ?? -1
+            }
+        }
+        // After a wave of polls: a share of the organizations changed since the cache was last refreshed.
+        for percent in [1, 10, 100] {
+            let changed = changedOrganizations(input, percent: percent)
+            measure("gzip, \(percent)% of organizations changed") {
+                cache.replace(kept)
+                return (try? MetricsRenderer.render(changed, format: .text, process: process, gzip: true, cache: cache))?
                     .bytes ?? -1
             }
         }
@@ -83,11 +95,23 @@ public enum MetricsBenchmark {
     }
 
     /// Renders into one reused chunk buffer, dropping the text: the cost of rendering alone.
-    static func renderOnly(_ input: MetricsInput, process: ProcessMetrics?, cache: ConnectionRowsCache?) -> Int {
+    static func renderOnly(_ input: MetricsInput, process: ProcessMetrics?, rows: ConnectionRows?) -> Int {
         var writer = ExpositionWriter(
             capacity: MetricsRenderer.chunkSize + 262_144, chunkSize: MetricsRenderer.chunkSize, discard: true)
-        MetricsRenderer.write(input, format: .text, process: process, cache: cache, into: &writer)
-        return (try? writer.finish())?.uncompressedBytes ?? -1
+        MetricsRenderer.write(input, rows: rows, format: .text, process: process, into: &writer)
+        return writer.finish().uncompressedBytes
+    }
+
+    /// `input` with `percent`% of its organizations (at least one) polled again: each has a new
+    /// `lastSuccessfulPoll`, which makes its state differ from the cached one.
+    static func changedOrganizations(_ input: MetricsInput, percent: Int) -> MetricsInput {
+        var changed = input
+        let count = max(1, changed.organizations.count * percent / 100)
+        for index in changed.organizations.indices.prefix(count) {
+            let last = changed.organizations[index].state.lastSuccessfulPoll ?? Date(timeIntervalSince1970: 0)
+            changed.organizations[index].state.lastSuccessfulPoll = last.addingTimeInterval(60)
+        }
+        return changed
     }
 
     /// The per-connection families of `input` in a swift-prometheus registry, the way a registry-based

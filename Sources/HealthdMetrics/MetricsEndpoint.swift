@@ -1,9 +1,9 @@
-import CompressNIO
 import Foundation
 import HTTPTypes
 import HealthdCore
 import Logging
 import NIOCore
+import NIOPosix
 
 /// What the metrics endpoint answers, independent of the HTTP server: a request head in, a reply out.
 ///
@@ -63,8 +63,11 @@ public struct MetricsEndpoint: Sendable {
     let provider: Provider
     let processMetrics: @Sendable () -> ProcessMetrics?
     let logger: Logger
-    /// Organizations flattened by the previous scrape, reused while unchanged.
+    /// Organizations flattened (and compressed) by earlier scrapes, reused while unchanged.
     let rowsCache = ConnectionRowsCache()
+    /// Where rendering runs: CPU-bound work kept off the Swift concurrency pool, where the monitor's actors
+    /// run (a scrape of 100k connections must never hold up a poll).
+    let threadPool: NIOThreadPool = .singleton
 
     /// - Parameters:
     ///   - provider: the snapshot each request reads.
@@ -108,15 +111,7 @@ public struct MetricsEndpoint: Sendable {
             let input = await provider()
             let format = ExpositionFormat.negotiate(accept: request.headerFields[.accept])
             let gzip = ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding])
-            let body: MetricsRenderer.Body
-            do {
-                body = try MetricsRenderer.render(
-                    input, format: format, process: processMetrics(), gzip: gzip, cache: rowsCache)
-            } catch {
-                logger.warning("gzip failed; answering uncompressed", metadata: ["error": "\(error)"])
-                body = try! MetricsRenderer.render(
-                    input, format: format, process: processMetrics(), gzip: false, cache: rowsCache)
-            }
+            let body = await render(input, format: format, gzip: gzip)
             var reply = Reply(.ok, contentType: format.contentType, body: body.chunks)
             if body.gzip { reply.headers[.contentEncoding] = "gzip" }
             reply.headers[.vary] = "Accept, Accept-Encoding"
@@ -125,17 +120,80 @@ public struct MetricsEndpoint: Sendable {
         case .status:
             let input = await provider()
             let organization = Self.queryItem("organization_id", in: request.path)
-            let json = ByteBuffer(bytes: StatusDocument(input, organizationID: organization).encoded())
-            var reply = Reply(.ok, contentType: "application/json", body: [json])
-            if ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding]),
-                let compressed = try? GzipStream.compress(json)
-            {
-                reply.chunks = [compressed]
-                reply.headers[.contentEncoding] = "gzip"
+            let gzip = ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding])
+            let (json, compressed) = await offload {
+                let json = ByteBuffer(bytes: StatusDocument(input, organizationID: organization).encoded())
+                return (json, gzip ? try? DeflatedRuns.gzip(json) : nil)
             }
+            var reply = Reply(.ok, contentType: "application/json", body: compressed ?? [json])
+            if compressed != nil { reply.headers[.contentEncoding] = "gzip" }
             reply.headers[.vary] = "Accept-Encoding"
             reply.headers[.cacheControl] = "no-store"
             return reply
+        }
+    }
+
+    /// The `/metrics` body of `input`, rendered on the thread pool. Should compression fail, the text is
+    /// sent uncompressed.
+    func render(_ input: MetricsInput, format: ExpositionFormat, gzip: Bool) async -> MetricsRenderer.Body {
+        let cache = rowsCache
+        let processMetrics = self.processMetrics
+        let logger = self.logger
+        return await offload {
+            let process = processMetrics()
+            do {
+                return try MetricsRenderer.render(input, format: format, process: process, gzip: gzip, cache: cache)
+            } catch {
+                logger.warning("gzip failed; answering uncompressed", metadata: ["error": "\(error)"])
+                // Uncompressed rendering has no failure path (the cache only throws when compressing).
+                return try! MetricsRenderer.render(input, format: format, process: process, gzip: false, cache: cache)
+            }
+        }
+    }
+
+    /// Brings the cache up to the current snapshot between scrapes, so that a scrape finds the
+    /// organizations polled since the last one already flattened and compressed. Does nothing until a
+    /// scrape has asked for gzip.
+    public func prepare() async {
+        guard rowsCache.wantsDeflated else { return }
+        let input = await provider()
+        let cache = rowsCache
+        let logger = self.logger
+        await offload {
+            do {
+                _ = try cache.refresh(input.organizations, deflated: true)
+            } catch {
+                logger.debug("preparing the metrics cache failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Calls ``prepare()`` every `interval` until the task is cancelled (the servers run it beside the
+    /// listener).
+    public func keepPrepared(every interval: Duration = .seconds(1)) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            await prepare()
+        }
+    }
+
+    /// Runs `serve` (a server's accept loop) with ``keepPrepared(every:)`` beside it, which stops when
+    /// `serve` returns.
+    func whileKeptPrepared(_ serve: () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await keepPrepared() }
+            defer { group.cancelAll() }
+            try await serve()
+        }
+    }
+
+    /// `body` on the thread pool; inline should the pool not run (it is the process-wide singleton, which
+    /// is never shut down).
+    private func offload<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async -> Result {
+        do {
+            return try await threadPool.runIfActive(body)
+        } catch {
+            return body()
         }
     }
 

@@ -5,6 +5,25 @@ extension MetricsRenderer {
     /// Rows written per reservation of output space.
     static let batch = 128
 
+    /// The per-connection families, in the order they are written.
+    enum ConnectionFamily: CaseIterable {
+        case healthy, status, reason, state, failingDetails, oauthPending, transitions, healthChange, lastChange
+
+        var metric: MetricFamily {
+            switch self {
+            case .healthy: .connectionHealthy
+            case .status: .connectionStatus
+            case .reason: .connectionReason
+            case .state: .connectionState
+            case .failingDetails: .connectionFailingDetails
+            case .oauthPending: .connectionOAuthPending
+            case .transitions: .connectionTransitions
+            case .healthChange: .connectionHealthChange
+            case .lastChange: .connectionLastChange
+            }
+        }
+    }
+
     /// One line's start: `name{` and the row's labels, from its segment's bytes.
     struct LineStart {
         let open: UnsafeRawBufferPointer
@@ -17,88 +36,124 @@ extension MetricsRenderer {
         }
     }
 
-    /// The per-connection families, row by row within each family (a family's samples are contiguous).
-    /// Every line is `name{`, the row's labels, and the family's end, copied into reserved memory.
+    /// The per-connection families, row by row within each family (a family's samples are contiguous):
+    /// each family's header, then its lines for every organization.
     static func writeConnections(_ rows: ConnectionRows, format: ExpositionFormat, into writer: inout ExpositionWriter) {
-        /// Writes `family`'s header, then up to `linesPerRow` lines for each row through `body`.
-        func family(
-            _ family: MetricFamily, linesPerRow: Int,
-            _ body: (inout ExpositionWriter.Cursor, ConnectionRows.Row, LineStart) -> Void
-        ) {
-            writer.family(family, format)
-            let open = Array((family.name + "{").utf8)
-            let perRow = linesPerRow * (open.count + rows.longestLabels + 48)
+        for family in ConnectionFamily.allCases {
+            writer.family(family.metric, format)
+            for segment in rows.segments { writeLines(family, of: segment, into: &writer) }
+        }
+    }
+
+    /// `family`'s lines for one organization's rows (no header). Every line is `name{`, the row's labels,
+    /// and the family's end, copied into reserved memory.
+    static func writeLines(_ family: ConnectionFamily, of segment: ConnectionRows.Segment, into writer: inout ExpositionWriter) {
+        /// Up to `linesPerRow` lines for each row through `body`.
+        func lines(linesPerRow: Int, _ body: (inout ExpositionWriter.Cursor, ConnectionRows.Row, LineStart) -> Void) {
+            let open = Array((family.metric.name + "{").utf8)
+            let perRow = linesPerRow * (open.count + segment.longestLabels + 48)
             open.withUnsafeBytes { open in
-                for segment in rows.segments {
-                    segment.bytes.withUnsafeReadableBytes { labels in
-                        let start = LineStart(open: open, labels: labels)
-                        var first = 0
-                        while first < segment.rows.count {
-                            let end = min(first + batch, segment.rows.count)
-                            writer.withCursor(reserving: perRow * (end - first)) { cursor in
-                                for row in segment.rows[first..<end] { body(&cursor, row, start) }
-                            }
-                            writer.flushIfFull()
-                            first = end
+                segment.bytes.withUnsafeReadableBytes { labels in
+                    let start = LineStart(open: open, labels: labels)
+                    var first = 0
+                    while first < segment.rows.count {
+                        let end = min(first + batch, segment.rows.count)
+                        writer.withCursor(reserving: perRow * (end - first)) { cursor in
+                            for row in segment.rows[first..<end] { body(&cursor, row, start) }
                         }
+                        writer.flushIfFull()
+                        first = end
                     }
                 }
             }
         }
 
-        /// A one-hot set: one line per member, `1` on the row's member. Members from `optionalFrom` on are
-        /// written only when set (`leen_connection_state`'s UNKNOWN).
-        func oneHot(
-            _ set: MetricFamily, label: String, members: [String], optionalFrom: Int? = nil,
-            member: (ConnectionRows.Row) -> Int
-        ) {
-            let ends = members.map { name in [0, 1].map { Array(",\(label)=\"\(name)\"} \($0)\n".utf8) } }
-            let always = optionalFrom ?? members.count
-            family(set, linesPerRow: members.count) { cursor, row, start in
+        /// A one-hot set: one line per member of `ends` (`,label="MEMBER"} 0|1\n`), `1` on the row's member.
+        /// Members from `optionalFrom` on are written only when set (`leen_connection_state`'s UNKNOWN).
+        func oneHot(_ ends: [[[UInt8]]], optionalFrom: Int? = nil, member: (ConnectionRows.Row) -> Int) {
+            let always = optionalFrom ?? ends.count
+            lines(linesPerRow: ends.count) { cursor, row, start in
                 let current = member(row)
-                for index in members.indices where index < always || index == current {
+                for index in ends.indices where index < always || index == current {
                     start.write(row, to: &cursor)
                     ends[index][index == current ? 1 : 0].withUnsafeBytes { cursor.copy($0) }
                 }
             }
         }
 
-        family(.connectionHealthy, linesPerRow: 1) { cursor, row, start in
-            start.write(row, to: &cursor)
-            cursor.close(row.status == .healthy ? 1 : 0)
+        switch family {
+        case .healthy:
+            lines(linesPerRow: 1) { cursor, row, start in
+                start.write(row, to: &cursor)
+                cursor.close(row.status == .healthy ? 1 : 0)
+            }
+        case .status:
+            oneHot(OneHotEnds.status) { OneHotEnds.index($0.status) }
+        case .reason:
+            lines(linesPerRow: 1) { cursor, row, start in
+                guard !row.reason.isEmpty else { return }
+                start.write(row, to: &cursor)
+                cursor.copy(UnsafeRawBufferPointer(rebasing: start.labels[row.reason]))
+                cursor.close(1)
+            }
+        case .state:
+            oneHot(OneHotEnds.state, optionalFrom: ConnectionRows.unknownState) { $0.stateIndex }
+        case .failingDetails:
+            lines(linesPerRow: 1) { cursor, row, start in
+                start.write(row, to: &cursor)
+                cursor.close(row.failingDetails)
+            }
+        case .oauthPending:
+            lines(linesPerRow: 1) { cursor, row, start in
+                start.write(row, to: &cursor)
+                cursor.close(row.oauthPending ? 1 : 0)
+            }
+        case .transitions:
+            lines(linesPerRow: 1) { cursor, row, start in
+                start.write(row, to: &cursor)
+                cursor.close(row.transitions)
+            }
+        case .healthChange:
+            lines(linesPerRow: 1) { cursor, row, start in
+                start.write(row, to: &cursor)
+                cursor.close(timestamp: row.healthChange)
+            }
+        case .lastChange:
+            lines(linesPerRow: 1) { cursor, row, start in
+                start.write(row, to: &cursor)
+                cursor.close(timestamp: row.lastChange)
+            }
         }
-        let statuses = EffectiveStatus.allCases
-        oneHot(.connectionStatus, label: "status", members: statuses.map(\.rawValue)) {
-            statuses.firstIndex(of: $0.status)!
+    }
+
+    /// The line ends of the one-hot sets, made once: `[member][0 or 1]`.
+    enum OneHotEnds {
+        static let status = ends("status", EffectiveStatus.allCases.map(\.rawValue))
+        /// The index of `status` in `EffectiveStatus.allCases`.
+        @inline(__always)
+        static func index(_ status: EffectiveStatus) -> Int {
+            switch status {
+            case .healthy: 0
+            case .unhealthy: 1
+            case .unknown: 2
+            }
         }
-        family(.connectionReason, linesPerRow: 1) { cursor, row, start in
-            guard !row.reason.isEmpty else { return }
-            start.write(row, to: &cursor)
-            cursor.copy(UnsafeRawBufferPointer(rebasing: start.labels[row.reason]))
-            cursor.close(1)
+        static let state = ends("state", ConnectionRows.states)
+
+        static func ends(_ label: String, _ members: [String]) -> [[[UInt8]]] {
+            members.map { name in [0, 1].map { Array(",\(label)=\"\(name)\"} \($0)\n".utf8) } }
         }
-        oneHot(
-            .connectionState, label: "state", members: ConnectionRows.states, optionalFrom: ConnectionRows.unknownState
-        ) { $0.stateIndex }
-        family(.connectionFailingDetails, linesPerRow: 1) { cursor, row, start in
-            start.write(row, to: &cursor)
-            cursor.close(row.failingDetails)
-        }
-        family(.connectionOAuthPending, linesPerRow: 1) { cursor, row, start in
-            start.write(row, to: &cursor)
-            cursor.close(row.oauthPending ? 1 : 0)
-        }
-        family(.connectionTransitions, linesPerRow: 1) { cursor, row, start in
-            start.write(row, to: &cursor)
-            cursor.close(row.transitions)
-        }
-        family(.connectionHealthChange, linesPerRow: 1) { cursor, row, start in
-            start.write(row, to: &cursor)
-            cursor.close(timestamp: row.healthChange)
-        }
-        family(.connectionLastChange, linesPerRow: 1) { cursor, row, start in
-            start.write(row, to: &cursor)
-            cursor.close(timestamp: row.lastChange)
+    }
+
+    /// One organization's per-connection lines compressed, one run per family (``ConnectionFamily`` order),
+    /// for ``GzipBody``. `scratch` is reused between calls.
+    static func deflatedLines(
+        of segment: ConnectionRows.Segment, deflater: Deflater, scratch: inout ExpositionWriter
+    ) throws -> [DeflatedText] {
+        try ConnectionFamily.allCases.map { family in
+            scratch.buffer.clear()
+            writeLines(family, of: segment, into: &scratch)
+            return try deflater.deflate(scratch.buffer)
         }
     }
 }

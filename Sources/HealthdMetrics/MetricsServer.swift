@@ -83,7 +83,7 @@ public struct MetricsServer: Service {
                 await onListening(bound)
             },
             logger: logger)
-        try await app.run()
+        try await endpoint.whileKeptPrepared { try await app.run() }
     }
 }
 

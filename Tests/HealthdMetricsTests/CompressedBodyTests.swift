@@ -1,0 +1,138 @@
+import Foundation
+import HTTPTypes
+import HealthdCore
+import LeenAPI
+import NIOCore
+import Testing
+
+@testable import HealthdMetrics
+
+/// Decodes a gzip body with gzip(1), an implementation independent of ours; gzip checks the CRC-32 and the
+/// length in the trailer, and fails on any error.
+private func gunzip(_ chunks: [ByteBuffer]) throws -> String {
+    var data = Data()
+    for chunk in chunks { data.append(contentsOf: chunk.readableBytesView) }
+    let decoded = try runProcess("/bin/gzip", ["-dc"], stdin: data)
+    #expect(decoded.status == 0, "gzip -dc failed")
+    return decoded.output
+}
+
+/// The address of a buffer's bytes: the same address means the same (reused) storage.
+private func address(_ buffer: ByteBuffer) -> UInt? {
+    buffer.withUnsafeReadableBytes { $0.baseAddress.map { UInt(bitPattern: $0) } }
+}
+
+@Suite("Gzip bodies spliced from pre-compressed runs")
+struct CompressedBodyTests {
+    @Test("Runs compressed on their own decode, spliced, to their concatenation, whatever the chunking")
+    func splicedRuns() throws {
+        // Repetitive text, UTF-8, an empty run, and a run larger than a chunk.
+        var large = ""
+        for index in 0..<40_000 { large += "leen_connection_healthy{identifier=\"id-\(index)\"} \(index % 2)\n" }
+        let texts = ["# HELP a b\n", "", "ünïcödé \"quoted\" \\ back\n", large, "tail\n"]
+        let deflater = Deflater()
+        let runs = try texts.map { try deflater.deflate(ByteBuffer(string: $0)) }
+        #expect(runs[1].length == 0 && runs[1].bytes.readableBytes == 0)
+        #expect(runs[3].bytes.readableBytes < large.utf8.count / 5, "compressed")
+        for chunkSize in [64, 4_096, 1 << 20] {
+            var body = DeflatedRuns(chunkSize: chunkSize)
+            for run in runs { body.append(run) }
+            let chunks = body.gzip()
+            #expect(body.length == texts.reduce(0) { $0 + $1.utf8.count })
+            if chunkSize == 64 { #expect(chunks.count >= 3, "coalesced into several chunks") }
+            #expect(try gunzip(chunks) == texts.joined())
+        }
+        // Sequences spliced into a sequence: their chunks are shared, the result is the same text.
+        var first = DeflatedRuns(chunkSize: 64)
+        for run in runs.prefix(3) { first.append(run) }
+        var second = DeflatedRuns(chunkSize: 64)
+        for run in runs.suffix(2) { second.append(run) }
+        var whole = DeflatedRuns()
+        whole.append(first)
+        whole.append(DeflatedRuns())
+        whole.append(second)
+        #expect(try gunzip(whole.gzip()) == texts.joined())
+    }
+
+    @Test("A body with nothing in it is still a valid, empty gzip stream")
+    func emptyBody() throws {
+        #expect(try gunzip(DeflatedRuns().gzip()) == "")
+        #expect(try gunzip(DeflatedRuns.gzip(ByteBuffer())) == "")
+        #expect(try gunzip(DeflatedRuns.gzip(ByteBuffer(string: "{}"))) == "{}")
+    }
+
+    @Test("A gzip scrape is exactly the text scrape, compressed, in both formats and across changes")
+    func gzipMatchesText() throws {
+        let cache = ConnectionRowsCache()
+        // 40 organizations: several blocks of spliced runs (ConnectionRowsCache.organizationsPerBlock).
+        var input = SyntheticFleet.input(connections: 4_000)
+        #expect(input.organizations.count > 2 * ConnectionRowsCache.organizationsPerBlock)
+        for format in ExpositionFormat.allCases {
+            let body = try MetricsRenderer.render(input, format: format, process: fixedProcess, gzip: true, cache: cache)
+            #expect(body.gzip)
+            let text = render(input, format)
+            #expect(body.uncompressedBytes == text.utf8.count)
+            #expect(try gunzip(body.chunks) == text)
+        }
+
+        // Two organizations in different blocks change: their runs are made again, every other
+        // organization's are reused.
+        let before = cache.segments
+        let changedIDs: Set = [input.organizations[1].id, input.organizations[25].id]
+        for index in [1, 25] {
+            let key = input.organizations[index].state.connections.keys.sorted()[0]
+            input.organizations[index].state.connections[key]!.observation.health = unauthorized
+            input.organizations[index].state.connections[key]!.transitions += 1
+        }
+        let body = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
+        #expect(try gunzip(body.chunks) == render(input))
+        #expect(render(input).contains("health_name=\"UNAUTHORIZED\""))
+        let after = cache.segments
+        #expect(after.count == input.organizations.count)
+        for (id, segment) in after {
+            let reused = address(segment.deflated![0].bytes) == address(before[id]!.deflated![0].bytes)
+            #expect(reused == !changedIDs.contains(id), "organization \(id)")
+        }
+
+        // A removed organization leaves the cache with its series.
+        input.organizations.remove(at: 0)
+        let smaller = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
+        #expect(try gunzip(smaller.chunks) == render(input))
+        #expect(cache.segments.count == input.organizations.count)
+    }
+
+    @Test("Between scrapes, prepare() compresses what changed, once a scrape asked for gzip")
+    func prepare() async throws {
+        let box = SnapshotBox(SyntheticFleet.input(connections: 300))
+        let endpoint = MetricsEndpoint(provider: { box.value }, processMetrics: { fixedProcess })
+        await endpoint.prepare()
+        #expect(endpoint.rowsCache.segments.isEmpty, "nothing prepared before a gzip scrape")
+
+        var request = HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: "/metrics")
+        request.headerFields[.acceptEncoding] = "gzip"
+        let first = await endpoint.respond(to: request)
+        #expect(first.headers[.contentEncoding] == "gzip")
+
+        box.update { input in
+            for index in input.organizations.indices {
+                input.organizations[index].state.lastSuccessfulPoll = referenceNow.addingTimeInterval(Double(index))
+            }
+        }
+        let changed = box.value
+        #expect(endpoint.rowsCache.segments.values.allSatisfy { segment in
+            changed.organizations.first { $0.id == segment.id }!.state != segment.state
+        })
+        await endpoint.prepare()
+        let prepared = endpoint.rowsCache.segments
+        #expect(prepared.count == changed.organizations.count)
+        for organization in changed.organizations {
+            #expect(prepared[organization.id]?.state == organization.state)
+            #expect(prepared[organization.id]?.deflated?.count == MetricsRenderer.ConnectionFamily.allCases.count)
+        }
+        // The next scrape serves the prepared runs, and they decode to the current text.
+        let second = await endpoint.respond(to: request)
+        #expect(try gunzip(second.chunks) == render(changed))
+        #expect(address(endpoint.rowsCache.segments[changed.organizations[0].id]!.deflated![0].bytes)
+            == address(prepared[changed.organizations[0].id]!.deflated![0].bytes))
+    }
+}
