@@ -35,7 +35,7 @@ public enum EffectiveStatus: String, Sendable, Hashable, CaseIterable {
 ///
 /// Connections with `missing == true` (no longer listed by Leen) are left out, and so is everything the
 /// snapshot no longer holds: a connection's series exist exactly as long as it is monitored.
-struct ConnectionRows {
+struct ConnectionRows: Sendable {
     /// Members of `leen_connection_state`'s one-hot set (Leen's documented states, then UNKNOWN, which is
     /// written only when it is set).
     static let states = ["PENDING", "ACTIVE", "PAUSED", "DELETED", "UNKNOWN"]

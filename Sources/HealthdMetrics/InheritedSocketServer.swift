@@ -84,11 +84,15 @@ public struct InheritedSocketServer: Service {
                             reply = MetricsEndpoint.Reply(.methodNotAllowed, text: "only GET is supported\n")
                         }
                         var headers = reply.headers
-                        headers[.contentLength] = String(reply.contentLength)
+                        // Without a length (a streamed text), NIO's encoder sends the body chunked.
+                        if let length = reply.contentLength { headers[.contentLength] = String(length) }
                         try await outbound.write(.head(HTTPResponse(status: reply.status, headerFields: headers)))
                         if request.method != .head {
-                            // Chunk by chunk: a 100k-connection body is hundreds of MB, never copied whole.
+                            // Chunk by chunk: a 100k-connection text is hundreds of MB, never held whole.
                             for chunk in reply.chunks { try await outbound.write(.body(chunk)) }
+                            if let stream = reply.stream {
+                                while let chunk = await stream.next() { try await outbound.write(.body(chunk)) }
+                            }
                         }
                         try await outbound.write(.end(nil))
                     }

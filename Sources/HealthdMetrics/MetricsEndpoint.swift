@@ -34,18 +34,24 @@ public struct MetricsEndpoint: Sendable {
     public struct Reply: Sendable {
         public var status: HTTPResponse.Status
         public var headers: HTTPFields
-        /// The body's bytes, in order: write them one after the other (an uncompressed `/metrics` body
-        /// comes in chunks of about 1 MiB; everything else is one buffer).
+        /// The body's bytes, in order: write them one after the other (a gzip `/metrics` body comes in
+        /// chunks of about 1 MiB; everything else is one buffer). Empty when the body is a ``stream``.
         public var chunks: [ByteBuffer]
+        /// A body rendered as it is sent (uncompressed `/metrics`), without a length known in advance.
+        public var stream: TextStream?
 
-        /// The body's length (for `Content-Length`).
-        public var contentLength: Int { chunks.reduce(0) { $0 + $1.readableBytes } }
+        /// The body's length (for `Content-Length`); nil for a stream (sent chunked).
+        public var contentLength: Int? {
+            stream == nil ? chunks.reduce(0) { $0 + $1.readableBytes } : nil
+        }
 
-        /// The body in one buffer: copies when there are several chunks, so prefer ``chunks``.
-        public var body: ByteBuffer {
-            guard chunks.count != 1 else { return chunks[0] }
-            var whole = ByteBufferAllocator().buffer(capacity: contentLength)
+        /// The whole body in one buffer (tests; a stream is rendered to its end).
+        public func collect() async -> ByteBuffer {
+            var whole = ByteBuffer()
             for chunk in chunks { whole.writeImmutableBuffer(chunk) }
+            if let stream {
+                while let chunk = await stream.next() { whole.writeImmutableBuffer(chunk) }
+            }
             return whole
         }
 
@@ -53,6 +59,11 @@ public struct MetricsEndpoint: Sendable {
             self.status = status
             headers = [.contentType: contentType]
             chunks = body
+        }
+
+        init(_ status: HTTPResponse.Status, contentType: String, stream: TextStream) {
+            self.init(status, contentType: contentType, body: [])
+            self.stream = stream
         }
 
         init(_ status: HTTPResponse.Status, text: String) {
@@ -111,9 +122,13 @@ public struct MetricsEndpoint: Sendable {
             let input = await provider()
             let format = ExpositionFormat.negotiate(accept: request.headerFields[.accept])
             let gzip = ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding])
-            let body = await render(input, format: format, gzip: gzip)
-            var reply = Reply(.ok, contentType: format.contentType, body: body.chunks)
-            if body.gzip { reply.headers[.contentEncoding] = "gzip" }
+            var reply: Reply
+            if gzip, let body = await renderCompressed(input, format: format) {
+                reply = Reply(.ok, contentType: format.contentType, body: body.chunks)
+                reply.headers[.contentEncoding] = "gzip"
+            } else {
+                reply = Reply(.ok, contentType: format.contentType, stream: await textStream(input, format: format))
+            }
             reply.headers[.vary] = "Accept, Accept-Encoding"
             reply.headers[.cacheControl] = "no-store"
             return reply
@@ -133,22 +148,33 @@ public struct MetricsEndpoint: Sendable {
         }
     }
 
-    /// The `/metrics` body of `input`, rendered on the thread pool. Should compression fail, the text is
-    /// sent uncompressed.
-    func render(_ input: MetricsInput, format: ExpositionFormat, gzip: Bool) async -> MetricsRenderer.Body {
+    /// The gzip `/metrics` body of `input`, made on the thread pool; nil should compression fail (the
+    /// text is then sent uncompressed).
+    func renderCompressed(_ input: MetricsInput, format: ExpositionFormat) async -> MetricsRenderer.Body? {
         let cache = rowsCache
         let processMetrics = self.processMetrics
         let logger = self.logger
         return await offload {
-            let process = processMetrics()
             do {
-                return try MetricsRenderer.render(input, format: format, process: process, gzip: gzip, cache: cache)
+                return try MetricsRenderer.render(
+                    input, format: format, process: processMetrics(), gzip: true, cache: cache)
             } catch {
                 logger.warning("gzip failed; answering uncompressed", metadata: ["error": "\(error)"])
-                // Uncompressed rendering has no failure path (the cache only throws when compressing).
-                return try! MetricsRenderer.render(input, format: format, process: process, gzip: false, cache: cache)
+                return nil
             }
         }
+    }
+
+    /// The uncompressed `/metrics` text of `input`, rendered chunk by chunk as it is sent.
+    func textStream(_ input: MetricsInput, format: ExpositionFormat) async -> TextStream {
+        let cache = rowsCache
+        let processMetrics = self.processMetrics
+        let cursor = await offload {
+            // Flattening alone has no failure path (the cache throws only when compressing).
+            let rows = (try? cache.refresh(input.organizations, deflated: false).rows) ?? ConnectionRows(input.organizations)
+            return TextCursor(input, rows: rows, format: format, process: processMetrics())
+        }
+        return TextStream(cursor, threadPool: threadPool)
     }
 
     /// Brings the cache up to the current snapshot between scrapes, so that a scrape finds the

@@ -45,7 +45,8 @@ public enum MetricsRenderer {
     /// - Parameter cache: the flattened (and compressed) organizations of earlier scrapes
     ///   (``ConnectionRowsCache``); updated to this snapshot's.
     ///
-    /// Uncompressed, the text is written in chunks of about 1 MiB from the flattened rows. Compressed, the
+    /// Uncompressed, the text is written in chunks of about 1 MiB from the flattened rows (``TextCursor``;
+    /// the endpoint streams them instead of collecting them). Compressed, the
     /// per-connection lines come from each organization's runs compressed once per change of its state
     /// (``DeflatedText``), and only the small rest (headers, organization, daemon and process families) is
     /// compressed per scrape: at 100,000 connections that is about 0.1% of the text.
@@ -55,10 +56,11 @@ public enum MetricsRenderer {
     ) throws -> Body {
         let (rows, blocks) = try cache.refresh(input.organizations, deflated: gzip)
         guard gzip else {
-            var writer = ExpositionWriter(capacity: chunkSize + 262_144, chunkSize: chunkSize)
-            write(input, rows: rows, format: format, process: process, into: &writer)
-            let (chunks, uncompressed) = writer.finish()
-            return Body(chunks: chunks, gzip: false, uncompressedBytes: uncompressed)
+            // What the endpoint streams (TextStream), collected.
+            var cursor = TextCursor(input, rows: rows, format: format, process: process)
+            var chunks: [ByteBuffer] = []
+            while let chunk = cursor.next() { chunks.append(chunk) }
+            return Body(chunks: chunks, gzip: false, uncompressedBytes: chunks.reduce(0) { $0 + $1.readableBytes })
         }
         let deflater = Deflater()
         var scratch = ExpositionWriter(capacity: 65_536)

@@ -94,7 +94,15 @@ extension MetricsEndpoint {
         for route in Route.allCases {
             router.get(RouterPath(route.rawValue)) { request, _ -> Response in
                 let reply = await respond(route, to: request.head)
-                return Response(status: reply.status, headers: reply.headers, body: .init(contentsOf: reply.chunks))
+                guard let stream = reply.stream else {
+                    return Response(status: reply.status, headers: reply.headers, body: .init(contentsOf: reply.chunks))
+                }
+                return Response(
+                    status: reply.status, headers: reply.headers,
+                    body: ResponseBody { writer in
+                        while let chunk = await stream.next() { try await writer.write(chunk) }
+                        try await writer.finish(nil)
+                    })
             }
         }
         return router

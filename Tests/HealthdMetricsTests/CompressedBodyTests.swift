@@ -101,6 +101,29 @@ struct CompressedBodyTests {
         #expect(cache.segments.count == input.organizations.count)
     }
 
+    @Test("Uncompressed, the text is produced chunk by chunk, and the chunks add up to the whole text")
+    func streamedText() async throws {
+        let input = SyntheticFleet.input(connections: 2_500)
+        for format in ExpositionFormat.allCases {
+            var cursor = TextCursor(input, rows: ConnectionRows(input.organizations), format: format, process: fixedProcess)
+            var chunks: [ByteBuffer] = []
+            while let chunk = cursor.next(chunkSize: 32_768) { chunks.append(chunk) }
+            #expect(cursor.next(chunkSize: 32_768) == nil)
+            let text = render(input, format)
+            #expect(chunks.count >= text.utf8.count / 150_000)
+            // No chunk much larger than asked: at most one organization's lines of one family beyond it (the
+            // state set's 4 lines for each of 100 connections, about 110 KB).
+            #expect(chunks.allSatisfy { $0.readableBytes < 32_768 + 150_000 })
+            #expect(chunks.map { String(buffer: $0) }.joined() == text)
+        }
+        // Through the endpoint: a stream, without Content-Length, with the same text.
+        let endpoint = MetricsEndpoint(provider: { input }, processMetrics: { fixedProcess })
+        let reply = await endpoint.respond(
+            to: HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: "/metrics"))
+        #expect(reply.stream != nil && reply.chunks.isEmpty && reply.contentLength == nil)
+        #expect(String(buffer: await reply.collect()) == render(input))
+    }
+
     @Test("Between scrapes, prepare() compresses what changed, once a scrape asked for gzip")
     func prepare() async throws {
         let box = SnapshotBox(SyntheticFleet.input(connections: 300))

@@ -179,8 +179,9 @@ struct EndpointTests {
             if gzip { request.headerFields[.acceptEncoding] = "gzip" }
             let reply = await endpoint.respond(to: request)
             #expect((reply.headers[.contentEncoding] == "gzip") == gzip)
-            guard gzip else { return Set(lines(String(buffer: reply.body))) }
-            let decoded = try? runProcess("/bin/gzip", ["-dc"], stdin: Data(reply.body.readableBytesView))
+            let body = await reply.collect()
+            guard gzip else { return Set(lines(String(buffer: body))) }
+            let decoded = try? runProcess("/bin/gzip", ["-dc"], stdin: Data(body.readableBytesView))
             #expect(decoded?.status == 0)
             return Set(lines(decoded?.output ?? ""))
         }

@@ -1,0 +1,81 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The uncompressed `/metrics` text of one snapshot, rendered a chunk at a time: each family's header,
+/// then its lines organization by organization, then the other families.
+///
+/// Served as a stream (``TextStream``), a response holds about one chunk in memory however large the fleet:
+/// the text of 100,000 connections is some 280 MB, which a few concurrent uncompressed scrapes would
+/// otherwise each hold whole.
+struct TextCursor: Sendable {
+    let input: MetricsInput
+    let rows: ConnectionRows
+    let format: ExpositionFormat
+    let process: ProcessMetrics?
+    private var family = 0
+    private var segment = 0
+    private var headerWritten = false
+    private var finished = false
+
+    init(_ input: MetricsInput, rows: ConnectionRows, format: ExpositionFormat, process: ProcessMetrics?) {
+        self.input = input
+        self.rows = rows
+        self.format = format
+        self.process = process
+    }
+
+    /// The next chunk of at least `chunkSize` bytes (the last may be shorter), nil once all was written.
+    mutating func next(chunkSize: Int = MetricsRenderer.chunkSize) -> ByteBuffer? {
+        guard !finished else { return nil }
+        let families = MetricsRenderer.ConnectionFamily.allCases
+        var writer = ExpositionWriter(capacity: chunkSize + 262_144)
+        while writer.buffer.readableBytes < chunkSize {
+            guard family < families.count else {
+                MetricsRenderer.writeRest(input, format: format, process: process, into: &writer)
+                finished = true
+                break
+            }
+            if !headerWritten {
+                writer.family(families[family].metric, format)
+                headerWritten = true
+            }
+            if segment < rows.segments.count {
+                MetricsRenderer.writeLines(families[family], of: rows.segments[segment], into: &writer)
+                segment += 1
+            } else {
+                family += 1
+                segment = 0
+                headerWritten = false
+            }
+        }
+        return writer.buffer
+    }
+}
+
+/// A response body produced as it is sent: each ``next()`` renders the following chunk on the thread
+/// pool. One reader at a time (the server writing the response).
+public final class TextStream: Sendable {
+    private let cursor: Mutex<TextCursor?>
+    private let threadPool: NIOThreadPool
+
+    init(_ cursor: TextCursor, threadPool: NIOThreadPool) {
+        self.cursor = Mutex(cursor)
+        self.threadPool = threadPool
+    }
+
+    /// The next chunk, nil at the end.
+    public func next() async -> ByteBuffer? {
+        guard let current = cursor.withLock({ $0.take() }) else { return nil }
+        let render: @Sendable () -> (TextCursor, ByteBuffer?) = {
+            var advanced = current
+            let chunk = advanced.next()
+            return (advanced, chunk)
+        }
+        let result: (TextCursor, ByteBuffer?)
+        if let rendered = try? await threadPool.runIfActive(render) { result = rendered } else { result = render() }
+        let (advanced, chunk) = result
+        if chunk != nil { cursor.withLock { $0 = advanced } }
+        return chunk
+    }
+}
