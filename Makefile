@@ -4,11 +4,11 @@ PREFIX       ?= /usr/local
 # Debian packages the test suite needs (installed by `make test` when missing and root):
 # libsystemd for the CSystemd module; systemd (journald, PID 1, systemd-analyze) and util-linux (unshare,
 # nsenter) for the journal and service tests; prometheus (server and promtool) for the metrics tests;
-# curl for commands run inside the systemd namespace.
+# curl for commands run inside the systemd namespace; zlib for gzip answers (the CZlib module).
 TEST_DEBS    ?= libsystemd-dev zlib1g-dev pkg-config systemd util-linux prometheus curl
-BENCH_DEBS   ?= wrk curl jq procps bc
+BENCH_DEBS   ?= wrk curl jq procps bc python3
 
-.PHONY: all build release test demo sim bench-sim clean deps
+.PHONY: all build release test demo sim bench-sim bench-metrics bench-daemon clean deps
 
 all: build
 
@@ -50,6 +50,16 @@ sim: build
 bench-sim:
 	@./scripts/ensure-packages.sh $(BENCH_DEBS)
 	./scripts/bench-sim.sh
+
+# /metrics: render time and bytes for 1k, 10k and 100k connections, then wrk with 8 concurrent scrapers.
+bench-metrics:
+	@./scripts/ensure-packages.sh $(BENCH_DEBS)
+	./scripts/bench-metrics.sh
+
+# The daemon polling leen-sim with 100k connections while 8 scrapers hammer /metrics: polls on schedule?
+bench-daemon:
+	@./scripts/ensure-packages.sh $(BENCH_DEBS)
+	./scripts/bench-daemon-scrape.sh
 
 clean:
 	$(SWIFT) package clean

@@ -105,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "leen-healthd",
             dependencies: [
-                "Healthd", "HealthdCore", "LeenAPI",
+                "Healthd", "HealthdCore", "HealthdMetrics", "LeenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -27,9 +27,20 @@ public enum DaemonRunner {
         }
     }
 
+    /// Where the metrics endpoint listens, when the command line says (`--web.listen-address`).
+    public enum ListenOverride: Sendable, Equatable {
+        /// `HOST:PORT`, already checked with ``MetricsServer/parseListen(_:)``.
+        case address(String)
+        /// No metrics endpoint.
+        case off
+    }
+
     /// Runs the daemon until SIGTERM/SIGINT. SIGHUP reloads. Throws ``ConfigErrors``-style errors for an
     /// invalid configuration at start (the caller exits 78).
-    public static func run(configPath: String, logger: Logger) async throws {
+    ///
+    /// - Parameter listen: replaces `metrics.listen` of the configuration (the listener is bound once, at
+    ///   start; a reload does not move it). A socket passed by systemd wins over both.
+    public static func run(configPath: String, listen: ListenOverride? = nil, logger: Logger) async throws {
         let environment = ProcessInfo.processInfo.environment
         let configuration = try ConfigLoader.load(path: configPath, environment: environment)
         let reader = SecretReader(environment: environment)
@@ -73,7 +84,7 @@ public enum DaemonRunner {
             if let socket = serviceManager.listeningSockets().first {
                 services.append(.init(service: InheritedSocketServer(socket: socket, provider: provider, logger: logger)))
                 boundSink.yield(0)
-            } else if let listen = configuration.metrics.listen {
+            } else if let listen = Self.listenAddress(configuration, override: listen) {
                 services.append(
                     .init(
                         service: try MetricsServer(
@@ -96,6 +107,15 @@ public enum DaemonRunner {
                 configuration: .init(
                     services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
+        }
+    }
+
+    /// The address the metrics endpoint binds: the command line's, else the configuration's; nil for none.
+    static func listenAddress(_ configuration: Configuration, override: ListenOverride?) -> String? {
+        switch override {
+        case .address(let address)?: address
+        case .off?: nil
+        case nil: configuration.metrics.listen
         }
     }
 

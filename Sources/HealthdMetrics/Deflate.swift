@@ -31,7 +31,7 @@ final class Deflater {
     private let ready: Bool
 
     /// - Parameter level: zlib's level, 1 (fastest, the default) to 9. Level 1 already shrinks the
-    ///   exposition text about twentyfold (it is mostly repeated label names and values).
+    ///   exposition text about eighteenfold (it is mostly repeated label names and values).
     init(level: Int32 = 1) {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())

@@ -35,12 +35,30 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
     @Option(help: "Diagnostic log level.") var logLevel: Logger.Level = .info
+    @Option(
+        name: .customLong("web.listen-address"),
+        help: ArgumentHelp(
+            "Serve /metrics on this address instead of metrics.listen from the configuration ('off' disables it).",
+            valueName: "host:port"))
+    var listenAddress: String?
+
+    func validate() throws {
+        if let listenAddress, listenAddress != "off" {
+            do {
+                _ = try MetricsServer.parseListen(listenAddress)
+            } catch {
+                throw ValidationError("--web.listen-address: \(error)")
+            }
+        }
+    }
 
     func run() async throws {
         DaemonRunner.bootstrapLogging(level: logLevel)
         let logger = Logger(label: "leen-healthd")
         do {
-            try await DaemonRunner.run(configPath: options.config, logger: logger)
+            try await DaemonRunner.run(
+                configPath: options.config, listen: listenAddress.map { $0 == "off" ? .off : .address($0) },
+                logger: logger)
         } catch let error as ConfigErrors {
             throw failConfiguration(error)
         }

@@ -51,7 +51,7 @@ struct PrometheusEndToEndTests {
             }
             return
         }
-        var workspace = try Workspace()
+        let workspace = try Workspace()
         defer { workspace.remove() }
         let metricsPort = Self.freePort()
         let prometheusPort = metricsPort + 1

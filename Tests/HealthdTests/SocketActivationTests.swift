@@ -21,7 +21,7 @@ struct SocketActivationTests {
             }
             return
         }
-        var workspace = try Workspace()
+        let workspace = try Workspace()
         defer { workspace.remove() }
         let organization = OrganizationID(UUID().uuidString.lowercased())
         let port = Int.random(in: 40000..<50000)
@@ -53,6 +53,50 @@ struct SocketActivationTests {
                 try await Task.sleep(for: .milliseconds(200))
             }
             #expect(body.contains("leen_build_info{"))
+            #expect(body.contains(#"identifier="tenable-e2e""#))
+        }
+    }
+
+    @Test("--web.listen-address serves /metrics where the configuration says off; a bad value is refused")
+    func listenAddressOverride() async throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let refused = try await runDaemonBinary(
+            ["run", "--config", workspace.path("missing.yaml"), "--web.listen-address", "nowhere"], in: workspace)
+        #expect(refused.status == 64)
+        #expect(refused.stderr.contains("--web.listen-address"))
+
+        let organization = OrganizationID(UUID().uuidString.lowercased())
+        let port = Int.random(in: 40000..<50000)
+        let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
+        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
+            _, baseURL in
+            // metrics.listen is off in the file: only the command line opens the endpoint.
+            try workspace.write("config.yaml", workspace.configuration(baseURL: baseURL, organization: organization))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: daemonBinary())
+            process.arguments = [
+                "run", "--config", workspace.path("config.yaml"), "--web.listen-address", "127.0.0.1:\(port)",
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer {
+                kill(process.processIdentifier, SIGTERM)
+                var status: Int32 = 0
+                for _ in 0..<100 where waitpid(process.processIdentifier, &status, WNOHANG) == 0 { usleep(50_000) }
+                kill(process.processIdentifier, SIGKILL)
+            }
+            var body = ""
+            for _ in 0..<50 {
+                if let response = try? await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(1))
+                {
+                    body = String(buffer: try await response.body.collect(upTo: 1 << 22))
+                    if body.contains("leen_connection_healthy{") { break }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
             #expect(body.contains(#"identifier="tenable-e2e""#))
         }
     }
