@@ -278,6 +278,7 @@ public final class HealthDaemon: Service {
                 startNext()
             }
         }
+        await monitor.flushAppliedCredentials()
     }
 
     /// Re-reads configuration and secrets; on any error keeps the current configuration and says why.

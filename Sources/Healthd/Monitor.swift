@@ -12,6 +12,8 @@ public actor Monitor {
     public private(set) var configuration: Configuration
     var organizations: [OrganizationID: OrganizationState]
     var credentials: StateStore.AppliedCredentials
+    private var credentialsDirty = false
+    private var lastCredentialsSave: ContinuousClock.Instant?
     let store: StateStore
     let emitter: EventEmitter
     let logger: Logger
@@ -50,14 +52,27 @@ public actor Monitor {
         firstCycleComplete = configured.isSubset(of: polledSinceStart)
     }
 
-    /// Records credentials applied by provisioning and persists them.
+    /// Records credentials applied by provisioning and persists them, at most once a second: rewriting
+    /// `credentials.json` after each organization made adopting 100,000 connections in 1,000 organizations
+    /// take minutes (the file grows to megabytes). ``flushAppliedCredentials()`` ends a provisioning pass.
+    /// Should the daemon die in between, the next start sends those credentials again (PATCH is idempotent).
     public func recordApplied(_ applied: [String: String], organization: OrganizationID) {
         guard !applied.isEmpty else { return }
         for (identifier, hash) in applied {
             credentials.applied[StateStore.AppliedCredentials.key(organization, identifier)] = hash
         }
+        credentialsDirty = true
+        if let last = lastCredentialsSave, ContinuousClock.now - last < .seconds(1) { return }
+        flushAppliedCredentials()
+    }
+
+    /// Writes the applied credentials if any were recorded since the last write.
+    public func flushAppliedCredentials() {
+        guard credentialsDirty else { return }
         do {
             try store.save(credentials)
+            credentialsDirty = false
+            lastCredentialsSave = .now
         } catch {
             logger.error("cannot save applied credentials", metadata: ["error": "\(error)"])
         }

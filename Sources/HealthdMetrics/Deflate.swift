@@ -9,7 +9,7 @@ import NIOCore
 /// adds the gzip header, a final empty block and the trailer, whose CRC-32 it combines from the runs' own
 /// (`crc32_combine`) without reading the text again.
 ///
-/// This is what lets a scrape of 100,000 connections cost milliseconds: each organization's lines are
+/// This is what lets a gzip scrape of 100,000 connections cost milliseconds: each organization's lines are
 /// compressed once per change of its state (``ConnectionRowsCache``), not once per scrape.
 struct DeflatedText: Sendable {
     /// The compressed bytes.
@@ -29,10 +29,15 @@ struct DeflatedText: Sendable {
 final class Deflater {
     private let stream: UnsafeMutablePointer<z_stream>
     private let ready: Bool
+    private var scratch = ByteBuffer()
 
-    /// - Parameter level: zlib's level, 1 (fastest, the default) to 9. Level 1 already shrinks the
-    ///   exposition text about eighteenfold (it is mostly repeated label names and values).
-    init(level: Int32 = 1) {
+    /// zlib's level for text compressed on every scrape: the fastest.
+    static let scrapeLevel: Int32 = 1
+    /// zlib's level for runs kept between scrapes (``ConnectionRows/deflate()``): the default, 6.
+    static let keptLevel: Int32 = 6
+
+    /// - Parameter level: zlib's level, 1 (fastest) to 9.
+    init(level: Int32 = scrapeLevel) {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         ready = leen_deflate_init_raw(stream, level) == Z_OK
@@ -56,14 +61,16 @@ final class Deflater {
         guard deflateReset(stream) == Z_OK else { throw Failure(code: Z_STREAM_ERROR) }
         let length = text.count
         let crc = UInt32(text.baseAddress.map { crc32(0, $0.assumingMemoryBound(to: Bytef.self), uInt(length)) } ?? 0)
-        // deflateBound is for a whole stream; a sync flush adds at most a few bytes per call.
-        var output = ByteBufferAllocator().buffer(capacity: Int(deflateBound(stream, uLong(length))) + 64)
+        // Compress into the reused scratch buffer, then keep an exact-size copy: runs live until their
+        // organization changes, and a buffer sized for the worst case is eight times too large.
+        scratch.clear()
+        scratch.reserveCapacity(Int(deflateBound(stream, uLong(length))) + 64)
         stream.pointee.next_in = UnsafeMutablePointer(mutating: text.baseAddress?.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(length)
         while true {
             var code: Int32 = Z_OK
             var full = false
-            output.writeWithUnsafeMutableBytes(minimumWritableBytes: 4096) { raw in
+            scratch.writeWithUnsafeMutableBytes(minimumWritableBytes: 4096) { raw in
                 let room = min(raw.count, Int(UInt32.max))
                 stream.pointee.next_out = raw.baseAddress!.assumingMemoryBound(to: Bytef.self)
                 stream.pointee.avail_out = uInt(room)
@@ -76,6 +83,8 @@ final class Deflater {
             // Done once the input is consumed and zlib had room left over (the flush is complete).
             if stream.pointee.avail_in == 0, !full { break }
         }
+        var output = ByteBufferAllocator().buffer(capacity: scratch.readableBytes)
+        output.writeImmutableBuffer(scratch)
         return DeflatedText(bytes: output, crc: crc, length: length)
     }
 
@@ -91,16 +100,21 @@ final class Deflater {
 /// endpoint keeps the per-connection part of a scrape this way, see ``ConnectionRowsCache``).
 struct DeflatedRuns: Sendable {
     private(set) var chunks: [ByteBuffer] = []
-    private var current: ByteBuffer
+    /// The chunk being filled; allocated on first use (no capacity until then).
+    private var current = ByteBuffer()
     private let chunkSize: Int
+    /// The capacity of a new chunk.
+    private let initialCapacity: Int
     /// CRC-32 of the text so far.
     private(set) var crc: UInt32 = 0
     /// Length of the text so far.
     private(set) var length = 0
 
-    init(chunkSize: Int = 1 << 20) {
+    /// - Parameter capacity: of the first chunk, when the total is known (a block); else 64 KiB, which
+    ///   grows as runs are added (a small header between two blocks should not cost a megabyte).
+    init(chunkSize: Int = 1 << 20, capacity: Int? = nil) {
         self.chunkSize = chunkSize
-        current = ByteBufferAllocator().buffer(capacity: min(chunkSize, 1 << 20) + 65_536)
+        initialCapacity = capacity ?? min(chunkSize, 65_536)
     }
 
     /// The compressed size so far.
@@ -109,10 +123,9 @@ struct DeflatedRuns: Sendable {
     mutating func append(_ run: DeflatedText) {
         guard run.length > 0 else { return }
         combine(crc: run.crc, length: run.length)
-        if current.readableBytes + run.bytes.readableBytes > chunkSize, current.readableBytes > 0 {
-            chunks.append(current)
-            current = ByteBufferAllocator().buffer(
-                capacity: max(min(chunkSize, 1 << 20), run.bytes.readableBytes) + 65_536)
+        if current.readableBytes + run.bytes.readableBytes > chunkSize, current.readableBytes > 0 { seal() }
+        if current.capacity == 0 {
+            current = ByteBufferAllocator().buffer(capacity: max(initialCapacity, run.bytes.readableBytes))
         }
         current.writeImmutableBuffer(run.bytes)
     }
@@ -130,7 +143,7 @@ struct DeflatedRuns: Sendable {
     mutating func seal() {
         if current.readableBytes > 0 {
             chunks.append(current)
-            current = ByteBufferAllocator().buffer(capacity: min(chunkSize, 1 << 20) + 65_536)
+            current = ByteBuffer()
         }
     }
 

@@ -81,14 +81,25 @@ extension MetricsRenderer {
             }
         }
 
-        switch family {
-        case .healthy:
+        /// One line per row: `name{labels} <integer>`.
+        func integers(_ value: (ConnectionRows.Row) -> Int) {
             lines(linesPerRow: 1) { cursor, row, start in
                 start.write(row, to: &cursor)
-                cursor.close(row.status == .healthy ? 1 : 0)
+                cursor.close(value(row))
             }
-        case .status:
-            oneHot(OneHotEnds.status) { OneHotEnds.index($0.status) }
+        }
+
+        /// One line per row: `name{labels} <seconds since the epoch>`.
+        func timestamps(_ value: (ConnectionRows.Row) -> Date) {
+            lines(linesPerRow: 1) { cursor, row, start in
+                start.write(row, to: &cursor)
+                cursor.close(timestamp: value(row))
+            }
+        }
+
+        switch family {
+        case .healthy: integers { $0.status == .healthy ? 1 : 0 }
+        case .status: oneHot(OneHotEnds.status) { OneHotEnds.index($0.status) }
         case .reason:
             lines(linesPerRow: 1) { cursor, row, start in
                 guard !row.reason.isEmpty else { return }
@@ -96,33 +107,12 @@ extension MetricsRenderer {
                 cursor.copy(UnsafeRawBufferPointer(rebasing: start.labels[row.reason]))
                 cursor.close(1)
             }
-        case .state:
-            oneHot(OneHotEnds.state, optionalFrom: ConnectionRows.unknownState) { $0.stateIndex }
-        case .failingDetails:
-            lines(linesPerRow: 1) { cursor, row, start in
-                start.write(row, to: &cursor)
-                cursor.close(row.failingDetails)
-            }
-        case .oauthPending:
-            lines(linesPerRow: 1) { cursor, row, start in
-                start.write(row, to: &cursor)
-                cursor.close(row.oauthPending ? 1 : 0)
-            }
-        case .transitions:
-            lines(linesPerRow: 1) { cursor, row, start in
-                start.write(row, to: &cursor)
-                cursor.close(row.transitions)
-            }
-        case .healthChange:
-            lines(linesPerRow: 1) { cursor, row, start in
-                start.write(row, to: &cursor)
-                cursor.close(timestamp: row.healthChange)
-            }
-        case .lastChange:
-            lines(linesPerRow: 1) { cursor, row, start in
-                start.write(row, to: &cursor)
-                cursor.close(timestamp: row.lastChange)
-            }
+        case .state: oneHot(OneHotEnds.state, optionalFrom: ConnectionRows.unknownState) { $0.stateIndex }
+        case .failingDetails: integers { $0.failingDetails }
+        case .oauthPending: integers { $0.oauthPending ? 1 : 0 }
+        case .transitions: integers { $0.transitions }
+        case .healthChange: timestamps { $0.healthChange }
+        case .lastChange: timestamps { $0.lastChange }
         }
     }
 

@@ -85,10 +85,26 @@ public enum SyntheticFleet {
             transitions: index % 7)
     }
 
-    /// A UUID-shaped id, unique per (kind, index).
+    /// A random-looking version 4 UUID, the same for the same (kind, index). Real ids are random, and their
+    /// entropy is most of what gzip cannot remove from the text (sequential ids compressed twice as well),
+    /// so the benchmark uses ids like them.
     static func uuid(_ kind: Int, _ index: Int) -> String {
-        let hex = String(index, radix: 16)
-        let tail = String(repeating: "0", count: max(0, 12 - hex.count)) + hex
-        return "3c90c3cc-0d44-4b50-88\(String(kind, radix: 16).count == 1 ? "0" : "")\(String(kind, radix: 16))-\(tail)"
+        var state = UInt64(truncatingIfNeeded: kind) << 48 ^ UInt64(truncatingIfNeeded: index)
+        func next() -> UInt64 {
+            // SplitMix64.
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let high = next() & 0xFFFF_FFFF_FFFF_0FFF | 0x4000  // version 4
+        let low = next() & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // variant 10
+        func hex(_ value: UInt64, _ digits: Int) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: max(0, digits - text.count)) + text
+        }
+        return "\(hex(high >> 32, 8))-\(hex(high >> 16 & 0xFFFF, 4))-\(hex(high & 0xFFFF, 4))-"
+            + "\(hex(low >> 48, 4))-\(hex(low & 0xFFFF_FFFF_FFFF, 12))"
     }
 }

@@ -30,28 +30,10 @@ struct SocketActivationTests {
             _, baseURL in
             // metrics.listen is off: only the inherited socket can answer.
             try workspace.write("config.yaml", workspace.configuration(baseURL: baseURL, organization: organization))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: activator)
-            process.arguments = ["-l", "127.0.0.1:\(port)", daemonBinary(), "run", "--config", workspace.path("config.yaml")]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer {
-                kill(process.processIdentifier, SIGTERM)
-                var status: Int32 = 0
-                for _ in 0..<100 where waitpid(process.processIdentifier, &status, WNOHANG) == 0 { usleep(50_000) }
-                kill(process.processIdentifier, SIGKILL)
-            }
-            var body = ""
-            for _ in 0..<30 {
-                if let response = try? await HTTPClient.shared.execute(
-                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(1))
-                {
-                    body = String(buffer: try await response.body.collect(upTo: 1 << 22))
-                    if body.contains("leen_connection_healthy{") { break }
-                }
-                try await Task.sleep(for: .milliseconds(200))
-            }
+            let body = try await Self.scrapeWhileRunning(
+                activator,
+                ["-l", "127.0.0.1:\(port)", daemonBinary(), "run", "--config", workspace.path("config.yaml")],
+                port: port)
             #expect(body.contains("leen_build_info{"))
             #expect(body.contains(#"identifier="tenable-e2e""#))
         }
@@ -73,31 +55,39 @@ struct SocketActivationTests {
             _, baseURL in
             // metrics.listen is off in the file: only the command line opens the endpoint.
             try workspace.write("config.yaml", workspace.configuration(baseURL: baseURL, organization: organization))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: daemonBinary())
-            process.arguments = [
-                "run", "--config", workspace.path("config.yaml"), "--web.listen-address", "127.0.0.1:\(port)",
-            ]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer {
-                kill(process.processIdentifier, SIGTERM)
-                var status: Int32 = 0
-                for _ in 0..<100 where waitpid(process.processIdentifier, &status, WNOHANG) == 0 { usleep(50_000) }
-                kill(process.processIdentifier, SIGKILL)
-            }
-            var body = ""
-            for _ in 0..<50 {
-                if let response = try? await HTTPClient.shared.execute(
-                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(1))
-                {
-                    body = String(buffer: try await response.body.collect(upTo: 1 << 22))
-                    if body.contains("leen_connection_healthy{") { break }
-                }
-                try await Task.sleep(for: .milliseconds(200))
-            }
+            let body = try await Self.scrapeWhileRunning(
+                daemonBinary(),
+                ["run", "--config", workspace.path("config.yaml"), "--web.listen-address", "127.0.0.1:\(port)"],
+                port: port)
             #expect(body.contains(#"identifier="tenable-e2e""#))
         }
+    }
+
+    /// Starts `executable`, scrapes `http://127.0.0.1:port/metrics` until it shows a monitored connection
+    /// (about 10 s at most), stops the process, and returns the last body.
+    static func scrapeWhileRunning(_ executable: String, _ arguments: [String], port: Int) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            var status: Int32 = 0
+            for _ in 0..<100 where waitpid(process.processIdentifier, &status, WNOHANG) == 0 { usleep(50_000) }
+            kill(process.processIdentifier, SIGKILL)
+        }
+        var body = ""
+        for _ in 0..<50 {
+            if let response = try? await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(1))
+            {
+                body = String(buffer: try await response.body.collect(upTo: 1 << 22))
+                if body.contains("leen_connection_healthy{") { break }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return body
     }
 }

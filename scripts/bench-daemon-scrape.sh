@@ -1,0 +1,517 @@
+#!/usr/bin/env bash
+# Benchmark: do the daemon's polls keep their schedule while SCRAPERS concurrent scrapers hammer /metrics?
+# A real leen-healthd polls a leen-sim fleet of CONNECTIONS monitored connections in ORGS organizations
+# (100,000 in 1,000 by default); after a baseline phase without scrapers, wrk scrapes /metrics with
+# SCRAPERS connections (gzip, as Prometheus does; then Prometheus's OpenMetrics Accept header). The poll
+# evidence comes from the daemon's own /metrics at the start and end of each phase. Prints Markdown tables.
+#
+#   ./scripts/bench-daemon-scrape.sh                                       # defaults below, ~9 min on 2 cores
+#   ORGS=20 CONNECTIONS=2000 DURATION=10 INTERVAL=10s ./scripts/bench-daemon-scrape.sh   # quick check
+#   BIN_DIR=/path/to/.build/release ./scripts/bench-daemon-scrape.sh      # binaries built elsewhere
+#
+# Debian packages used: wrk curl jq python3 procps coreutils (all present on the dev machine; no new ones).
+#
+# How the fleet is set up (option a: leen-sim holds the connections, the configuration declares them
+# all, and the daemon ADOPTS them at startup). Adoption costs one list per organization and no write:
+# Provisioner.apply's `.adopt` records the declared credentials' hash and sends nothing (a PATCH happens
+# only when a hash recorded by an earlier run changes, never with a fresh state directory). Option b
+# (the daemon creates 100k connections) would cost 100k POSTs at startup, and new connections stay
+# PENDING until their first job.
+#
+#   FLEET=populated (default): leen-sim's own fleet (`--organizations --connections`: 34 vendors
+#     round-robin, realistic identifiers such as crowdstrike-spotlight-8001, some OAuth ones pending, ~2%
+#     PAUSED), listed through the provisioning API (limit=1000 pages) and declared with credentials: every
+#     secret field references ONE shared file (chmod 600, a random value never printed), one YAML anchor
+#     per vendor (about 7 MB for 100k connections).
+#   FLEET=scenario: the script writes a leen-sim scenario with ORGS organizations and CONNECTIONS
+#     connections (round-robin), identifiers c1..cN, all SNYK without credentials (SNYK is OAuth unless
+#     given an API key), ACTIVE and HEALTHY at start, random health evolution on (about 4 MB for 100k).
+# Either way leen-sim runs one job per connection per poll interval (--refresh-interval = INTERVAL x
+# TIME_SCALE simulated seconds) with --failure-rate FAILURE_RATE, so polls see health changes; leen-sim
+# keeps its strict credential checks (nothing is sent to it).
+#
+# Environment (defaults):
+#   ORGS=1000 CONNECTIONS=100000       the fleet
+#   INTERVAL=60s JITTER=10%            poll.interval and poll.jitter
+#   POLL_CONCURRENCY=4 PAGE_SIZE=1000  poll.concurrency and poll.page_size
+#   SCRAPERS=8 WRK_THREADS=2           wrk -c and -t
+#   DURATION=60                        seconds per phase (baseline, each load phase)
+#   WARMUP=15                          seconds between ready and the baseline phase
+#   OPENMETRICS=1                      0 skips the second load phase (OpenMetrics Accept header)
+#   FLEET=populated                    or scenario (see above)
+#   TIME_SCALE=60 SEED=1               leen-sim clock (simulated s per real s) and seed
+#   FAILURE_RATE=0.02                  leen-sim --failure-rate (share of jobs of a healthy connection that fail)
+#   READY_TIMEOUT=900                  seconds to wait for /-/ready
+#   BIN_DIR                            where leen-healthd and leen-sim are; default: build release here
+#   KEEP_WORK=1                        keep the temp dir (config, logs) and print its path
+set -euo pipefail
+case "${1:-}" in
+    "") ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-daemon-scrape: takes no arguments (configure it with environment variables; see --help)" >&2; exit 2 ;;
+esac
+cd "$(dirname "$0")/.."
+
+ORGS=${ORGS:-1000}
+CONNECTIONS=${CONNECTIONS:-100000}
+INTERVAL=${INTERVAL:-60s}
+JITTER=${JITTER:-10%}
+POLL_CONCURRENCY=${POLL_CONCURRENCY:-4}
+PAGE_SIZE=${PAGE_SIZE:-1000}
+SCRAPERS=${SCRAPERS:-8}
+WRK_THREADS=${WRK_THREADS:-2}
+DURATION=${DURATION:-60}
+WARMUP=${WARMUP:-15}
+OPENMETRICS=${OPENMETRICS:-1}
+TIME_SCALE=${TIME_SCALE:-60}
+SEED=${SEED:-1}
+READY_TIMEOUT=${READY_TIMEOUT:-900}
+FLEET=${FLEET:-populated}
+FAILURE_RATE=${FAILURE_RATE:-0.02}
+KEEP_WORK=${KEEP_WORK:-0}
+OPENMETRICS_ACCEPT='application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5'
+
+die() { echo "bench-daemon-scrape: $*" >&2; exit 1; }
+
+for tool in wrk curl jq python3 awk; do
+    command -v "$tool" >/dev/null || die "'$tool' is missing (apt-get install $tool)"
+done
+[ "$SCRAPERS" -ge "$WRK_THREADS" ] 2>/dev/null || die "SCRAPERS ($SCRAPERS) must be a number >= WRK_THREADS ($WRK_THREADS)"
+[ "$ORGS" -ge 1 ] 2>/dev/null || die "ORGS must be a number >= 1, found '$ORGS'"
+[ "$CONNECTIONS" -ge 0 ] 2>/dev/null || die "CONNECTIONS must be a number >= 0, found '$CONNECTIONS'"
+
+# INTERVAL and JITTER as numbers (the daemon's own syntax: 60s, 1m, 1m30s, 500ms; 10% or 0.1).
+INTERVAL_S=$(python3 - "$INTERVAL" <<'EOF'
+import re, sys
+text = sys.argv[1]
+units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+try:
+    total = float(text)
+except ValueError:
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        sys.exit(1)
+    total = sum(float(n) * units[u] for n, u in parts)
+print(f"{total:g}")
+EOF
+) || die "INTERVAL: '$INTERVAL' is not a duration such as 60s or 1m"
+JITTER_F=$(python3 -c 'import sys; t=sys.argv[1]; print(float(t[:-1])/100 if t.endswith("%") else float(t))' "$JITTER") \
+    || die "JITTER: '$JITTER' is not a fraction or a percentage"
+
+if [ -z "${BIN_DIR:-}" ]; then
+    echo "bench-daemon-scrape: building release leen-healthd and leen-sim in $PWD ..." >&2
+    build_log=$(mktemp -t bench-daemon-scrape-build.XXXXXX)
+    for product in leen-healthd leen-sim; do
+        swift build -c release --product "$product" >"$build_log" 2>&1 || {
+            tail -n 30 "$build_log" >&2; rm -f "$build_log"; die "swift build -c release --product $product failed"
+        }
+    done
+    rm -f "$build_log"
+    BIN_DIR=$(swift build -c release --show-bin-path)
+fi
+HEALTHD=$BIN_DIR/leen-healthd
+SIM=$BIN_DIR/leen-sim
+[ -x "$HEALTHD" ] || die "$HEALTHD is missing or not executable (set BIN_DIR or build release)"
+[ -x "$SIM" ] || die "$SIM is missing or not executable (set BIN_DIR or build release)"
+
+WORK=$(mktemp -d -t bench-daemon-scrape.XXXXXX)
+chmod 700 "$WORK"
+SIM_PID=
+DAEMON_PID=
+WRK_PID=
+stop() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local status=$?
+    stop "$WRK_PID"; stop "$DAEMON_PID"; stop "$SIM_PID"
+    if [ "$KEEP_WORK" = 1 ]; then echo "bench-daemon-scrape: kept $WORK" >&2; else rm -rf "$WORK"; fi
+    exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+daemon_log_tail() {
+    echo "--- last lines of the daemon's stderr ($WORK/daemon.log) ---" >&2
+    tail -n 20 "$WORK/daemon.log" >&2 || true
+}
+alive_or_die() {
+    kill -0 "$SIM_PID" 2>/dev/null || { tail -n 20 "$WORK/sim.log" >&2; die "leen-sim exited ($1)"; }
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+        local status=0
+        wait "$DAEMON_PID" || status=$?
+        DAEMON_PID=
+        daemon_log_tail
+        die "leen-healthd exited with status $status ($1)"
+    fi
+}
+
+BENCH_START=$(now)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- secrets: the API key and one shared vendor secret, mode 600, never printed -----------------------
+umask 077
+mkdir -p "$WORK/secrets" "$WORK/state"
+printf '%s\n' leen-sim-key >"$WORK/secrets/api-key"
+head -c 24 /dev/urandom | base64 | tr -d '\n=+/' >"$WORK/secrets/vendor-secret"
+chmod 600 "$WORK/secrets/api-key" "$WORK/secrets/vendor-secret"
+umask 022
+
+# fleet.py scenario OUT ORGS CONNECTIONS SEED: a leen-sim scenario (organizations and connections with
+#   fixed ids, short identifiers c1, c2, ..., vendor SNYK without credentials, all ACTIVE and HEALTHY).
+# fleet.py config MODE SOURCE OUT KEY SECRET STATE LISTEN INTERVAL JITTER CONCURRENCY PAGE_SIZE:
+#   the daemon's configuration declaring every connection of the fleet; SOURCE is the scenario file
+#   (MODE scenario) or leen-sim's /v1 URL, listed through the provisioning API (MODE populated).
+#   Prints "organizations connections vendors".
+cat >"$WORK/fleet.py" <<'EOF'
+import http.client, json, random, sys, urllib.parse, uuid
+
+def quote(text):
+    return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar
+
+def scenario(out, orgs, connections, seed):
+    rng = random.Random(seed)
+    def new_id():
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    organizations = [{"id": new_id(), "name": f"o{i + 1}", "identifier": f"o{i + 1}"} for i in range(orgs)]
+    items = [{"id": new_id(), "organization": organizations[i % orgs]["id"], "vendor": "SNYK",
+              "identifier": f"c{i + 1}"} for i in range(connections)]
+    with open(out, "w") as f:
+        json.dump({"random_evolution": True, "organizations": organizations, "connections": items}, f,
+                  separators=(",", ":"))
+
+def from_scenario(path):
+    with open(path) as f:
+        data = json.load(f)
+    by_org = {o["id"]: [] for o in data["organizations"]}
+    for c in data["connections"]:
+        by_org[c["organization"]].append(c)
+    return [(o["id"], o["name"], by_org[o["id"]]) for o in data["organizations"]]
+
+def from_api(api):
+    url = urllib.parse.urlsplit(api)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    def get(path, **query):
+        conn.request("GET", url.path + path + "?" + urllib.parse.urlencode(query),
+                     headers={"X-API-KEY": "leen-sim-key"})
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            sys.exit(f"GET {path}: HTTP {response.status}: {body[:200]!r}")
+        return json.loads(body)
+    def all_items(path):
+        items, offset = [], 0
+        while True:
+            page = get(path, limit=1000, offset=offset)
+            items += page["items"]
+            offset += len(page["items"])
+            if not page["items"] or (page.get("total") is not None and offset >= page["total"]):
+                return items
+    fleet = []
+    for o in all_items("/provisioning/organizations"):
+        cs = [c for c in all_items(f"/provisioning/organizations/{o['id']}/connections")
+              if c.get("state") != "DELETED" and c.get("identifier")]
+        fleet.append((o["id"], o.get("name") or o["id"], cs))
+    return fleet
+
+# Credential fields per vendor, as the daemon's configuration check wants them (LeenAPI/Vendor.swift,
+# documentedCredentialFields): OAuth vendors (and SNYK, OAuth unless given an API key) take none; the
+# others any non-empty mapping, with the documented fields where there are some. Every secret field
+# references the same file. One YAML anchor per vendor keeps the file small.
+OAUTH = {"MS_DEFENDER_VMS", "MS_DEFENDER_VMS_GCC_HIGH", "MS_ENTRA", "MS_DEFENDER_ENDPOINT", "SNYK"}
+FIELDS = {
+    "TENABLE": ["client_key", "secret_key"],
+    "QUALYS": ["username", "password"],
+    "INSIGHTVM": ["base_url", "api_key"],
+    "SENTINELONE_VMS": ["base_url", "api_token"],
+    "CROWDSTRIKE_SPOTLIGHT": ["client_id", "client_secret"],
+}
+
+def config(mode, source, out, key_file, secret_file, state, listen, interval, jitter, concurrency, page_size):
+    fleet = from_scenario(source) if mode == "scenario" else from_api(source)
+    api = source if mode == "populated" else sys.argv[-1]
+    ref = "{file: %s}" % secret_file
+    def credentials(vendor):
+        if vendor in OAUTH:
+            return None
+        if vendor == "AWS_INSPECTOR2":
+            return "{aws: {aws_access_key_id: %s, aws_secret_access_key: %s, type: direct_access}}" % (ref, ref)
+        return "{" + ", ".join(f"{field}: {ref}" for field in FIELDS.get(vendor, ["api_key"])) + "}"
+    lines = [
+        f"# Generated by scripts/bench-daemon-scrape.sh from leen-sim's fleet ({mode}).",
+        "api:",
+        f"  base_url: {api}",
+        f"  key: {{file: {key_file}}}",
+        "poll:",
+        f"  interval: {interval}",
+        f"  jitter: {quote(jitter)}",
+        f"  concurrency: {concurrency}",
+        f"  page_size: {page_size}",
+        f"state_directory: {state}",
+        "metrics:",
+        f"  listen: {listen}",
+        "organizations:",
+    ]
+    anchors, total, vendors = {}, 0, set()
+    for org_id, name, connections in fleet:
+        lines.append(f"- id: {org_id}")
+        lines.append(f"  name: {quote(name)}")
+        if not connections:
+            continue
+        lines.append("  connections:")
+        for c in connections:
+            identifier = c["identifier"]
+            if not all(ch.isalnum() or ch in "-_." for ch in identifier):
+                identifier = quote(identifier)
+            entry = f"  - {{identifier: {identifier}, vendor: {c['vendor']}"
+            creds = credentials(c["vendor"])
+            if creds:
+                if c["vendor"] in anchors:
+                    entry += f", credentials: *{anchors[c['vendor']]}"
+                else:
+                    anchors[c["vendor"]] = f"v{len(anchors)}"
+                    entry += f", credentials: &{anchors[c['vendor']]} {creds}"
+            lines.append(entry + "}")
+            vendors.add(c["vendor"])
+        total += len(connections)
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(len(fleet), total, len(vendors))
+
+if sys.argv[1] == "scenario":
+    scenario(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+else:
+    config(*sys.argv[2:13])
+EOF
+
+# --- leen-sim with the fleet ------------------------------------------------------------------------
+# One job per connection per poll interval (simulated refresh interval = INTERVAL x TIME_SCALE), so every
+# poll sees about one job's worth of changes.
+REFRESH=$(awk -v i="$INTERVAL_S" -v s="$TIME_SCALE" 'BEGIN { r = int(i * s + 0.5); print (r < 1 ? 1 : r) }')
+SIM_ARGS=(--listen 127.0.0.1:0 --time-scale "$TIME_SCALE" --refresh-interval "$REFRESH" --failure-rate "$FAILURE_RATE"
+    --seed "$SEED" --log-level notice)
+t0=$(now)
+case "$FLEET" in
+    scenario)
+        python3 "$WORK/fleet.py" scenario "$WORK/scenario.json" "$ORGS" "$CONNECTIONS" "$SEED" \
+            || die "writing the leen-sim scenario failed"
+        SIM_ARGS+=(--scenario "$WORK/scenario.json") ;;
+    populated) SIM_ARGS+=(--organizations "$ORGS" --connections "$CONNECTIONS") ;;
+    *) die "FLEET must be scenario or populated, found '$FLEET'" ;;
+esac
+"$SIM" "${SIM_ARGS[@]}" >"$WORK/sim.log" 2>&1 &
+SIM_PID=$!
+API=
+for _ in $(seq 1 3000); do
+    API=$(grep -o 'http://127\.0\.0\.1:[0-9]*/v1' "$WORK/sim.log" | head -n 1 || true)
+    [ -n "$API" ] && break
+    kill -0 "$SIM_PID" 2>/dev/null || { tail -n 20 "$WORK/sim.log" >&2; SIM_PID=; die "leen-sim exited at start"; }
+    sleep 0.1
+done
+[ -n "$API" ] || { tail -n 20 "$WORK/sim.log" >&2; die "leen-sim did not announce its address within 300 s"; }
+SIM_STATE=$(curl -sf --max-time 30 "${API%/v1}/_sim/state") || die "leen-sim at $API does not answer /_sim/state"
+[ "$(jq -r .organizations <<<"$SIM_STATE")" = "$ORGS" ] && [ "$(jq -r .connections <<<"$SIM_STATE")" = "$CONNECTIONS" ] \
+    || die "leen-sim has $(jq -r .organizations <<<"$SIM_STATE") organizations and $(jq -r .connections <<<"$SIM_STATE") connections, expected $ORGS and $CONNECTIONS"
+SIM_SETUP=$(elapsed "$t0" "$(now)")
+
+# --- the configuration: every connection of the fleet, declared ------------------------------------
+METRICS_PORT=$(free_port)
+t0=$(now)
+source_arg=$WORK/scenario.json
+[ "$FLEET" = populated ] && source_arg=$API
+python3 "$WORK/fleet.py" config "$FLEET" "$source_arg" "$WORK/config.yaml" "$WORK/secrets/api-key" \
+    "$WORK/secrets/vendor-secret" "$WORK/state" "127.0.0.1:$METRICS_PORT" "$INTERVAL" "$JITTER" "$POLL_CONCURRENCY" \
+    "$PAGE_SIZE" "$API" >"$WORK/fleet.txt" || die "writing the configuration from leen-sim's fleet failed"
+read -r FLEET_ORGS FLEET_CONNECTIONS FLEET_VENDORS <"$WORK/fleet.txt"
+CONFIG_SETUP=$(elapsed "$t0" "$(now)")
+CONFIG_BYTES=$(wc -c <"$WORK/config.yaml")
+[ "$FLEET_ORGS" = "$ORGS" ] || die "the fleet has $FLEET_ORGS organizations, expected $ORGS"
+[ "$FLEET_CONNECTIONS" = "$CONNECTIONS" ] || die "the fleet has $FLEET_CONNECTIONS connections, expected $CONNECTIONS"
+# leen-healthd refuses a configuration file over 64 MiB (ConfigChecker.maximumBytes).
+if [ "$CONFIG_BYTES" -gt $((64 << 20)) ]; then
+    die "the generated configuration is $CONFIG_BYTES bytes, over leen-healthd's 64 MiB limit for a configuration file; use FLEET=scenario (short identifiers, no credentials) or fewer connections"
+fi
+
+t0=$(now)
+"$HEALTHD" check-config --config "$WORK/config.yaml" >"$WORK/check.log" 2>&1 || {
+    head -n 20 "$WORK/check.log" >&2
+    die "check-config refused the generated configuration ($WORK/config.yaml)"
+}
+CHECK_TIME=$(elapsed "$t0" "$(now)")
+
+# --- the daemon -------------------------------------------------------------------------------------------
+METRICS=http://127.0.0.1:$METRICS_PORT
+t0=$(now)
+"$HEALTHD" run --config "$WORK/config.yaml" >"$WORK/daemon.out" 2>"$WORK/daemon.log" &
+DAEMON_PID=$!
+ready=0
+deadline=$(( $(date +%s) + READY_TIMEOUT ))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+    alive_or_die "waiting for /-/ready"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$METRICS/-/ready" || true)
+    if [ "$code" = 200 ]; then ready=1; break; fi
+    sleep 0.2
+done
+[ $ready = 1 ] || { daemon_log_tail; die "/-/ready did not answer 200 within ${READY_TIMEOUT}s"; }
+READY_TIME=$(elapsed "$t0" "$(now)")
+# Provisioning ends when the daemon writes its daemon_started event (HealthDaemon.run, after provisionAll).
+started_at=$(grep -m 1 'LEEN_EVENT=daemon_started' "$WORK/daemon.log" | grep -o 'LEEN_OBSERVED_AT=[^ ]*' | cut -d= -f2 || true)
+PROVISION_TIME=?
+[ -n "$started_at" ] && PROVISION_TIME=$(elapsed "$t0" "$(date -d "$started_at" +%s.%N)")
+adopted=$(grep -c 'connection_adopted' "$WORK/daemon.log" || true)
+created=$(grep -c 'connection_created' "$WORK/daemon.log" || true)
+updated=$(grep -c 'credentials_updated' "$WORK/daemon.log" || true)
+prov_failed=$(grep -c 'provisioning_failed' "$WORK/daemon.log" || true)
+[ "$prov_failed" = 0 ] || {
+    grep -m 5 'provisioning_failed' "$WORK/daemon.log" >&2
+    die "provisioning failed for $prov_failed connections or organizations (see above)"
+}
+sleep "$WARMUP"
+alive_or_die "warm-up"
+
+# --- measurements -----------------------------------------------------------------------------------------
+CLK_TCK=$(getconf CLK_TCK)
+cpu_seconds() { awk -v tck="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / tck }' "/proc/$1/stat"; }
+# All CPUs, busy seconds (user + nice + system + irq + softirq + steal), for the machine's whole load.
+machine_cpu_seconds() { awk -v tck="$CLK_TCK" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / tck }' /proc/stat; }
+rss_mib() { awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$1/status"; }
+
+# snapshot NAME: the time, the CPU counters and the RSS, then one gzip scrape of the daemon's /metrics
+# (the phase's end is when the scrape is asked for; under load the answer can come seconds later).
+snapshot() {
+    local name=$1 t daemon sim machine rss t_end
+    t=$(now)
+    daemon=$(cpu_seconds "$DAEMON_PID"); sim=$(cpu_seconds "$SIM_PID"); machine=$(machine_cpu_seconds)
+    rss=$(rss_mib "$DAEMON_PID")
+    curl -sf --compressed --max-time 120 "$METRICS/metrics" -o "$WORK/$name.prom" \
+        || { alive_or_die "scrape for $name"; die "scraping $METRICS/metrics for $name failed"; }
+    t_end=$(now)
+    awk -v t="$t" -v t_end="$t_end" -v daemon="$daemon" -v sim="$sim" -v machine="$machine" -v rss="$rss" '
+        /^leen_polls_total\{/ { polls += $NF; orgs++ }
+        /^leen_poll_failures_total\{/ { failures += $NF }
+        /^leen_poll_last_success_timestamp_seconds\{/ { n++; if (n == 1 || $NF + 0 < min) min = $NF + 0 }
+        /^leen_poll_duration_seconds_sum\{/ { dsum += $NF }
+        /^leen_poll_duration_seconds_count\{/ { dcount += $NF }
+        /^leen_events_total\{/ { events += $NF }
+        END {
+            printf "t=%s t_end=%s polls=%d orgs=%d failures=%d succeeded_orgs=%d oldest=%s dsum=%.6f dcount=%d events=%d cpu=%s simcpu=%s machinecpu=%s rss=%s\n",
+                t, t_end, polls, orgs, failures, n, (n ? sprintf("%.3f", min) : ""), dsum, dcount, events, daemon, sim, machine, rss
+        }' "$WORK/$name.prom" >"$WORK/$name.snap"
+}
+field() { tr ' ' '\n' <"$WORK/$1.snap" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+ROWS_A=()
+ROWS_B=()
+# phase_row LABEL START END: a row of table (b) from two snapshots.
+phase_row() {
+    local label=$1 a=$2 b=$3
+    ROWS_B+=("$(awk -v label="$label" -v orgs="$ORGS" -v interval="$INTERVAL_S" -v jitter="$JITTER_F" \
+        -v ncpu="$(nproc)" \
+        -v t0="$(field "$a" t)" -v t1="$(field "$b" t)" \
+        -v p0="$(field "$a" polls)" -v p1="$(field "$b" polls)" \
+        -v f0="$(field "$a" failures)" -v f1="$(field "$b" failures)" \
+        -v s0="$(field "$a" dsum)" -v s1="$(field "$b" dsum)" \
+        -v c0="$(field "$a" dcount)" -v c1="$(field "$b" dcount)" \
+        -v e0="$(field "$a" events)" -v e1="$(field "$b" events)" \
+        -v u0="$(field "$a" cpu)" -v u1="$(field "$b" cpu)" \
+        -v v0="$(field "$a" simcpu)" -v v1="$(field "$b" simcpu)" \
+        -v m0="$(field "$a" machinecpu)" -v m1="$(field "$b" machinecpu)" \
+        -v te="$(field "$b" t_end)" -v oldest="$(field "$b" oldest)" -v okorgs="$(field "$b" succeeded_orgs)" -v rss="$(field "$b" rss)" '
+        BEGIN {
+            wall = t1 - t0
+            mean = (c1 > c0) ? (s1 - s0) / (c1 - c0) : 0
+            age = (oldest == "") ? -1 : t1 - oldest
+            limit = interval * (1 + jitter) + mean
+            verdict = (age >= 0 && age <= limit && okorgs == orgs) ? "yes" : "**no**"
+            printf "| %-17s | %5.0f | %9.2f | %9.2f | %8d | %8d | %10.1f s | %8.1f s | %-9s | %9.3f s | %7.0f %% | %7.0f %% | %7.0f %% | %6d MiB | %7.1f s |",
+                label, wall, orgs / interval, (p1 - p0) / wall, f1 - f0, e1 - e0, age, limit, verdict, mean,
+                100 * (u1 - u0) / wall, 100 * (v1 - v0) / wall, 100 * (m1 - m0) / wall, rss, te - t1
+        }')")
+}
+
+# load_phase LABEL ENCODING_LABEL PHASE_LABEL [wrk -H args...]: the size of one scrape with these headers,
+# then the phase: a snapshot, wrk for DURATION seconds, a snapshot; a row of each table.
+load_phase() {
+    local label=$1 encoding=$2 phase=$3; shift 3
+    local bytes
+    bytes=$(curl -sf --max-time 120 "$@" "$METRICS/metrics" | wc -c)
+    snapshot "${label}0"
+    wrk -t"$WRK_THREADS" -c"$SCRAPERS" -d"${DURATION}s" --latency --timeout 30s "$@" "$METRICS/metrics" \
+        >"$WORK/wrk-$label.txt" 2>&1 &
+    WRK_PID=$!
+    wait "$WRK_PID" || { cat "$WORK/wrk-$label.txt" >&2; WRK_PID=; die "wrk failed"; }
+    WRK_PID=
+    local rps p50 p99 max requests errors non2xx
+    rps=$(awk '/^Requests\/sec/ { print $2 }' "$WORK/wrk-$label.txt")
+    requests=$(awk '/requests in/ { print $1 }' "$WORK/wrk-$label.txt")
+    p50=$(awk '$1 == "50%" { print $2 }' "$WORK/wrk-$label.txt")
+    p99=$(awk '$1 == "99%" { print $2 }' "$WORK/wrk-$label.txt")
+    max=$(awk '$1 == "Latency" { print $4; exit }' "$WORK/wrk-$label.txt")
+    errors=$(awk '/Socket errors/ { gsub(",", ""); print "connect " $4 ", read " $6 ", write " $8 ", timeout " $10 }' \
+        "$WORK/wrk-$label.txt")
+    non2xx=$(awk '/Non-2xx/ { print $NF }' "$WORK/wrk-$label.txt")
+    alive_or_die "load phase $phase"
+    snapshot "${label}1"
+    phase_row "$phase" "${label}0" "${label}1"
+    ROWS_A+=("$(printf '| %-24s | %8s | %9s | %8s | %9s | %8s | %8s | %8s | %10s | %s |' \
+        "$encoding" "$SCRAPERS" "${requests:-0}" "${rps:-?}" "${p50:-?}" "${p99:-?}" "${max:-?}" "${non2xx:-0}" "$bytes" \
+        "${errors:-none}")")
+}
+
+snapshot base0
+sleep "$DURATION"
+alive_or_die "baseline phase"
+snapshot base1
+phase_row "baseline" base0 base1
+
+load_phase gzip "gzip, text 0.0.4" "load: gzip" -H 'Accept-Encoding: gzip'
+
+if [ "$OPENMETRICS" = 1 ]; then
+    load_phase om "gzip, OpenMetrics (Prom.)" "load: OpenMetrics" \
+        -H 'Accept-Encoding: gzip' -H "Accept: $OPENMETRICS_ACCEPT"
+fi
+
+# Anything the daemon logged as a warning or error that is not a connection event (diagnostics).
+diag=$(grep -v 'LEEN_EVENT=\|event=' "$WORK/daemon.log" | grep -ci 'warning\|error\|critical' || true)
+
+# --- report ---------------------------------------------------------------------------------------------------
+echo
+echo "leen-healthd: poll schedule under /metrics scrape load; machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr); $(swift --version 2>/dev/null | head -1 || echo 'swift: not found'); load average before: $LOAD_BEFORE, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "leen-healthd $("$HEALTHD" --version 2>/dev/null || echo '?') from $BIN_DIR; this tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ' (Sources modified)')."
+other=$(awk -v t0="$(field base0 t)" -v t1="$(field base1 t)" -v m0="$(field base0 machinecpu)" -v m1="$(field base1 machinecpu)" \
+    -v d0="$(field base0 cpu)" -v d1="$(field base1 cpu)" -v s0="$(field base0 simcpu)" -v s1="$(field base1 simcpu)" \
+    'BEGIN { printf "%.0f", 100 * ((m1 - m0) - (d1 - d0) - (s1 - s0)) / (t1 - t0) }')
+echo
+echo "wrk, leen-sim and the daemon share these $(nproc) cores: the scrapers' and the simulator's CPU is taken from the daemon's. CPU % is of one core (max $(( $(nproc) * 100 )) %). Other processes used $other % during the baseline (machine CPU minus the daemon and leen-sim)$( [ "$other" -gt 20 ] && echo ': the machine was not idle, figures are pessimistic')."
+echo
+fleet_shape="identifiers c1..c$CONNECTIONS, vendor SNYK, no credentials"
+[ "$FLEET" = populated ] && fleet_shape="leen-sim's pre-populated fleet"
+echo "Fleet ($FLEET: $fleet_shape): $FLEET_CONNECTIONS connections declared in $FLEET_ORGS organizations ($FLEET_VENDORS vendors), config $CONFIG_BYTES bytes; leen-sim --time-scale $TIME_SCALE --refresh-interval $REFRESH --failure-rate $FAILURE_RATE --seed $SEED (one job per connection per poll interval). Provisioning: adopted $adopted, created $created, credentials sent $updated."
+echo "Daemon config: poll interval $INTERVAL, jitter $JITTER, concurrency $POLL_CONCURRENCY, page_size $PAGE_SIZE; phases of ${DURATION}s after ${WARMUP}s of warm-up."
+echo "Setup: leen-sim up with its fleet ${SIM_SETUP}s; config written ${CONFIG_SETUP}s; check-config ${CHECK_TIME}s; daemon start to /-/ready ${READY_TIME}s, of which provisioning (start to the daemon_started event) ${PROVISION_TIME}s and the first poll cycle the rest."
+echo
+echo "## /metrics under load (wrk -t$WRK_THREADS -c$SCRAPERS -d${DURATION}s --timeout 30s)"
+echo
+echo "| encoding                 | scrapers | scrapes   | scrapes/s |      p50 |      p99 |      max | non-2xx | body bytes | socket errors |"
+echo "|--------------------------|---------:|----------:|----------:|---------:|---------:|---------:|--------:|-----------:|---------------|"
+for row in "${ROWS_A[@]}"; do echo "$row"; done
+echo
+echo "## Polls per phase (interval $INTERVAL, jitter $JITTER, concurrency $POLL_CONCURRENCY, page_size $PAGE_SIZE; from the daemon's /metrics at the start and end of each phase)"
+echo
+echo "| phase             |   s   | polls/s expected | polls/s observed | poll failures | events | oldest last success | limit | on schedule | mean poll | daemon CPU | leen-sim CPU | machine CPU | daemon RSS | end scrape |"
+echo "|-------------------|------:|-----------:|-----------:|---------:|---------:|-------------:|-----------:|-----------|------------:|----------:|----------:|----------:|-----------:|-----------:|"
+for row in "${ROWS_B[@]}"; do echo "$row"; done
+echo
+echo "polls/s expected = organizations / interval. Oldest last success = the phase's end (when the end-of-phase scrape was asked for) minus the smallest leen_poll_last_success_timestamp_seconds (every organization must have one); limit = interval x (1 + jitter) + the phase's mean poll duration. Mean poll = delta of leen_poll_duration_seconds_sum / _count. Events = delta of leen_events_total (connection changes seen). Machine CPU = every process on the machine (the daemon, leen-sim, wrk and anything else running), from /proc/stat. End scrape = how long the end-of-phase scrape took to answer (after a load phase the daemon is still rendering the scrapes wrk left in flight). Daemon diagnostics at warning or above: $diag."
+echo "Total time: $(elapsed "$BENCH_START" "$(now)")s."
