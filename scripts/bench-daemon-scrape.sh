@@ -37,7 +37,8 @@
 #   SCRAPERS=8 WRK_THREADS=2           wrk -c and -t
 #   DURATION=60                        seconds per phase (baseline, each load phase)
 #   WARMUP=15                          seconds between ready and the baseline phase
-#   OPENMETRICS=1                      0 skips the second load phase (OpenMetrics Accept header)
+#   OPENMETRICS=1                      0 skips the last load phase (OpenMetrics Accept header)
+#   SINGLE=1                           0 skips the first load phase (one scraper, as Prometheus asks)
 #   FLEET=populated                    or scenario (see above)
 #   TIME_SCALE=60 SEED=1               leen-sim clock (simulated s per real s) and seed
 #   FAILURE_RATE=0.02                  leen-sim --failure-rate (share of jobs of a healthy connection that fail)
@@ -63,6 +64,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 DURATION=${DURATION:-60}
 WARMUP=${WARMUP:-15}
 OPENMETRICS=${OPENMETRICS:-1}
+SINGLE=${SINGLE:-1}
 TIME_SCALE=${TIME_SCALE:-60}
 SEED=${SEED:-1}
 READY_TIMEOUT=${READY_TIMEOUT:-900}
@@ -443,10 +445,11 @@ phase_row() {
 # then the phase: a snapshot, wrk for DURATION seconds, a snapshot; a row of each table.
 load_phase() {
     local label=$1 encoding=$2 phase=$3; shift 3
-    local bytes
+    local bytes scrapers=${LOAD_SCRAPERS:-$SCRAPERS} threads=$WRK_THREADS
+    [ "$threads" -le "$scrapers" ] || threads=$scrapers
     bytes=$(curl -sf --max-time 120 "$@" "$METRICS/metrics" | wc -c)
     snapshot "${label}0"
-    wrk -t"$WRK_THREADS" -c"$SCRAPERS" -d"${DURATION}s" --latency --timeout 30s "$@" "$METRICS/metrics" \
+    wrk -t"$threads" -c"$scrapers" -d"${DURATION}s" --latency --timeout 30s "$@" "$METRICS/metrics" \
         >"$WORK/wrk-$label.txt" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || { cat "$WORK/wrk-$label.txt" >&2; WRK_PID=; die "wrk failed"; }
@@ -464,7 +467,7 @@ load_phase() {
     snapshot "${label}1"
     phase_row "$phase" "${label}0" "${label}1"
     ROWS_A+=("$(printf '| %-24s | %8s | %9s | %8s | %9s | %8s | %8s | %8s | %10s | %s |' \
-        "$encoding" "$SCRAPERS" "${requests:-0}" "${rps:-?}" "${p50:-?}" "${p99:-?}" "${max:-?}" "${non2xx:-0}" "$bytes" \
+        "$encoding" "$scrapers" "${requests:-0}" "${rps:-?}" "${p50:-?}" "${p99:-?}" "${max:-?}" "${non2xx:-0}" "$bytes" \
         "${errors:-none}")")
 }
 
@@ -473,6 +476,12 @@ sleep "$DURATION"
 alive_or_die "baseline phase"
 snapshot base1
 phase_row "baseline" base0 base1
+
+# One scraper first (what one scrape costs while the daemon polls), then SCRAPERS of them.
+if [ "$SINGLE" = 1 ]; then
+    LOAD_SCRAPERS=1 load_phase one "gzip, OpenMetrics (Prom.)" "load: 1 scraper" \
+        -H 'Accept-Encoding: gzip' -H "Accept: $OPENMETRICS_ACCEPT"
+fi
 
 load_phase gzip "gzip, text 0.0.4" "load: gzip" -H 'Accept-Encoding: gzip'
 
@@ -501,7 +510,7 @@ echo "Fleet ($FLEET: $fleet_shape): $FLEET_CONNECTIONS connections declared in $
 echo "Daemon config: poll interval $INTERVAL, jitter $JITTER, concurrency $POLL_CONCURRENCY, page_size $PAGE_SIZE; phases of ${DURATION}s after ${WARMUP}s of warm-up."
 echo "Setup: leen-sim up with its fleet ${SIM_SETUP}s; config written ${CONFIG_SETUP}s; check-config ${CHECK_TIME}s; daemon start to /-/ready ${READY_TIME}s, of which provisioning (start to the daemon_started event) ${PROVISION_TIME}s and the first poll cycle the rest."
 echo
-echo "## /metrics under load (wrk -t$WRK_THREADS -c$SCRAPERS -d${DURATION}s --timeout 30s)"
+echo "## /metrics under load (wrk -c SCRAPERS -d${DURATION}s --timeout 30s, at most $WRK_THREADS threads)"
 echo
 echo "| encoding                 | scrapers | scrapes   | scrapes/s |      p50 |      p99 |      max | non-2xx | body bytes | socket errors |"
 echo "|--------------------------|---------:|----------:|----------:|---------:|---------:|---------:|--------:|-----------:|---------------|"
