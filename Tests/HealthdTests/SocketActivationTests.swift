@@ -23,20 +23,12 @@ struct SocketActivationTests {
         }
         let workspace = try Workspace()
         defer { workspace.remove() }
-        let organization = OrganizationID(UUID().uuidString.lowercased())
-        let port = Int.random(in: 40000..<50000)
-        let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
-        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
-            _, baseURL in
-            // metrics.listen is off: only the inherited socket can answer.
-            try workspace.write("config.yaml", workspace.configuration(baseURL: baseURL, organization: organization))
-            let body = try await Self.scrapeWhileRunning(
-                activator,
-                ["-l", "127.0.0.1:\(port)", daemonBinary(), "run", "--config", workspace.path("config.yaml")],
-                port: port)
-            #expect(body.contains("leen_build_info{"))
-            #expect(body.contains(#"identifier="tenable-e2e""#))
+        // metrics.listen is off in the configuration: only the inherited socket can answer.
+        let body = try await Self.scrapeDaemon(in: workspace) { port in
+            (activator, ["-l", "127.0.0.1:\(port)", daemonBinary(), "run", "--config", workspace.path("config.yaml")])
         }
+        #expect(body.contains("leen_build_info{"))
+        #expect(body.contains(#"identifier="tenable-e2e""#))
     }
 
     @Test("--web.listen-address serves /metrics where the configuration says off; a bad value is refused")
@@ -48,18 +40,26 @@ struct SocketActivationTests {
         #expect(refused.status == 64)
         #expect(refused.stderr.contains("--web.listen-address"))
 
+        // metrics.listen is off in the configuration: only the command line opens the endpoint.
+        let body = try await Self.scrapeDaemon(in: workspace) { port in
+            (daemonBinary(), ["run", "--config", workspace.path("config.yaml"), "--web.listen-address", "127.0.0.1:\(port)"])
+        }
+        #expect(body.contains(#"identifier="tenable-e2e""#))
+    }
+
+    /// Runs leen-sim with one organization, writes the workspace's configuration for it (metrics.listen
+    /// off) as `config.yaml`, then runs the command `command` gives for a free port and scrapes it.
+    static func scrapeDaemon(
+        in workspace: Workspace, _ command: (Int) -> (executable: String, arguments: [String])
+    ) async throws -> String {
         let organization = OrganizationID(UUID().uuidString.lowercased())
         let port = Int.random(in: 40000..<50000)
         let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
-        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
+        return try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
             _, baseURL in
-            // metrics.listen is off in the file: only the command line opens the endpoint.
             try workspace.write("config.yaml", workspace.configuration(baseURL: baseURL, organization: organization))
-            let body = try await Self.scrapeWhileRunning(
-                daemonBinary(),
-                ["run", "--config", workspace.path("config.yaml"), "--web.listen-address", "127.0.0.1:\(port)"],
-                port: port)
-            #expect(body.contains(#"identifier="tenable-e2e""#))
+            let (executable, arguments) = command(port)
+            return try await scrapeWhileRunning(executable, arguments, port: port)
         }
     }
 
