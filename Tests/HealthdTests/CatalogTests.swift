@@ -12,10 +12,7 @@ struct CatalogTests {
     static let catalogURL = packageRoot.appendingPathComponent("systemd/leen-healthd.catalog")
     static let eventsURL = packageRoot.appendingPathComponent("docs/events.md")
 
-    static let requireRealParts = ProcessInfo.processInfo.environment["LEEN_REQUIRE_REAL_PARTS"] == "1"
-    static let journalctl = ["/usr/bin/journalctl", "/bin/journalctl"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
+    static let journalctl = SystemTool.find("journalctl")
 
     /// One `-- ID` entry of a catalog file: its headers (`Key: value` lines up to the first blank line)
     /// and its text.
@@ -144,7 +141,7 @@ struct CatalogTests {
 
     @Test(
         .enabled(
-            if: journalctl != nil || requireRealParts,
+            if: journalctl != nil || SystemTool.realPartsRequired,
             "journalctl is not installed (apt-get install systemd); set LEEN_REQUIRE_REAL_PARTS=1 to make this a failure"
         ))
     func journalctlAcceptsTheCatalog() throws {

@@ -9,9 +9,7 @@ import Testing
 /// Prometheus's HTTP API what it stored while the simulator makes transitions.
 @Suite("Prometheus scrapes leen-healthd", .serialized)
 struct PrometheusEndToEndTests {
-    static let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
+    static let binary = SystemTool.find("prometheus")
     let organization = OrganizationID(UUID().uuidString.lowercased())
 
     /// The value of an instant query with one result; nil when Prometheus returns no series.
@@ -46,9 +44,7 @@ struct PrometheusEndToEndTests {
     @Test("the healthy gauge, the reason and the transition counter follow the simulator; removed series go stale")
     func scrape() async throws {
         guard let prometheus = Self.binary else {
-            if ProcessInfo.processInfo.environment["LEEN_REQUIRE_REAL_PARTS"] == "1" {
-                Issue.record("LEEN_REQUIRE_REAL_PARTS=1 but prometheus is not installed (apt-get install prometheus)")
-            }
+            SystemTool.missing("prometheus is not installed (apt-get install prometheus)")
             return
         }
         let workspace = try Workspace()

@@ -9,16 +9,12 @@ import Testing
 /// `leen-healthd.socket` does; `systemd-socket-activate` passes it the same way.
 @Suite("socket activation", .serialized)
 struct SocketActivationTests {
-    static let activator = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
+    static let activator = SystemTool.find("systemd-socket-activate")
 
     @Test("the daemon serves /metrics on the inherited socket instead of binding its own")
     func inheritedSocket() async throws {
         guard let activator = Self.activator else {
-            if ProcessInfo.processInfo.environment["LEEN_REQUIRE_REAL_PARTS"] == "1" {
-                Issue.record("LEEN_REQUIRE_REAL_PARTS=1 but systemd-socket-activate is not installed (package systemd)")
-            }
+            SystemTool.missing("systemd-socket-activate is not installed (apt-get install systemd)")
             return
         }
         let workspace = try Workspace()

@@ -1,7 +1,28 @@
 import Foundation
+import Testing
 
 /// Runs system tools (journalctl, systemd-analyze, promtool, …) for the tests that use real parts.
 enum SystemTool {
+    /// `LEEN_REQUIRE_REAL_PARTS=1` (set by `.ci/run`): a real part that is missing fails the test instead of
+    /// skipping it.
+    static let realPartsRequired = ProcessInfo.processInfo.environment["LEEN_REQUIRE_REAL_PARTS"] == "1"
+
+    /// The first of `names` found executable in /usr/bin, /bin or /usr/local/bin.
+    static func find(_ names: String...) -> String? {
+        names.flatMap { name in ["/usr/bin/", "/bin/", "/usr/local/bin/"].map { $0 + name } }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Called by a test whose real part is missing, before it returns early: a failure when real parts
+    /// are required, otherwise a skip that says why.
+    static func missing(_ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        if realPartsRequired {
+            Issue.record("LEEN_REQUIRE_REAL_PARTS=1 but \(what)", sourceLocation: sourceLocation)
+        } else {
+            print("skipped: \(what); set LEEN_REQUIRE_REAL_PARTS=1 to make this a failure")
+        }
+    }
+
     struct Output {
         var status: Int32
         var stdout: String

@@ -8,7 +8,6 @@ struct SystemdServiceTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let script = root.appendingPathComponent("scripts/systemd-namespace.sh").path
-    static let required = ProcessInfo.processInfo.environment["LEEN_REQUIRE_REAL_PARTS"] == "1"
     static let canBoot = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd")
 
     /// Runs a command and returns its exit status and output (stdout and stderr together).
@@ -40,9 +39,7 @@ struct SystemdServiceTests {
     @Test("start waits for READY, STATUS, events with catalog, reload, watchdog restart, clean stop, exposure")
     func lifecycle() async throws {
         guard Self.canBoot else {
-            if Self.required {
-                Issue.record("LEEN_REQUIRE_REAL_PARTS=1 but systemd cannot be booted here (needs root and /lib/systemd/systemd)")
-            }
+            SystemTool.missing("systemd cannot be booted here (needs root and /lib/systemd/systemd)")
             return
         }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("leen-systemd-\(UUID().uuidString)")

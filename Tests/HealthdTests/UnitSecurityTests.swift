@@ -14,14 +14,11 @@ struct UnitSecurityTests {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let unitDirectory = packageRoot.appendingPathComponent("systemd")
 
-    static let requireRealParts = ProcessInfo.processInfo.environment["LEEN_REQUIRE_REAL_PARTS"] == "1"
-    static let systemdAnalyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
+    static let systemdAnalyze = SystemTool.find("systemd-analyze")
     static let skipMessage: Comment =
         "systemd-analyze is not installed (apt-get install systemd); set LEEN_REQUIRE_REAL_PARTS=1 to make this a failure"
 
-    @Test(.enabled(if: systemdAnalyze != nil || requireRealParts, skipMessage))
+    @Test(.enabled(if: systemdAnalyze != nil || SystemTool.realPartsRequired, skipMessage))
     func serviceExposureIsAtMostTwo() throws {
         let analyze = try #require(
             Self.systemdAnalyze, "systemd-analyze is required (LEEN_REQUIRE_REAL_PARTS=1) but not installed")
@@ -30,7 +27,7 @@ struct UnitSecurityTests {
         #expect(exposure <= Self.maximumExposure, "leen-healthd.service: exposure \(exposure) > \(Self.maximumExposure)")
     }
 
-    @Test(.enabled(if: systemdAnalyze != nil || requireRealParts, skipMessage))
+    @Test(.enabled(if: systemdAnalyze != nil || SystemTool.realPartsRequired, skipMessage))
     func templateInstanceExposureIsAtMostTwo() throws {
         let analyze = try #require(
             Self.systemdAnalyze, "systemd-analyze is required (LEEN_REQUIRE_REAL_PARTS=1) but not installed")
@@ -46,7 +43,7 @@ struct UnitSecurityTests {
 
     /// `systemd-analyze verify` finds no unknown key, bad value or missing unit. The binaries are not
     /// installed here, so a copy of each unit runs /bin/true instead of /usr/bin/leen-healthd.
-    @Test(.enabled(if: systemdAnalyze != nil || requireRealParts, skipMessage))
+    @Test(.enabled(if: systemdAnalyze != nil || SystemTool.realPartsRequired, skipMessage))
     func unitsVerifyCleanly() throws {
         let analyze = try #require(
             Self.systemdAnalyze, "systemd-analyze is required (LEEN_REQUIRE_REAL_PARTS=1) but not installed")
