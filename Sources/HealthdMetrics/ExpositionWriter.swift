@@ -9,49 +9,35 @@ import NIOCore
 /// memory copies of pre-rendered fragments (`name{`, a connection's escaped labels,
 /// `,status="HEALTHY"} 1\n`) and numbers formatted without `String`.
 ///
-/// Output modes (measured in `docs/benchmarks.md`): one buffer (tests, and the scratch text of compressed
-/// runs, see ``DeflatedText``), or chunks of about `chunkSize`, served one after the other. Fresh memory is
-/// what makes a large uncompressed text expensive: faulting in 280 MB of new pages took about 140 ms on
-/// the benchmark machine, more than rendering into memory already mapped.
+/// The text goes into one buffer: a whole text (tests), one streamed chunk (``TextCursor``), or the scratch
+/// text of a compressed run (``DeflatedText``). Fresh memory is what makes a large uncompressed text
+/// expensive: faulting in 280 MB of new pages took about 140 ms on the benchmark machine, more than
+/// rendering into memory already mapped, hence chunks rather than the whole text.
 struct ExpositionWriter {
     var buffer: ByteBuffer
-    private let chunkSize: Int
-    private var chunks: [ByteBuffer] = []
-    /// Uncompressed bytes handed on so far.
-    private var written = 0
-
-    /// Drops each chunk instead of keeping it (the benchmark's measure of rendering alone).
-    private let discard: Bool
+    /// Clear the buffer once it holds this many bytes (the benchmark's measure of rendering alone);
+    /// `Int.max`: never.
+    private let discardAt: Int
+    /// Bytes cleared so far.
+    private var discarded = 0
 
     /// - Parameters:
     ///   - capacity: initial capacity of the buffer (a whole text in one buffer: its size).
-    ///   - chunkSize: hand the buffer on once it holds this many bytes (`Int.max`: never).
-    init(capacity: Int, chunkSize: Int = .max, discard: Bool = false) {
+    ///   - discardAt: drop the text each time the buffer holds this many bytes, keeping only the count.
+    init(capacity: Int, discardAt: Int = .max) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
-        self.chunkSize = chunkSize
-        self.discard = discard
+        self.discardAt = discardAt
     }
 
-    /// Hands the buffer on when it holds a chunk's worth (between lines only).
+    /// Between lines: drops the buffer's text when it holds `discardAt` bytes.
     mutating func flushIfFull() {
-        if buffer.readableBytes >= chunkSize { flush(finish: false) }
+        guard buffer.readableBytes >= discardAt else { return }
+        discarded += buffer.readableBytes
+        buffer.clear()
     }
 
-    private mutating func flush(finish: Bool) {
-        written += buffer.readableBytes
-        if discard {
-            buffer.clear()
-        } else {
-            chunks.append(buffer)
-            buffer = ByteBufferAllocator().buffer(capacity: finish ? 0 : chunkSize + 262_144)
-        }
-    }
-
-    /// The body: the chunks in order, and its size.
-    mutating func finish() -> (chunks: [ByteBuffer], uncompressedBytes: Int) {
-        flush(finish: true)
-        return (chunks, written)
-    }
+    /// Every byte written, the discarded ones included.
+    var bytesWritten: Int { discarded + buffer.readableBytes }
 
     mutating func write(_ bytes: [UInt8]) {
         buffer.writeBytes(bytes)

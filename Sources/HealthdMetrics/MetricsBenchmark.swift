@@ -97,9 +97,9 @@ public enum MetricsBenchmark {
     /// Renders into one reused chunk buffer, dropping the text: the cost of rendering alone.
     static func renderOnly(_ input: MetricsInput, process: ProcessMetrics?, rows: ConnectionRows?) -> Int {
         var writer = ExpositionWriter(
-            capacity: MetricsRenderer.chunkSize + 262_144, chunkSize: MetricsRenderer.chunkSize, discard: true)
+            capacity: MetricsRenderer.chunkSize + 262_144, discardAt: MetricsRenderer.chunkSize)
         MetricsRenderer.write(input, rows: rows, format: .text, process: process, into: &writer)
-        return writer.finish().uncompressedBytes
+        return writer.bytesWritten
     }
 
     /// `input` with `percent`% of its organizations (at least one) polled again: each has a new
