@@ -21,20 +21,21 @@ release:
 deps:
 	@./scripts/ensure-packages.sh $(TEST_DEBS)
 
-# Installs what the tests need, builds, and runs every test (Swift Testing). The journal end-to-end suite
-# runs next to a private systemd-journald (scripts/with-journald.sh; root). Exit 77 there means "skipped"
-# (not root, or no journald) and is only allowed outside CI: .ci/run sets LEEN_REQUIRE_REAL_PARTS=1.
-# Suites that run real processes on real time (demo, Prometheus, systemd) run one at a time after the
-# parallel bulk, so a loaded 2-core machine cannot starve them.
-E2E_SUITES = JournalEndToEnd|SystemdJournalTests
-SERIAL_SUITES = DemoTests|PrometheusEndToEnd|SystemdServiceTests|CommandLineTests|SocketActivationTests
+# Installs what the tests need, builds, and runs every test (Swift Testing), in three phases chosen by test
+# target, so a new suite runs where its target says:
+#   1. every unit-test target, in parallel;
+#   2. IntegrationTests (real systemd as PID 1 in namespaces, Prometheus, promtool, the built executables on
+#      real time), one suite at a time so a loaded 2-core machine cannot starve them;
+#   3. JournalTests next to a private systemd-journald (scripts/with-journald.sh; root). Exit 77 there means
+#      "skipped" (not root, or no journald) and is only allowed outside CI: .ci/run sets LEEN_REQUIRE_REAL_PARTS=1.
+REAL_PART_TARGETS = IntegrationTests|JournalTests
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest --skip '$(E2E_SUITES)|$(SERIAL_SUITES)'
+	$(SWIFT) test --skip-build --disable-xctest --skip '^($(REAL_PART_TARGETS))\.'
 	LEEN_HEALTHD_BIN=$$($(SWIFT) build --show-bin-path)/leen-healthd \
-	    $(SWIFT) test --skip-build --disable-xctest --no-parallel --filter '$(SERIAL_SUITES)'
+	    $(SWIFT) test --skip-build --disable-xctest --no-parallel --filter '^IntegrationTests\.'
 	LEEN_HEALTHD_BIN=$$($(SWIFT) build --show-bin-path)/leen-healthd ./scripts/with-journald.sh \
-	    $(SWIFT) test --skip-build --disable-xctest --no-parallel --filter '$(E2E_SUITES)' || [ $$? -eq 77 ]
+	    $(SWIFT) test --skip-build --disable-xctest --no-parallel --filter '^JournalTests\.' || [ $$? -eq 77 ]
 
 # The daemon against an embedded leen-sim with a lively fleet; every event is printed (Ctrl-C stops).
 # DURATION=60 make demo stops by itself after 60 seconds.

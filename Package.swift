@@ -5,10 +5,11 @@ let package = Package(
     name: "leen-healthd",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "LeenAPI", targets: ["LeenAPI"]),
+        .library(name: "LeenAPI", targets: ["LeenAPI", "LeenAPIClient"]),
         .library(name: "LeenSimulator", targets: ["LeenSimulator"]),
         .executable(name: "leen-sim", targets: ["leen-sim"]),
         .executable(name: "leen-healthd", targets: ["leen-healthd"]),
+        .executable(name: "leen-healthd-bench", targets: ["leen-healthd-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -24,10 +25,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
-        // Codable models of the Leen provisioning API and a typed client over AsyncHTTPClient.
+        // Codable models of the Leen provisioning API: pure values, no networking.
+        .target(name: "LeenAPI"),
+        // The typed client over AsyncHTTPClient: retries, timeouts, pagination, `LeenAPIError`.
         .target(
-            name: "LeenAPI",
+            name: "LeenAPIClient",
             dependencies: [
+                "LeenAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -67,7 +71,8 @@ let package = Package(
             name: "SystemdSupport",
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
         ),
-        // The monitor's pure logic: configuration, diff, events, provisioning plans, poll outcomes. No I/O.
+        // The monitor's pure logic: configuration, diff, events, the scheduler state machine, the connection
+        // view, provisioning plans. Depends on the API models only: no I/O, no networking, no clock.
         .target(
             name: "HealthdCore",
             dependencies: ["LeenAPI", .product(name: "Yams", package: "Yams")]
@@ -85,19 +90,32 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The daemon: provisioner, pollers, state file, event emission, services, commands, demo.
+        // The daemon: provisioner, poll driver, monitor actor, state files, event emission, services, commands.
         .target(
             name: "Healthd",
             dependencies: [
-                "HealthdCore", "HealthdMetrics", "LeenAPI", "LeenSimulator", "SystemdSupport",
+                "HealthdCore", "HealthdMetrics", "LeenAPI", "LeenAPIClient", "SystemdSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // `leen-healthd demo`: the daemon against an embedded leen-sim. Kept out of `Healthd` so the daemon's
+        // library does not link the simulator.
+        .target(
+            name: "HealthdDemo",
+            dependencies: [
+                "Healthd", "HealthdCore", "HealthdMetrics", "LeenAPI", "LeenAPIClient", "LeenSimulator",
+                "SystemdSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -105,10 +123,41 @@ let package = Package(
         .executableTarget(
             name: "leen-healthd",
             dependencies: [
-                "Healthd", "HealthdCore", "HealthdMetrics", "LeenAPI",
+                "Healthd", "HealthdCore", "HealthdDemo", "HealthdMetrics", "LeenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Benchmark-only code: a synthetic fleet and the /metrics benchmark, with swift-prometheus as the
+        // peer it is measured against. Nothing the daemon links depends on it.
+        .target(
+            name: "HealthdBenchmarks",
+            dependencies: [
+                "HealthdCore", "HealthdMetrics", "LeenAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .executableTarget(
+            name: "leen-healthd-bench",
+            dependencies: [
+                "HealthdBenchmarks", "HealthdMetrics",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // What several test targets share: a daemon workspace, a daemon child process, the journal reader,
+        // system tools and the rule for a missing real part.
+        .target(
+            name: "HealthdTestSupport",
+            dependencies: [
+                "Healthd", "HealthdCore", "LeenAPI", "LeenAPIClient", "LeenSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/HealthdTestSupport"
         ),
         .testTarget(
             name: "SystemdSupportTests",
@@ -121,25 +170,50 @@ let package = Package(
         .testTarget(
             name: "HealthdMetricsTests",
             dependencies: [
-                "HealthdMetrics", "HealthdCore", "LeenAPI",
+                "HealthdMetrics", "HealthdBenchmarks", "HealthdCore", "LeenAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
+        // Unit tests of the daemon's library: no real system part, run in parallel.
         .testTarget(
             name: "HealthdTests",
             dependencies: [
-                "Healthd", "HealthdCore", "LeenAPI", "LeenSimulator", "SystemdSupport",
+                "HealthdTestSupport",
+                "Healthd", "HealthdCore", "HealthdMetrics", "LeenAPI", "LeenAPIClient", "LeenSimulator",
+                "SystemdSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // Suites that need real system parts (systemd as PID 1, Prometheus, promtool, systemd-analyze) or run
+        // the built executables on real time: `make test` runs this target one suite at a time.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "HealthdTestSupport",
+                "Healthd", "HealthdCore", "HealthdDemo", "HealthdMetrics", "LeenAPI", "LeenAPIClient", "LeenSimulator",
+                "SystemdSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Suites that write to and read a real journald: `make test` runs this target next to a private
+        // journald (scripts/with-journald.sh).
+        .testTarget(
+            name: "JournalTests",
+            dependencies: [
+                "HealthdTestSupport",
+                "Healthd", "HealthdCore", "LeenAPI", "LeenSimulator", "SystemdSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "LeenAPITests",
             dependencies: [
-                "LeenAPI", "LeenSimulator",
+                "LeenAPI", "LeenAPIClient", "LeenSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -148,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "LeenSimulatorTests",
             dependencies: [
-                "LeenSimulator", "LeenAPI",
+                "LeenSimulator", "LeenAPI", "LeenAPIClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

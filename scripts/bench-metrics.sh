@@ -6,9 +6,9 @@
 #   ./scripts/bench-metrics.sh                    # defaults below
 #   SIZES="1000 10000" DURATION=5 ./scripts/bench-metrics.sh
 #
-# Part 1 runs `leen-healthd bench-metrics --connections N` (MetricsBenchmark.run: render time and bytes,
+# Part 1 runs `leen-healthd-bench --connections N` (MetricsBenchmark.run: render time and bytes,
 # median of ITERATIONS runs, release build). Part 2 serves a synthetic fleet with
-# `leen-healthd bench-metrics --serve 127.0.0.1:PORT --connections N` and scrapes it with wrk: CONNS (8)
+# `leen-healthd-bench --serve 127.0.0.1:PORT --connections N` and scrapes it with wrk: CONNS (8)
 # concurrent scrapers asking as Prometheus does (OpenMetrics, gzip), then IDENTITY_CONNS (2) asking for
 # uncompressed text. wrk and the server share this machine's cores.
 set -euo pipefail
@@ -35,12 +35,8 @@ for tool in wrk curl; do
     command -v $tool >/dev/null || { echo "bench-metrics: '$tool' is missing (apt-get install $tool)" >&2; exit 1; }
 done
 
-swift build -c release --product leen-healthd >/dev/null
-BIN=$(swift build -c release --show-bin-path)/leen-healthd
-"$BIN" bench-metrics --help >/dev/null 2>&1 || {
-    echo "bench-metrics: this leen-healthd has no bench-metrics subcommand yet" >&2
-    exit 1
-}
+swift build -c release --product leen-healthd-bench >/dev/null
+BIN=$(swift build -c release --show-bin-path)/leen-healthd-bench
 
 echo
 echo "leen-healthd /metrics benchmark; machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(swift --version 2>/dev/null | head -1)"
@@ -52,10 +48,10 @@ first=1
 for n in $SIZES; do
     # The table header once, then only rows.
     if [ $first -eq 1 ]; then
-        "$BIN" bench-metrics --connections "$n" --iterations "$ITERATIONS"
+        "$BIN" --connections "$n" --iterations "$ITERATIONS"
         first=0
     else
-        "$BIN" bench-metrics --connections "$n" --iterations "$ITERATIONS" | tail -n +3
+        "$BIN" --connections "$n" --iterations "$ITERATIONS" | tail -n +3
     fi
 done
 
@@ -65,7 +61,7 @@ echo
 echo "| connections | request  | scrapers | scrapes/s |      p50 |      p99 |      max | body bytes | server RSS after |"
 echo "|------------:|----------|---------:|----------:|---------:|---------:|---------:|-----------:|-----------------:|"
 for n in $HTTP_SIZES; do
-    "$BIN" bench-metrics --serve "127.0.0.1:$PORT" --connections "$n" >"$WORK/server.log" 2>&1 &
+    "$BIN" --serve "127.0.0.1:$PORT" --connections "$n" >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 600); do
         curl -sf "$BASE/-/healthy" -o /dev/null && break

@@ -3,6 +3,7 @@ import Foundation
 import HealthdCore
 import HealthdMetrics
 import LeenAPI
+import LeenAPIClient
 import NIOCore
 import Logging
 import ServiceLifecycle
@@ -68,7 +69,7 @@ public enum DaemonRunner {
                 makeClient: { config in
                     LeenClient(
                         configuration: clientConfiguration(config, key: try reader.read(config.api.key)),
-                        httpClient: http, logger: logger, observer: { recorder.recordRequest($0) })
+                        httpClient: http, logger: logger, observer: { recorder.recordRequest(.init($0)) })
                 },
                 readSecret: { try reader.read($0) }, hooks: hooks, metrics: recorder, logger: logger)
             let reload = SignalReloadService(daemon: daemon)
@@ -76,9 +77,7 @@ public enum DaemonRunner {
                 daemon: daemon, manager: serviceManager, stall: HealthDaemon.stallLimit(configuration))
 
             // The metrics listener comes first: READY waits until it is bound, and it stops last.
-            let provider: MetricsEndpoint.Provider = {
-                await monitor.metricsInput(recorder: recorder, emitter: emitter)
-            }
+            let provider: MetricsEndpoint.Provider = { await monitor.snapshot(recorder: recorder) }
             let (bound, boundSink) = AsyncStream.makeStream(of: Int.self)
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
             if let socket = serviceManager.listeningSockets().first {
@@ -145,6 +144,15 @@ public struct SignalReloadService: Service {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             daemon.requestReload()
         }
+    }
+}
+
+extension MetricsRecorder.Request {
+    /// What metrics count of one HTTP attempt the client reports.
+    init(_ event: LeenClient.RequestEvent) {
+        self.init(
+            operation: event.operation, code: event.status.map(String.init) ?? event.errorKind?.rawValue ?? "unknown",
+            retryDelay: event.retryDelay, honouredRetryAfter: event.honouredRetryAfter)
     }
 }
 

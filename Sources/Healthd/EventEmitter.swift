@@ -1,23 +1,15 @@
 import HealthdCore
-import Synchronization
 import SystemdSupport
 
-/// Writes events to the journal (or stderr when there is none), counts them, and tells observers.
+/// Writes events to the journal (or stderr when there is none) and tells observers. Blocking: the monitor
+/// calls it on its blocking-I/O thread (``BlockingIO``).
 ///
-/// A failed journal send is never silent: the event is written to stderr instead and counted in
-/// ``sendErrors``.
+/// A failed journal send is never silent: the event is written to stderr instead, and ``emit(_:)`` returns
+/// how many sends failed so the monitor counts them.
 public final class EventEmitter: Sendable {
     let sink: any JournalSink
     let fallback: any JournalSink
     let observers: [@Sendable (HealthEvent) -> Void]
-    private let counters = Mutex(Counters())
-
-    public struct Counters: Sendable, Hashable {
-        /// Events written, by kind.
-        public var emitted: [EventKind: Int] = [:]
-        /// Journal sends that failed (the event then went to stderr).
-        public var sendErrors = 0
-    }
 
     /// - Parameters:
     ///   - sink: where events go (the journal, or a stream on stderr).
@@ -41,25 +33,26 @@ public final class EventEmitter: Sendable {
             sink: Journal.isAvailable ? SystemdJournalSink() : stderr, fallback: stderr, observers: observers)
     }
 
-    public func emit(_ events: [HealthEvent]) {
-        for event in events { emit(event) }
-    }
-
-    public func emit(_ event: HealthEvent) {
-        let entry = JournalEntry(event.journalFields.map { ($0.name, $0.value) })
-        var failed = false
-        do {
-            try sink.send(entry)
-        } catch {
-            failed = true
-            try? fallback.send(entry)
+    /// Sends every event; returns how many journal sends failed (those events went to the fallback).
+    @discardableResult
+    public func emit(_ events: [HealthEvent]) -> Int {
+        var failed = 0
+        for event in events {
+            let entry = JournalEntry(event.journalFields.map { ($0.name, $0.value) })
+            do {
+                try sink.send(entry)
+            } catch {
+                failed += 1
+                try? fallback.send(entry)
+            }
+            for observer in observers { observer(event) }
         }
-        counters.withLock {
-            $0.emitted[event.kind, default: 0] += 1
-            if failed { $0.sendErrors += 1 }
-        }
-        for observer in observers { observer(event) }
+        return failed
     }
+}
 
-    public var counts: Counters { counters.withLock { $0 } }
+/// Drops entries: where events need no journal (the demo without one prints them itself; tests observe them).
+public struct NullSink: JournalSink {
+    public init() {}
+    public func send(_ entry: JournalEntry) throws {}
 }

@@ -2,6 +2,7 @@ import Foundation
 import HealthdCore
 import HealthdMetrics
 import LeenAPI
+import LeenAPIClient
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -9,8 +10,10 @@ import Synchronization
 /// The monitor as a `Service`: provisions, then polls every organization on its schedule until shutdown,
 /// re-reading the configuration on ``requestReload()``.
 ///
-/// Polls, timers and reload requests all post into one mailbox that a single loop consumes, so the
-/// schedule has one owner and every concurrent piece is a child task of `run()`.
+/// What to do and when is decided by ``SchedulerStateMachine`` (pure, in the core); this class only carries
+/// out its actions. Polls, timers, reloads and pings post into one mailbox that a single loop consumes and
+/// feeds to the machine, so the schedule has one owner and every concurrent piece is a child task of `run()`.
+/// A reload runs beside the loop, so polls and the watchdog's pings go on while it provisions.
 public final class HealthDaemon: Service {
     public let monitor: Monitor
     let loadConfiguration: @Sendable () throws -> Configuration
@@ -23,7 +26,8 @@ public final class HealthDaemon: Service {
     let post: AsyncStream<Message>.Continuation
     let activity = Locked(Activity())
 
-    /// When the daemon last did something, for the watchdog and the startup timeout.
+    /// When the daemon last did something, for the watchdog and the startup timeout: read by the supervisor
+    /// on its own task, hence behind a lock.
     struct Activity: Sendable {
         /// The scheduler loop handled a message.
         var loop: ContinuousClock.Instant?
@@ -31,6 +35,7 @@ public final class HealthDaemon: Service {
         var startup = ContinuousClock.now
         /// In-flight polls: when each last completed a page (or started).
         var polls: [OrganizationID: ContinuousClock.Instant] = [:]
+        /// Set when the machine's `.reportReady` is carried out (the machine decides; this publishes it).
         var ready = false
     }
 
@@ -52,10 +57,18 @@ public final class HealthDaemon: Service {
 
     enum Message: Sendable {
         case tick
-        case polled(OrganizationID, Monitor.PollResult?, Duration)
+        /// A poll ended; nil when it was cancelled (shutdown).
+        case polled(OrganizationID, PollOutcome?, Duration)
         case reload
+        case reloaded(Reloaded?)
         /// From the supervisor: the loop proves it is alive by handling it.
         case ping
+    }
+
+    /// A configuration that a reload put in force, with its client.
+    struct Reloaded: Sendable {
+        var configuration: Configuration
+        var client: LeenClient
     }
 
     public init(
@@ -104,123 +117,109 @@ public final class HealthDaemon: Service {
         var client = try makeClient(configuration)
         metrics?.setPollInterval(configuration.poll.interval)
         await provisionAll(configuration, client: client)
-        await monitor.emit([
-            EventBuilder.event(
-                .daemonStarted, .info,
-                "leen-healthd started: \(configuration.organizations.count) organizations, "
-                    + "\(configuration.organizations.reduce(0) { $0 + $1.connections.count }) declared connections",
-                context: EventContext(organizationLabel: "", observedAt: Date()))
-        ])
-        var schedule = PollSchedule()
-        schedule.reconcile(with: configuration.organizations.map(\.id), now: .now)
-        var readySent = false
-        var lastProgress = ContinuousClock.now - .seconds(1)
-        var armedFor: ContinuousClock.Instant?
+        await monitor.emit([EventBuilder.daemonStarted(configuration, context: Self.daemonContext())])
+        var machine = SchedulerStateMachine(poll: configuration.poll)
         let post = self.post
 
         try await withThrowingDiscardingTaskGroup { group in
-            func dispatch() {
-                for id in schedule.ready(at: .now, limit: max(1, configuration.poll.concurrency)) {
-                    guard let organization = configuration.organizations.first(where: { $0.id == id }) else { continue }
-                    schedule.inFlight.insert(id)
-                    let pollClient = client
-                    let poll = configuration.poll
-                    let activity = self.activity
-                    activity.withLock { $0.polls[id] = .now }
-                    group.addTask {
-                        let started = ContinuousClock.now
-                        let result = await Self.poll(organization, client: pollClient, poll: poll) {
+            func perform(_ actions: [SchedulerStateMachine.Action]) async {
+                for action in actions {
+                    switch action {
+                    case .startPolls(let ids):
+                        for id in ids {
+                            guard let organization = configuration.organizations.first(where: { $0.id == id }) else {
+                                // Cannot happen: the machine schedules configured organizations only.
+                                post.yield(.polled(id, nil, .zero))
+                                continue
+                            }
+                            let (pollClient, poll, activity) = (client, configuration.poll, self.activity)
                             activity.withLock { $0.polls[id] = .now }
+                            group.addTask {
+                                let started = ContinuousClock.now
+                                let outcome = await Self.poll(organization, client: pollClient, poll: poll) {
+                                    activity.withLock { $0.polls[id] = .now }
+                                }
+                                post.yield(.polled(id, outcome, ContinuousClock.now - started))
+                            }
                         }
-                        post.yield(.polled(id, result, ContinuousClock.now - started))
-                    }
-                }
-                if let next = schedule.nextDue, armedFor.map({ next < $0 }) ?? true {
-                    armedFor = next
-                    group.addTask {
-                        try? await Task.sleep(until: next)
-                        post.yield(.tick)
-                    }
-                }
-            }
-            dispatch()
-            for await message in mailbox.cancelOnGracefulShutdown() {
-                activity.withLock { $0.loop = .now }
-                switch message {
-                case .ping:
-                    // Under systemd: a trailing STATUS refresh, so polls skipped by the 1 s limit show soon.
-                    if readySent, ContinuousClock.now - lastProgress >= .seconds(1) {
-                        lastProgress = .now
-                        hooks.progress(await monitor.snapshot().summary)
-                    }
-                case .tick:
-                    if let armed = armedFor, armed <= .now { armedFor = nil }
-                case .polled(let id, let result, let duration):
-                    schedule.inFlight.remove(id)
-                    activity.withLock { _ = $0.polls.removeValue(forKey: id) }
-                    guard let result else { break }
-                    let ingested = await monitor.ingest(result, organization: id)
-                    var retryAfter: Duration?
-                    var outcome = "success"
-                    if case .failure(let error) = result {
-                        retryAfter = error.retryAfter
-                        outcome = error.kind.rawValue
-                        // A failure that made no event is a repeat of an outage already reported.
-                        if ingested?.events == 0 { metrics?.recordSuppressed() }
-                    }
-                    metrics?.recordPoll(organization: id, result: outcome, duration: duration)
-                    if let ingested {
-                        schedule.due[id] =
-                            .now
-                            + PollSchedule.delay(
-                                poll: configuration.poll, failures: ingested.state.consecutiveFailures,
-                                retryAfter: retryAfter, unit: Double.random(in: 0..<1))
-                    }
-                    // The summary walks every connection: at most once a second, not after every poll.
-                    let becameReady = !readySent ? await monitor.firstCycleComplete : false
-                    if becameReady || ContinuousClock.now - lastProgress >= .seconds(1) {
-                        lastProgress = .now
+                    case .armTimer(let instant):
+                        group.addTask {
+                            try? await Task.sleep(until: instant)
+                            post.yield(.tick)
+                        }
+                    case .reportReady:
                         let summary = await monitor.snapshot().summary
-                        hooks.progress(summary)
-                        if becameReady {
-                            readySent = true
-                            activity.withLock { $0.ready = true }
-                            metrics?.setReady(true)
-                            hooks.ready(summary)
-                        }
-                    }
-                case .reload:
-                    if let reloaded = await reload(current: configuration) {
-                        configuration = reloaded.configuration
-                        client = reloaded.client
-                        schedule.reconcile(with: configuration.organizations.map(\.id), now: .now)
-                        armedFor = nil
-                    }
-                    if !readySent, await monitor.firstCycleComplete {
-                        readySent = true
                         activity.withLock { $0.ready = true }
                         metrics?.setReady(true)
-                        hooks.ready(await monitor.snapshot().summary)
+                        hooks.progress(summary)
+                        hooks.ready(summary)
+                    case .reportStatus:
+                        hooks.progress(await monitor.snapshot().summary)
+                    case .startReload:
+                        group.addTask { post.yield(.reloaded(await self.reload())) }
+                    case .finish:
+                        hooks.stopping()
+                        await monitor.emit([EventBuilder.daemonStopping(context: Self.daemonContext())])
+                        group.cancelAll()
                     }
                 }
-                dispatch()
             }
-            hooks.stopping()
-            await monitor.emit([
-                EventBuilder.event(
-                    .daemonStopping, .info, "leen-healthd is stopping",
-                    context: EventContext(organizationLabel: "", observedAt: Date()))
-            ])
-            group.cancelAll()
+
+            await perform(machine.start(organizations: configuration.organizations.map(\.id), now: .now))
+            for await message in mailbox.cancelOnGracefulShutdown() {
+                activity.withLock { $0.loop = .now }
+                let actions: [SchedulerStateMachine.Action]
+                switch message {
+                case .ping:
+                    actions = machine.ping(now: .now)
+                case .tick:
+                    actions = machine.timerFired(now: .now)
+                case .polled(let id, let outcome, let duration):
+                    activity.withLock { _ = $0.polls.removeValue(forKey: id) }
+                    let completion: SchedulerStateMachine.PollCompletion
+                    if let outcome {
+                        if let ingested = await monitor.ingest(outcome, organization: id, duration: duration) {
+                            if case .failure(let failure) = outcome {
+                                completion = .failed(
+                                    consecutiveFailures: ingested.state.consecutiveFailures,
+                                    retryAfter: failure.retryAfter)
+                            } else {
+                                completion = .succeeded
+                            }
+                        } else {
+                            completion = .forgotten
+                        }
+                    } else {
+                        completion = .cancelled
+                    }
+                    actions = machine.pollFinished(id, completion, jitter: Double.random(in: 0..<1), now: .now)
+                case .reload:
+                    actions = machine.reloadRequested()
+                case .reloaded(let reloaded):
+                    if let reloaded {
+                        configuration = reloaded.configuration
+                        client = reloaded.client
+                        actions = machine.reloadFinished(
+                            .applied(organizations: configuration.organizations.map(\.id), poll: configuration.poll),
+                            now: .now)
+                    } else {
+                        actions = machine.reloadFinished(.refused, now: .now)
+                    }
+                }
+                await perform(actions)
+            }
+            await perform(machine.shutdownRequested())
         }
         await monitor.persistAll()
     }
+
+    static func daemonContext() -> EventContext { EventContext(organizationLabel: "", observedAt: Date()) }
 
     /// Lists every page of an organization's connections; nil when cancelled (shutdown).
     static func poll(
         _ organization: OrganizationConfig, client: LeenClient, poll: Configuration.Poll,
         pageDone: @Sendable () -> Void = {}
-    ) async -> Monitor.PollResult? {
+    ) async -> PollOutcome? {
         do {
             var all: [Connection] = []
             for try await page in client.connectionPages(
@@ -230,21 +229,18 @@ public final class HealthDaemon: Service {
                 pageDone()
             }
             return .success(all)
-        } catch let error as LeenAPIError {
-            return .failure(error)
         } catch is CancellationError {
             return nil
+        } catch let error as LeenAPIError where error.kind == .cancelled {
+            return nil
         } catch {
-            return .failure(
-                LeenAPIError(
-                    kind: .transport, operation: "list_connections", request: "GET organization \(organization.id)",
-                    underlying: String(describing: error)))
+            return .failure(PollFailure(calling: "list_connections GET organization \(organization.id)", error))
         }
     }
 
     /// Provisions every organization, a few at a time.
     func provisionAll(_ configuration: Configuration, client: LeenClient) async {
-        let provisioner = Provisioner(client: client, readSecret: readSecret, logger: logger)
+        let provisioner = Provisioner(client: client, readSecret: readSecret)
         let applied = await monitor.appliedCredentials
         let limit = max(1, configuration.poll.concurrency)
         await withTaskGroup(of: (OrganizationID, Provisioner.Outcome).self) { group in
@@ -259,11 +255,8 @@ public final class HealthDaemon: Service {
                         var outcome = Provisioner.Outcome()
                         outcome.failures = 1
                         outcome.events = [
-                            EventBuilder.event(
-                                .provisioningFailed, .error,
-                                "Provisioning \(organization.label) failed: cannot list its connections: \(error)",
-                                fields: [EventField("LEEN_ORGANIZATION_ID", organization.id.rawValue)]
-                                    + provisioner.apiFields(error),
+                            EventBuilder.provisioningListFailed(
+                                organization, why: "\(error)", failure: PollFailure(calling: "list_connections", error),
                                 context: EventContext(organizationLabel: organization.label, observedAt: Date()))
                         ]
                         return (organization.id, outcome)
@@ -281,10 +274,10 @@ public final class HealthDaemon: Service {
         await monitor.flushAppliedCredentials()
     }
 
-    /// Re-reads configuration and secrets; on any error keeps the current configuration and says why.
-    func reload(current: Configuration) async -> (configuration: Configuration, client: LeenClient)? {
+    /// Re-reads configuration and secrets, then provisions; on any error keeps the current configuration and
+    /// says why. Runs beside the scheduler loop.
+    func reload() async -> Reloaded? {
         hooks.reloading()
-        let context = EventContext(organizationLabel: "", observedAt: Date())
         let configuration: Configuration
         let client: LeenClient
         do {
@@ -293,29 +286,18 @@ public final class HealthDaemon: Service {
         } catch {
             let reason = String(describing: error)
             logger.error("reload refused; the previous configuration stays in force", metadata: ["error": "\(reason)"])
-            await monitor.emit([
-                EventBuilder.event(
-                    .configReloadFailed, .error,
-                    "Reload refused, the previous configuration stays in force: \(reason)",
-                    fields: [EventField("LEEN_ERROR", String(reason.prefix(4096)))], context: context)
-            ])
+            await monitor.emit([EventBuilder.configReloadFailed(reason: reason, context: Self.daemonContext())])
             metrics?.recordReload(success: false)
             hooks.reloaded(reason)
             return nil
         }
         await monitor.setConfiguration(configuration)
         await provisionAll(configuration, client: client)
-        await monitor.emit([
-            EventBuilder.event(
-                .configReloaded, .notice,
-                "Configuration reloaded: \(configuration.organizations.count) organizations, "
-                    + "\(configuration.organizations.reduce(0) { $0 + $1.connections.count }) declared connections",
-                context: context)
-        ])
+        await monitor.emit([EventBuilder.configReloaded(configuration, context: Self.daemonContext())])
         metrics?.recordReload(success: true)
         metrics?.setPollInterval(configuration.poll.interval)
         hooks.reloaded(nil)
-        return (configuration, client)
+        return Reloaded(configuration: configuration, client: client)
     }
 }
 

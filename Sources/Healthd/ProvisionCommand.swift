@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import HealthdCore
 import LeenAPI
+import LeenAPIClient
 import Logging
 import SystemdSupport
 
@@ -19,11 +20,11 @@ public enum ProvisionCommand {
             let client = LeenClient(
                 configuration: DaemonRunner.clientConfiguration(configuration, key: try reader.read(configuration.api.key)),
                 httpClient: http, logger: logger)
-            let provisioner = Provisioner(client: client, readSecret: { try reader.read($0) }, logger: logger)
+            let provisioner = Provisioner(client: client, readSecret: { try reader.read($0) })
             var credentials = try store.loadCredentials()
             var failures = 0
             let emitter = EventEmitter.standard(
-                format: StreamSink.Format(configuration.events.stderrFormat), observers: [{ print(Demo.line($0)) }])
+                format: StreamSink.Format(configuration.events.stderrFormat), observers: [{ print(ConsoleLine.of($0)) }])
             for organization in configuration.organizations {
                 let plan: Provisioner.Plan
                 do {

@@ -1,21 +1,17 @@
 import Foundation
 import HealthdCore
 import LeenAPI
-import Logging
+import LeenAPIClient
 
 /// Provisions one organization's declared connections: adopt by identifier, create what is missing, PATCH
 /// credentials that changed since they were last applied, report what the config does not declare.
 public struct Provisioner: Sendable {
     let client: LeenClient
     let readSecret: @Sendable (SecretSource) throws -> String
-    let logger: Logger
 
-    public init(
-        client: LeenClient, readSecret: @escaping @Sendable (SecretSource) throws -> String, logger: Logger
-    ) {
+    public init(client: LeenClient, readSecret: @escaping @Sendable (SecretSource) throws -> String) {
         self.client = client
         self.readSecret = readSecret
-        self.logger = logger
     }
 
     /// What provisioning will do for one organization, with the resolved credentials it needs.
@@ -76,20 +72,15 @@ public struct Provisioner: Sendable {
         let context = EventContext(organizationLabel: organization.label, observedAt: now)
         var outcome = Outcome()
         let declared = Dictionary(uniqueKeysWithValues: organization.connections.map { ($0.identifier, $0) })
-        func fields(_ identifier: String?, _ vendor: Vendor, _ id: ConnectionID?) -> [EventField] {
-            var fields = [EventField("LEEN_ORGANIZATION_ID", organization.id.rawValue)]
-            if let id { fields.append(EventField("LEEN_CONNECTION_ID", id.rawValue)) }
-            if let identifier { fields.append(EventField("LEEN_IDENTIFIER", identifier)) }
-            fields.append(EventField("LEEN_VENDOR", vendor.rawValue))
-            return fields
+        func subject(_ identifier: String?, _ vendor: Vendor, _ id: ConnectionID?) -> EventBuilder.ProvisioningSubject {
+            EventBuilder.ProvisioningSubject(organization: organization, identifier: identifier, vendor: vendor, connectionID: id)
         }
-        func failed(_ identifier: String, _ vendor: Vendor, _ id: ConnectionID?, _ why: String, _ extra: [EventField] = [])
-        {
+        func failed(_ identifier: String, _ vendor: Vendor, _ id: ConnectionID?, _ why: String, _ error: (any Error)? = nil) {
             outcome.failures += 1
             outcome.events.append(
-                EventBuilder.event(
-                    .provisioningFailed, .error, "Provisioning \(identifier) (\(vendor)) in \(organization.label) failed: \(why)",
-                    fields: fields(identifier, vendor, id) + extra, context: context))
+                EventBuilder.provisioningFailed(
+                    subject(identifier, vendor, id), why: why,
+                    failure: error.map { PollFailure(calling: "provision", $0) }, context: context))
         }
 
         for action in plan.actions {
@@ -107,29 +98,17 @@ public struct Provisioner: Sendable {
                             vendor: vendor, credentials: resolved.credentials, identifier: identifier,
                             options: declared[identifier]?.options))
                     outcome.applied[identifier] = resolved.hash
-                    var extra = fields(identifier, vendor, created.id)
-                    if let state = created.state { extra.append(EventField("LEEN_STATE", state.rawValue)) }
-                    var message = "Created \(identifier) (\(vendor)) in \(organization.label) as connection \(created.id)"
-                    if let url = created.oauth2AuthorizeURL {
-                        extra.append(EventField("LEEN_OAUTH_URL", url))
-                        message += "; an administrator must open \(url) to authorise it"
-                    }
                     outcome.events.append(
-                        EventBuilder.event(
-                            .connectionCreated, created.oauth2AuthorizeURL == nil ? .notice : .warning, message,
-                            fields: extra, context: context))
+                        EventBuilder.connectionCreated(
+                            subject(identifier, vendor, created.id), state: created.state,
+                            oauthURL: created.oauth2AuthorizeURL, context: context))
                 } catch {
-                    failed(identifier, vendor, nil, "create: \(error)", apiFields(error))
+                    failed(identifier, vendor, nil, "create: \(error)", error)
                 }
             case .adopt(let identifier, let id):
                 let vendor = declared[identifier]?.vendor ?? ""
                 if let resolved = plan.resolved[identifier] { outcome.applied[identifier] = resolved.hash }
-                outcome.events.append(
-                    EventBuilder.event(
-                        .connectionAdopted, .info,
-                        "Adopted existing connection \(id) as \(identifier) (\(vendor)) in \(organization.label); "
-                            + "its credentials were left as they are",
-                        fields: fields(identifier, vendor, id), context: context))
+                outcome.events.append(EventBuilder.connectionAdopted(subject(identifier, vendor, id), context: context))
             case .updateCredentials(let identifier, let id):
                 let vendor = declared[identifier]?.vendor ?? ""
                 guard let resolved = plan.resolved[identifier], let credentials = resolved.credentials else { continue }
@@ -138,13 +117,9 @@ public struct Provisioner: Sendable {
                         organizationID: organization.id, connectionID: id,
                         UpdateConnectionRequest(credentials: credentials))
                     outcome.applied[identifier] = resolved.hash
-                    outcome.events.append(
-                        EventBuilder.event(
-                            .credentialsUpdated, .notice,
-                            "Sent changed credentials for \(identifier) (\(vendor)) in \(organization.label)",
-                            fields: fields(identifier, vendor, id), context: context))
+                    outcome.events.append(EventBuilder.credentialsUpdated(subject(identifier, vendor, id), context: context))
                 } catch {
-                    failed(identifier, vendor, id, "update credentials: \(error)", apiFields(error))
+                    failed(identifier, vendor, id, "update credentials: \(error)", error)
                 }
             case .unchanged:
                 break
@@ -153,12 +128,7 @@ public struct Provisioner: Sendable {
                     identifier, declaredVendor, id,
                     "Leen's connection \(id) with this identifier is a \(existing) connection; it is left alone")
             case .unmanaged(let id, let identifier, let vendor):
-                outcome.events.append(
-                    EventBuilder.event(
-                        .connectionUnmanaged, .notice,
-                        "Leen has connection \(id) (\(vendor)\(identifier.map { ", identifier \($0)" } ?? "")) in "
-                            + "\(organization.label) that the config does not declare; it is not monitored or changed",
-                        fields: fields(identifier, vendor, id), context: context))
+                outcome.events.append(EventBuilder.connectionUnmanaged(subject(identifier, vendor, id), context: context))
             }
         }
         for (identifier, why) in plan.unresolvable.sorted(by: { $0.key < $1.key })
@@ -166,12 +136,5 @@ public struct Provisioner: Sendable {
             failed(identifier, declared[identifier]?.vendor ?? "", nil, "its credentials cannot be read: \(why)")
         }
         return outcome
-    }
-
-    func apiFields(_ error: any Error) -> [EventField] {
-        guard let error = error as? LeenAPIError else { return [] }
-        var fields = [EventField("LEEN_API_ERROR", error.kind.rawValue)]
-        if let status = error.status { fields.append(EventField("LEEN_HTTP_STATUS", String(status))) }
-        return fields
     }
 }

@@ -23,19 +23,10 @@ public enum StatusReport {
         organizations.sorted { $0.key < $1.key }.flatMap { id, state in
             state.connections.sorted { $0.key < $1.key }.map { identifier, tracked in
                 let observation = tracked.observation
-                let status: String
-                if tracked.missing {
-                    status = "MISSING"
-                } else if state.isStale {
-                    status = "UNKNOWN"
-                } else if observation.oauthPending {
-                    status = "OAUTH_PENDING"
-                } else {
-                    status = observation.health?.status.rawValue ?? "NONE"
-                }
                 return Row(
                     organization: names[id] ?? id.rawValue, identifier: identifier,
-                    vendor: observation.vendor.rawValue, state: observation.state?.rawValue ?? "-", status: status,
+                    vendor: observation.vendor.rawValue, state: observation.state?.rawValue ?? "-",
+                    status: EffectiveStatus(tracked, organizationStale: state.isStale).rawValue,
                     health: observation.health?.name.rawValue ?? "-",
                     owner: observation.health?.resolutionOwner.rawValue ?? "-",
                     since: tracked.healthSince.formatted(Date.ISO8601FormatStyle()), api: state.api.name)

@@ -140,40 +140,13 @@ public enum EventBuilder {
 
     // MARK: API events
 
-    /// Why polling an organization failed, for ``apiEvent(_:organizationID:failure:since:context:)``.
-    public struct PollFailure: Sendable, Hashable {
-        public var kind: LeenAPIError.Kind
-        public var status: Int?
-        public var detail: String?
-        public var summary: String
-
-        public init(kind: LeenAPIError.Kind, status: Int? = nil, detail: String? = nil, summary: String) {
-            self.kind = kind
-            self.status = status
-            self.detail = detail
-            self.summary = summary
-        }
-
-        public init(_ error: LeenAPIError) {
-            self.init(kind: error.kind, status: error.status, detail: error.detail, summary: error.description)
-        }
-
-        /// 401 and 403: the key is refused. Anything else: unreachable.
-        public var isRejection: Bool { kind == .unauthorized || kind == .forbidden }
-    }
-
     /// An organization-level API event: unreachable, rejected or recovered.
     public static func apiEvent(
         _ kind: EventKind, organizationID: OrganizationID, failure: PollFailure?, since: Date?, context: EventContext
     ) -> HealthEvent {
-        var fields = [
-            EventField("LEEN_EVENT", kind.rawValue), EventField("LEEN_EVENT_ID", context.makeID()),
-            EventField("LEEN_OBSERVED_AT", timestamp(context.observedAt)),
-            EventField("LEEN_ORGANIZATION_ID", organizationID.rawValue),
-        ]
+        var fields = header(kind, context: context) + [EventField("LEEN_ORGANIZATION_ID", organizationID.rawValue)]
         if let failure {
-            fields.append(EventField("LEEN_API_ERROR", failure.kind.rawValue))
-            if let status = failure.status { fields.append(EventField("LEEN_HTTP_STATUS", String(status))) }
+            fields += apiFields(failure)
             if let detail = failure.detail { fields.append(EventField("LEEN_API_DETAIL", detail)) }
         }
         if let since { fields.append(EventField("LEEN_FAILING_SINCE", timestamp(since))) }
@@ -193,33 +166,44 @@ public enum EventBuilder {
             kind: kind, priority: kind == .apiRecovered ? .notice : .error, message: message, fields: fields)
     }
 
-    /// An event that is not about one poll (provisioning, reload, lifecycle), with the usual id and time.
-    public static func event(
+    /// An event that is not about one poll (provisioning, reload, lifecycle): the header, then `fields`.
+    static func event(
         _ kind: EventKind, _ priority: EventPriority, _ message: String, fields: [EventField] = [],
         context: EventContext
     ) -> HealthEvent {
-        HealthEvent(
-            kind: kind, priority: priority, message: message,
-            fields: [
-                EventField("LEEN_EVENT", kind.rawValue), EventField("LEEN_EVENT_ID", context.makeID()),
-                EventField("LEEN_OBSERVED_AT", timestamp(context.observedAt)),
-            ] + fields)
+        HealthEvent(kind: kind, priority: priority, message: message, fields: header(kind, context: context) + fields)
     }
 
     // MARK: Pieces
+
+    /// The fields every event starts with: what it is, its id, and when it was observed.
+    static func header(_ kind: EventKind, context: EventContext) -> [EventField] {
+        [
+            EventField("LEEN_EVENT", kind.rawValue), EventField("LEEN_EVENT_ID", context.makeID()),
+            EventField("LEEN_OBSERVED_AT", timestamp(context.observedAt)),
+        ]
+    }
+
+    /// `LEEN_API_ERROR` and, when there was a response, `LEEN_HTTP_STATUS`.
+    static func apiFields(_ failure: PollFailure) -> [EventField] {
+        var fields = [EventField("LEEN_API_ERROR", failure.kind.rawValue)]
+        if let status = failure.status { fields.append(EventField("LEEN_HTTP_STATUS", String(status))) }
+        return fields
+    }
 
     static func common(
         _ kind: EventKind, subject: ConnectionObservation, previous: ConnectionObservation?,
         current: ConnectionObservation?, context: EventContext
     ) -> [EventField] {
-        var fields = [
-            EventField("LEEN_EVENT", kind.rawValue), EventField("LEEN_EVENT_ID", context.makeID()),
-            EventField("LEEN_OBSERVED_AT", timestamp(context.observedAt)),
+        var fields = header(kind, context: context) + [
             EventField("LEEN_ORGANIZATION_ID", subject.organizationID.rawValue),
             EventField("LEEN_CONNECTION_ID", subject.connectionID.rawValue),
             EventField("LEEN_IDENTIFIER", subject.identifier), EventField("LEEN_VENDOR", subject.vendor.rawValue),
         ]
         let shown = current ?? subject
+        // Events come from successful polls only, so the organization is never stale here.
+        let effective = EffectiveStatus(shown, missing: kind == .connectionDisappeared, organizationStale: false)
+        fields.append(EventField("LEEN_EFFECTIVE_STATUS", effective.rawValue))
         if let state = shown.state { fields.append(EventField("LEEN_STATE", state.rawValue)) }
         if let active = shown.isActive { fields.append(EventField("LEEN_IS_ACTIVE", active ? "true" : "false")) }
         if let health = shown.health {

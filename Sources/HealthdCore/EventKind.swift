@@ -78,33 +78,4 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
         case .daemonStopping: "83acbcc99120469bacf57d98093a5099"
         }
     }
-
-    /// One sentence on what the event means (used in docs and the catalog).
-    public var summary: String {
-        switch self {
-        case .connectionMonitored: "A declared connection is monitored for the first time."
-        case .connectionUnhealthy: "A connection's health became UNHEALTHY."
-        case .connectionRecovered: "A connection's health became HEALTHY again."
-        case .connectionReasonChanged: "The health name changed while the status stayed the same."
-        case .connectionOwnerChanged: "Only the resolution owner changed."
-        case .connectionDetailsChanged: "Failing endpoints or export types came or went."
-        case .connectionStateChanged: "The connection state (PENDING, ACTIVE, PAUSED, DELETED) or is_active changed."
-        case .connectionOAuthPending: "An OAuth connection waits for an administrator to open its authorisation URL."
-        case .connectionOAuthCompleted: "OAuth authorisation was completed."
-        case .connectionDisappeared: "A monitored connection is no longer listed by Leen."
-        case .connectionReappeared: "A connection that had disappeared is listed again."
-        case .apiUnreachable: "Polling an organization failed: timeout, transport error, 5xx, 429 after retries, or a malformed body."
-        case .apiRejected: "Leen rejected the daemon's requests (401/403): the API key is wrong, expired or for another region."
-        case .apiRecovered: "Polling an organization works again."
-        case .connectionCreated: "Provisioning created a declared connection in Leen."
-        case .connectionAdopted: "Provisioning adopted an existing connection with the declared identifier."
-        case .credentialsUpdated: "Provisioning sent changed credentials to Leen (PATCH)."
-        case .connectionUnmanaged: "Leen has a connection the config does not declare (reported, never deleted)."
-        case .provisioningFailed: "Creating or updating a declared connection failed."
-        case .configReloaded: "The configuration was reloaded."
-        case .configReloadFailed: "A reload was refused; the previous configuration stays in force."
-        case .daemonStarted: "leen-healthd started monitoring."
-        case .daemonStopping: "leen-healthd is stopping."
-        }
-    }
 }

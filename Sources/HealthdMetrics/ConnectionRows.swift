@@ -4,38 +4,12 @@ import LeenAPI
 import NIOCore
 import Synchronization
 
-/// The health a connection is exported with: what the last poll saw, unless that is not known now.
-public enum EffectiveStatus: String, Sendable, Hashable, CaseIterable {
-    case healthy = "HEALTHY"
-    case unhealthy = "UNHEALTHY"
-    /// The organization's API is failing (the last health is stale), there is no health yet, or Leen sent
-    /// a status this build does not know.
-    case unknown = "UNKNOWN"
-
-    public init(_ connection: TrackedConnection, organizationStale: Bool) {
-        self.init(status: connection.observation.health?.status, organizationStale: organizationStale)
-    }
-
-    /// - Parameter status: the last health's status, nil before the first job.
-    public init(status: HealthStatus?, organizationStale: Bool) {
-        guard !organizationStale, let status else {
-            self = .unknown
-            return
-        }
-        switch status {
-        case .healthy: self = .healthy
-        case .unhealthy: self = .unhealthy
-        default: self = .unknown
-        }
-    }
-}
-
 /// The exported connections of one snapshot, flattened for rendering: each connection's label pairs are
 /// escaped once into its organization's byte buffer, then copied into every per-connection family.
 ///
 /// Connections with `missing == true` (no longer listed by Leen) are left out, and so is everything the
 /// snapshot no longer holds: a connection's series exist exactly as long as it is monitored.
-struct ConnectionRows: Sendable {
+package struct ConnectionRows: Sendable {
     /// Members of `leen_connection_state`'s one-hot set (Leen's documented states, then UNKNOWN, which is
     /// written only when it is set).
     static let states = ["PENDING", "ACTIVE", "PAUSED", "DELETED", "UNKNOWN"]
@@ -46,7 +20,7 @@ struct ConnectionRows: Sendable {
         var labels: Range<Int>
         /// `,health_name="…",resolution_owner="…"` in the segment's `bytes`; empty without health.
         var reason: Range<Int>
-        var status: EffectiveStatus
+        var status: EffectiveStatus.Exported
         var stateIndex: Int
         var failingDetails: Int
         var oauthPending: Bool
@@ -56,7 +30,7 @@ struct ConnectionRows: Sendable {
     }
 
     /// One organization's rows.
-    struct Segment: Sendable {
+    package struct Segment: Sendable {
         var id: OrganizationID
         /// Unique to this flattening of the organization (a changed organization gets a new segment).
         var serial = Self.serials.add(1, ordering: .relaxed).newValue
@@ -64,7 +38,7 @@ struct ConnectionRows: Sendable {
         /// The state the rows were made from (the cache's key).
         var state: OrganizationState
         /// Every row's label bytes, back to back (reader index 0).
-        var bytes: ByteBuffer
+        package var bytes: ByteBuffer
         var rows: [Row] = []
         /// The longest `labels` plus `reason` of any row (for reserving output space).
         var longestLabels = 0
@@ -76,12 +50,12 @@ struct ConnectionRows: Sendable {
     /// Organizations in id order; connections in the snapshot's order within each. Sorting them too (by
     /// the labels' bytes) cost a third of the flattening for 100k connections, and neither Prometheus nor
     /// the tests (which compare sets of lines) need an order.
-    var segments: [Segment]
+    package var segments: [Segment]
     var count: Int { segments.reduce(0) { $0 + $1.rows.count } }
 
     /// - Parameter previous: segments of an earlier scrape, reused for organizations whose state is
     ///   unchanged (see ``ConnectionRowsCache``).
-    init(_ organizations: [MetricsInput.Organization], previous: [OrganizationID: Segment] = [:]) {
+    package init(_ organizations: [MonitorSnapshot.Organization], previous: [OrganizationID: Segment] = [:]) {
         segments = organizations.sorted { $0.id < $1.id }.map { organization in
             if let kept = previous[organization.id], kept.state == organization.state { return kept }
             return Self.segment(organization)
@@ -107,7 +81,7 @@ struct ConnectionRows: Sendable {
     /// Each row's labels are written with one reservation and raw copies: appending a few strings to an
     /// `Array` or a `ByteBuffer` one call at a time cost about 100 ns per call here, the better part of a
     /// millisecond per 10,000 connections per label.
-    static func segment(_ organization: MetricsInput.Organization) -> Segment {
+    static func segment(_ organization: MonitorSnapshot.Organization) -> Segment {
         var prefix = Array("organization_id=\"".utf8)
         ExpositionWriter.appendEscaped(organization.id.rawValue, to: &prefix)
         prefix += Array("\",connection_id=\"".utf8)
@@ -125,7 +99,7 @@ struct ConnectionRows: Sendable {
             segment.rows.append(
                 Row(
                     labels: labels, reason: reason,
-                    status: EffectiveStatus(status: health?.status, organizationStale: stale),
+                    status: EffectiveStatus(tracked, organizationStale: stale).exported,
                     stateIndex: stateIndex(tracked.observation.state), failingDetails: health?.details.count ?? 0,
                     oauthPending: tracked.observation.oauthPending, transitions: tracked.transitions,
                     healthChange: tracked.healthSince, lastChange: tracked.changedAt))
@@ -202,9 +176,9 @@ extension ConnectionRows.Segment {
 /// Refreshes are serialised: concurrent scrapes right after a wave of polls do the work once, the later
 /// ones waiting for the first. They run on threads of NIO's blocking pool, never on the concurrency pool
 /// the monitor's actors use.
-final class ConnectionRowsCache: Sendable {
+package final class ConnectionRowsCache: Sendable {
     /// The per-connection runs of consecutive organizations for one family, spliced (see ``blocks``).
-    struct Block: Sendable {
+    package struct Block: Sendable {
         /// The ``ConnectionRows/Segment/serial`` of each organization in the block.
         var serials: [Int]
         var runs: DeflatedRuns
@@ -228,12 +202,14 @@ final class ConnectionRowsCache: Sendable {
     /// Whether a scrape has asked for gzip (only then are compressed lines kept up to date in advance).
     private let gzipWanted = Atomic<Bool>(false)
 
+    package init() {}
+
     var segments: [OrganizationID: ConnectionRows.Segment] { stored.withLock { $0.segments } }
 
     var wantsDeflated: Bool { gzipWanted.load(ordering: .relaxed) }
 
     /// Makes `rows` the cache's content (the benchmark's reset between runs).
-    func replace(_ rows: ConnectionRows) {
+    package func replace(_ rows: ConnectionRows) {
         let fresh = Dictionary(rows.segments.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         stored.withLock { $0.segments = fresh }
     }
@@ -241,7 +217,7 @@ final class ConnectionRowsCache: Sendable {
     /// The rows of `organizations`, reusing unchanged organizations' and keeping the result for the next
     /// call. With `deflated`, every segment also carries its compressed lines, and the blocks of the
     /// per-connection families (`[family][block]`) come with them.
-    func refresh(_ organizations: [MetricsInput.Organization], deflated: Bool) throws -> (
+    package func refresh(_ organizations: [MonitorSnapshot.Organization], deflated: Bool) throws -> (
         rows: ConnectionRows, blocks: [[Block]]
     ) {
         if deflated { gzipWanted.store(true, ordering: .relaxed) }

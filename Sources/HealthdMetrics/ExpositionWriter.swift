@@ -13,7 +13,7 @@ import NIOCore
 /// text of a compressed run (``DeflatedText``). Fresh memory is what makes a large uncompressed text
 /// expensive: faulting in 280 MB of new pages took about 140 ms on the benchmark machine, more than
 /// rendering into memory already mapped, hence chunks rather than the whole text.
-struct ExpositionWriter {
+package struct ExpositionWriter {
     var buffer: ByteBuffer
     /// Clear the buffer once it holds this many bytes (the benchmark's measure of rendering alone);
     /// `Int.max`: never.
@@ -24,7 +24,7 @@ struct ExpositionWriter {
     /// - Parameters:
     ///   - capacity: initial capacity of the buffer (a whole text in one buffer: its size).
     ///   - discardAt: drop the text each time the buffer holds this many bytes, keeping only the count.
-    init(capacity: Int, discardAt: Int = .max) {
+    package init(capacity: Int, discardAt: Int = .max) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
         self.discardAt = discardAt
     }
@@ -37,7 +37,7 @@ struct ExpositionWriter {
     }
 
     /// Every byte written, the discarded ones included.
-    var bytesWritten: Int { discarded + buffer.readableBytes }
+    package var bytesWritten: Int { discarded + buffer.readableBytes }
 
     mutating func write(_ bytes: [UInt8]) {
         buffer.writeBytes(bytes)

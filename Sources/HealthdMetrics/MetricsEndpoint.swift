@@ -21,7 +21,7 @@ import NIOPosix
 /// Each request reads one snapshot from the provider; it never waits on a poll.
 public struct MetricsEndpoint: Sendable {
     /// Returns the current snapshot. The daemon implements it as a cheap actor read.
-    public typealias Provider = @Sendable () async -> MetricsInput
+    public typealias Provider = @Sendable () async -> MonitorSnapshot
 
     public enum Route: String, Sendable, CaseIterable {
         case landing = "/"
@@ -150,7 +150,7 @@ public struct MetricsEndpoint: Sendable {
 
     /// The gzip `/metrics` body of `input`, made on the thread pool; nil should compression fail (the
     /// text is then sent uncompressed).
-    func renderCompressed(_ input: MetricsInput, format: ExpositionFormat) async -> MetricsRenderer.Body? {
+    func renderCompressed(_ input: MonitorSnapshot, format: ExpositionFormat) async -> MetricsRenderer.Body? {
         let cache = rowsCache
         let processMetrics = self.processMetrics
         let logger = self.logger
@@ -166,7 +166,7 @@ public struct MetricsEndpoint: Sendable {
     }
 
     /// The uncompressed `/metrics` text of `input`, rendered chunk by chunk as it is sent.
-    func textStream(_ input: MetricsInput, format: ExpositionFormat) async -> TextStream {
+    func textStream(_ input: MonitorSnapshot, format: ExpositionFormat) async -> TextStream {
         let cache = rowsCache
         let processMetrics = self.processMetrics
         let cursor = await offload {
@@ -231,7 +231,7 @@ public struct MetricsEndpoint: Sendable {
 
 /// `/`: what this is, its version, and links.
 enum LandingPage {
-    static func html(_ input: MetricsInput) -> String {
+    static func html(_ input: MonitorSnapshot) -> String {
         let connections = input.organizations.reduce(0) { $0 + $1.state.connections.values.count { !$0.missing } }
         return """
             <!DOCTYPE html>

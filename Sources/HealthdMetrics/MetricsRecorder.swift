@@ -3,8 +3,9 @@ import HealthdCore
 import LeenAPI
 import Synchronization
 
-/// Where the daemon records what metrics count. Cheap, lock-protected updates; ``counters`` copies them
-/// for a scrape.
+/// Where the daemon records what metrics count outside the monitor: HTTP requests (from the client's
+/// observer thread), reloads, readiness and the poll interval. Cheap, lock-protected updates; the monitor
+/// copies ``counters`` into each snapshot next to its own poll and event counters.
 public final class MetricsRecorder: Sendable {
     private let state: Mutex<DaemonCounters>
 
@@ -14,19 +15,28 @@ public final class MetricsRecorder: Sendable {
 
     public var counters: DaemonCounters { state.withLock { $0 } }
 
-    /// One poll of an organization: `result` is `success` or a `LeenAPIError.Kind` raw value.
-    public func recordPoll(organization: OrganizationID, result: String, duration: Duration) {
-        state.withLock {
-            $0.polls[DaemonCounters.PollKey(organization: organization, result: result), default: 0] += 1
-            $0.pollDurations[organization, default: Histogram()].observe(duration.seconds)
+    /// One HTTP attempt to Leen, as the client's observer reports it.
+    public struct Request: Sendable {
+        /// `list_connections`, `create_connection`, …
+        public var operation: String
+        /// The HTTP status (`"200"`), or the error kind (`"timeout"`) when no response came.
+        public var code: String
+        /// The wait before the next attempt, when one follows.
+        public var retryDelay: Duration?
+        /// True when `retryDelay` is the server's `Retry-After`.
+        public var honouredRetryAfter: Bool
+
+        public init(operation: String, code: String, retryDelay: Duration?, honouredRetryAfter: Bool) {
+            self.operation = operation
+            self.code = code
+            self.retryDelay = retryDelay
+            self.honouredRetryAfter = honouredRetryAfter
         }
     }
 
-    /// One HTTP attempt reported by `LeenClient`'s observer.
-    public func recordRequest(_ event: LeenClient.RequestEvent) {
+    public func recordRequest(_ event: Request) {
         state.withLock {
-            let code = event.status.map(String.init) ?? event.errorKind?.rawValue ?? "unknown"
-            $0.requests[DaemonCounters.RequestKey(operation: event.operation, code: code), default: 0] += 1
+            $0.requests[DaemonCounters.RequestKey(operation: event.operation, code: event.code), default: 0] += 1
             if let delay = event.retryDelay {
                 $0.retries[event.operation, default: 0] += 1
                 if event.honouredRetryAfter {
@@ -43,17 +53,6 @@ public final class MetricsRecorder: Sendable {
             if success { $0.lastReloadSuccess = date }
             $0.reloads[success ? "success" : "failure", default: 0] += 1
         }
-    }
-
-    public func recordEvents(emitted: [EventKind: Int], sendErrors: Int) {
-        state.withLock {
-            $0.eventsEmitted = emitted
-            $0.journalSendErrors = sendErrors
-        }
-    }
-
-    public func recordSuppressed(_ count: Int = 1) {
-        state.withLock { $0.eventsSuppressed += count }
     }
 
     public func setReady(_ ready: Bool) {

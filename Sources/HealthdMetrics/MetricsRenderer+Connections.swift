@@ -1,4 +1,5 @@
 import Foundation
+import HealthdCore
 import NIOCore
 
 extension MetricsRenderer {
@@ -118,10 +119,10 @@ extension MetricsRenderer {
 
     /// The line ends of the one-hot sets, made once: `[member][0 or 1]`.
     enum OneHotEnds {
-        static let status = ends("status", EffectiveStatus.allCases.map(\.rawValue))
-        /// The index of `status` in `EffectiveStatus.allCases`.
+        static let status = ends("status", EffectiveStatus.Exported.allCases.map(\.rawValue))
+        /// The index of `status` in `EffectiveStatus.Exported.allCases`.
         @inline(__always)
-        static func index(_ status: EffectiveStatus) -> Int {
+        static func index(_ status: EffectiveStatus.Exported) -> Int {
             switch status {
             case .healthy: 0
             case .unhealthy: 1

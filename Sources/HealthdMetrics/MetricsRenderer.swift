@@ -3,7 +3,7 @@ import HealthdCore
 import LeenAPI
 import NIOCore
 
-/// Renders one ``MetricsInput`` snapshot as `/metrics` text.
+/// Renders one ``MonitorSnapshot`` snapshot as `/metrics` text.
 ///
 /// Every family is rendered from the snapshot on each scrape, so a connection that stops being monitored
 /// (removed from the config, deleted, disappeared) has no series at the next scrape, and a long run with
@@ -37,7 +37,7 @@ public enum MetricsRenderer {
     /// The exposition text of `input` in `format` for serving, in chunks of about 1 MiB, gzip-compressed
     /// when `gzip`. `process` adds the `process_*` families.
     public static func render(
-        _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, gzip: Bool
+        _ input: MonitorSnapshot, format: ExpositionFormat, process: ProcessMetrics?, gzip: Bool
     ) throws -> Body {
         try render(input, format: format, process: process, gzip: gzip, cache: ConnectionRowsCache())
     }
@@ -50,8 +50,8 @@ public enum MetricsRenderer {
     /// per-connection lines come from each organization's runs compressed once per change of its state
     /// (``DeflatedText``), and only the small rest (headers, organization, daemon and process families) is
     /// compressed per scrape: at 100,000 connections that is about 0.1% of the text.
-    static func render(
-        _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, gzip: Bool,
+    package static func render(
+        _ input: MonitorSnapshot, format: ExpositionFormat, process: ProcessMetrics?, gzip: Bool,
         cache: ConnectionRowsCache
     ) throws -> Body {
         let (rows, blocks) = try cache.refresh(input.organizations, deflated: gzip)
@@ -105,7 +105,7 @@ public enum MetricsRenderer {
 
     /// The whole text in one buffer (tests, small inputs).
     public static func render(
-        _ input: MetricsInput, format: ExpositionFormat = .text, process: ProcessMetrics? = nil
+        _ input: MonitorSnapshot, format: ExpositionFormat = .text, process: ProcessMetrics? = nil
     ) -> ByteBuffer {
         let connections = input.organizations.reduce(0) { $0 + $1.state.connections.count }
         var writer = ExpositionWriter(capacity: connections * 3_000 + 65_536)
@@ -115,13 +115,13 @@ public enum MetricsRenderer {
 
     /// ``render(_:format:process:)`` as a `String` (tests, debugging).
     public static func renderString(
-        _ input: MetricsInput, format: ExpositionFormat = .text, process: ProcessMetrics? = nil
+        _ input: MonitorSnapshot, format: ExpositionFormat = .text, process: ProcessMetrics? = nil
     ) -> String {
         String(buffer: render(input, format: format, process: process))
     }
 
-    static func write(
-        _ input: MetricsInput, rows: ConnectionRows? = nil, format: ExpositionFormat, process: ProcessMetrics?,
+    package static func write(
+        _ input: MonitorSnapshot, rows: ConnectionRows? = nil, format: ExpositionFormat, process: ProcessMetrics?,
         into writer: inout ExpositionWriter
     ) {
         writeConnections(rows ?? ConnectionRows(input.organizations), format: format, into: &writer)
@@ -130,7 +130,7 @@ public enum MetricsRenderer {
 
     /// Everything after the per-connection families: organizations, daemon, process, and OpenMetrics' end.
     static func writeRest(
-        _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, into writer: inout ExpositionWriter
+        _ input: MonitorSnapshot, format: ExpositionFormat, process: ProcessMetrics?, into writer: inout ExpositionWriter
     ) {
         writeOrganizations(input, format: format, into: &writer)
         writeTail(input, format: format, process: process, into: &writer)
@@ -138,7 +138,7 @@ public enum MetricsRenderer {
 
     /// What follows the organizations' poll durations: API, daemon and process families, `# EOF`.
     static func writeTail(
-        _ input: MetricsInput, format: ExpositionFormat, process: ProcessMetrics?, into writer: inout ExpositionWriter
+        _ input: MonitorSnapshot, format: ExpositionFormat, process: ProcessMetrics?, into writer: inout ExpositionWriter
     ) {
         writeDaemon(input.daemon, format: format, into: &writer)
         if let process { writeProcess(process, format: format, into: &writer) }
@@ -149,16 +149,16 @@ public enum MetricsRenderer {
 
     /// The organizations in id order, each with its `organization_id="…"` escaped once.
     struct OrganizationLabels {
-        let organizations: [MetricsInput.Organization]
+        let organizations: [MonitorSnapshot.Organization]
         let labels: [[UInt8]]
 
-        init(_ input: MetricsInput) {
+        init(_ input: MonitorSnapshot) {
             organizations = input.organizations.sorted { $0.id < $1.id }
             labels = organizations.map { ExpositionWriter.labelPairs([("organization_id", $0.id.rawValue)]) }
         }
     }
 
-    static func writeOrganizations(_ input: MetricsInput, format: ExpositionFormat, into writer: inout ExpositionWriter) {
+    static func writeOrganizations(_ input: MonitorSnapshot, format: ExpositionFormat, into writer: inout ExpositionWriter) {
         let organizations = OrganizationLabels(input)
         writeOrganizationsHead(input, organizations, format: format, into: &writer)
         var bounds = HistogramBounds(Histogram.pollDurationBounds)
@@ -173,7 +173,7 @@ public enum MetricsRenderer {
     /// The per-organization families up to `leen_poll_duration_seconds`'s header (its samples follow, one
     /// organization at a time: ``writePollDurations(_:labels:bounds:into:)``).
     static func writeOrganizationsHead(
-        _ input: MetricsInput, _ organizations: OrganizationLabels, format: ExpositionFormat,
+        _ input: MonitorSnapshot, _ organizations: OrganizationLabels, format: ExpositionFormat,
         into writer: inout ExpositionWriter
     ) {
         let daemon = input.daemon

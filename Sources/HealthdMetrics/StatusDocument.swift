@@ -38,7 +38,8 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         public var vendor: String
         public var state: String?
         public var isActive: Bool?
-        /// HEALTHY, UNHEALTHY or UNKNOWN, as `leen_connection_status` exports it.
+        /// The effective status (HEALTHY, UNHEALTHY, UNKNOWN, PAUSED, OAUTH_PENDING or MISSING), as the
+        /// STATUS line and `leen-healthd status` show it; `/metrics` exports PAUSED and OAUTH_PENDING as UNKNOWN.
         public var status: String
         /// The status the last poll saw (nil before the connection's first job).
         public var reportedStatus: String?
@@ -62,7 +63,7 @@ public struct StatusDocument: Codable, Sendable, Hashable {
 
     /// The document for `input`, organizations by id and connections by identifier; `organizationID` keeps
     /// only that organization.
-    public init(_ input: MetricsInput, generatedAt: Date = Date(), organizationID: String? = nil) {
+    public init(_ input: MonitorSnapshot, generatedAt: Date = Date(), organizationID: String? = nil) {
         version = input.daemon.version
         ready = input.daemon.ready
         self.generatedAt = generatedAt
@@ -72,7 +73,7 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             .map(Self.organization)
     }
 
-    static func organization(_ organization: MetricsInput.Organization) -> Organization {
+    static func organization(_ organization: MonitorSnapshot.Organization) -> Organization {
         let state = organization.state
         var reason: String?
         if case .unreachable(_, let why) = state.api { reason = why }

@@ -1,3 +1,4 @@
+import HealthdCore
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -9,7 +10,7 @@ import Synchronization
 /// the text of 100,000 connections is some 280 MB, which a few concurrent uncompressed scrapes would
 /// otherwise each hold whole.
 struct TextCursor: Sendable {
-    let input: MetricsInput
+    let input: MonitorSnapshot
     let rows: ConnectionRows
     let format: ExpositionFormat
     let process: ProcessMetrics?
@@ -18,7 +19,7 @@ struct TextCursor: Sendable {
     private var headerWritten = false
     private var finished = false
 
-    init(_ input: MetricsInput, rows: ConnectionRows, format: ExpositionFormat, process: ProcessMetrics?) {
+    init(_ input: MonitorSnapshot, rows: ConnectionRows, format: ExpositionFormat, process: ProcessMetrics?) {
         self.input = input
         self.rows = rows
         self.format = format

@@ -26,7 +26,7 @@ public struct PageRequest: Sendable, Hashable {
         self.excludeTotal = excludeTotal
     }
 
-    var queryItems: [(String, String)] {
+    package var queryItems: [(String, String)] {
         var items = [("limit", String(limit))]
         if let offset { items.append(("offset", String(offset))) }
         if enableCursor { items.append(("enableCursor", "true")) }
@@ -45,7 +45,7 @@ public struct PageSequence<Item: Codable & Sendable>: AsyncSequence, Sendable {
     public let mode: PaginationMode
     public let excludeTotal: Bool
 
-    init(
+    package init(
         pageSize: Int, mode: PaginationMode, excludeTotal: Bool,
         fetch: @escaping @Sendable (PageRequest) async throws -> Page<Item>
     ) {

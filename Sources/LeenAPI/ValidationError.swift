@@ -56,6 +56,6 @@ public struct ValidationIssue: Codable, Hashable, Sendable, CustomStringConverti
 }
 
 /// A non-422 error body: FastAPI's `{"detail": "…"}`. `detail` may also be any other JSON.
-struct DetailBody: Decodable {
-    var detail: JSONValue?
+package struct DetailBody: Decodable {
+    package var detail: JSONValue?
 }

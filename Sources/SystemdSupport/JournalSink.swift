@@ -71,15 +71,4 @@ public enum Journal {
         var info = stat()
         return stat(socketPath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK
     }
-
-    /// True when stderr is connected to the journal (`JOURNAL_STREAM` matches stderr's device and inode),
-    /// as under a systemd service.
-    public static var stderrIsJournal: Bool {
-        guard let value = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] else { return false }
-        let parts = value.split(separator: ":")
-        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
-        var info = stat()
-        guard fstat(2, &info) == 0 else { return false }
-        return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
-    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Healthd
 import HealthdCore
+import HealthdDemo
 import HealthdMetrics
 import LeenAPI
 import Logging
@@ -12,7 +13,7 @@ struct LeenHealthd: AsyncParsableCommand {
         commandName: "leen-healthd",
         abstract: "Provision Leen connections, watch their health, and report every change to the journal.",
         version: Version.current,
-        subcommands: [Run.self, CheckConfig.self, Provision.self, Status.self, Demo.self, BenchMetrics.self],
+        subcommands: [Run.self, CheckConfig.self, Provision.self, Status.self, Demo.self],
         defaultSubcommand: Run.self)
 }
 
@@ -143,7 +144,7 @@ struct Demo: AsyncParsableCommand {
     var duration: Double?
 
     func run() async throws {
-        var options = Healthd.Demo.Options()
+        var options = HealthdDemo.Demo.Options()
         if let listen {
             guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
                 throw ValidationError("--listen: '\(listen)' is not HOST:PORT")
@@ -155,34 +156,9 @@ struct Demo: AsyncParsableCommand {
         var logger = Logger(label: "leen-healthd") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         // print + fflush: `demo | head` ends quietly (SIGPIPE), where FileHandle.write would trap on EPIPE.
-        try await Healthd.Demo.run(options, logger: logger) { line in
+        try await HealthdDemo.Demo.run(options, logger: logger) { line in
             print(line)
             fflush(nil)
-        }
-    }
-}
-
-struct BenchMetrics: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench-metrics",
-        abstract: "Measure /metrics rendering on a synthetic fleet, or serve it for a load test (scripts/bench-metrics.sh).",
-        shouldDisplay: false)
-
-    @Option(help: "Monitored connections in the synthetic fleet.") var connections = 10_000
-    @Option(help: "Runs per measurement (the median is reported).") var iterations = 5
-    @Option(help: "Serve the synthetic fleet's endpoint on HOST:PORT instead of measuring.") var serve: String?
-
-    func run() async throws {
-        if let serve {
-            let (host, port) = try MetricsServer.parseListen(serve)
-            var logger = Logger(label: "leen-healthd.bench-metrics")
-            logger.logLevel = .warning
-            let server = MetricsBenchmark.server(connections: connections, host: host, port: port, logger: logger) {
-                print("serving \(connections) connections on \(host):\($0)")
-            }
-            try await server.run()
-        } else {
-            print(MetricsBenchmark.table(MetricsBenchmark.run(connections: connections, iterations: iterations)))
         }
     }
 }

@@ -162,7 +162,8 @@ struct EventBuilderTests {
             ("LEEN_EVENT", "connection_unhealthy"), ("LEEN_EVENT_ID", "event-1"),
             ("LEEN_OBSERVED_AT", "2023-11-14T22:13:20.000Z"), ("LEEN_ORGANIZATION_ID", F.organization.rawValue),
             ("LEEN_CONNECTION_ID", "conn-tenable-prod"), ("LEEN_IDENTIFIER", "tenable-prod"),
-            ("LEEN_VENDOR", "TENABLE"), ("LEEN_STATE", "ACTIVE"), ("LEEN_IS_ACTIVE", "true"),
+            ("LEEN_VENDOR", "TENABLE"), ("LEEN_EFFECTIVE_STATUS", "UNHEALTHY"), ("LEEN_STATE", "ACTIVE"),
+            ("LEEN_IS_ACTIVE", "true"),
             ("LEEN_STATUS", "UNHEALTHY"), ("LEEN_HEALTH_NAME", "UNAUTHORIZED"), ("LEEN_RESOLUTION_OWNER", "CUSTOMER"),
             ("LEEN_HEALTH_DESCRIPTION", "Connection is unauthorized"), ("LEEN_DETAILS", alerts),
             ("LEEN_DETAILS_COUNT", "1"), ("LEEN_PREVIOUS_STATE", "ACTIVE"), ("LEEN_PREVIOUS_STATUS", "HEALTHY"),
@@ -257,12 +258,12 @@ struct EventBuilderTests {
     // MARK: API and other events
 
     @Test(arguments: [
-        (EventKind.apiUnreachable, LeenAPIError.Kind.timeout, Optional<Int>.none, "unknown (stale)"),
+        (EventKind.apiUnreachable, PollFailure.Kind.timeout, Optional<Int>.none, "unknown (stale)"),
         (.apiUnreachable, .server, 503, "unknown (stale)"),
         (.apiRejected, .unauthorized, 401, "check the API key and region"),
     ])
-    func apiFailureEvents(_ kind: EventKind, _ error: LeenAPIError.Kind, _ status: Int?, _ mention: String) {
-        let failure = EventBuilder.PollFailure(
+    func apiFailureEvents(_ kind: EventKind, _ error: PollFailure.Kind, _ status: Int?, _ mention: String) {
+        let failure = PollFailure(
             kind: error, status: status, detail: status.map { "HTTP \($0) from Leen" },
             summary: "list_connections failed")
         let event = EventBuilder.apiEvent(
@@ -290,16 +291,14 @@ struct EventBuilderTests {
 
     @Test func everyFieldNameIsValidAndNamespaced() {
         var events = ConnectionDiffTests.cases.flatMap(\.events) + Self.cases.flatMap(\.events)
-        let failure = EventBuilder.PollFailure(kind: .forbidden, status: 403, detail: "Forbidden", summary: "403")
+        let failure = PollFailure(kind: .forbidden, status: 403, detail: "Forbidden", summary: "403")
         for kind in [EventKind.apiUnreachable, .apiRejected, .apiRecovered] {
             events.append(
                 EventBuilder.apiEvent(
                     kind, organizationID: F.organization, failure: failure, since: F.time, context: F.context()))
         }
         events.append(
-            EventBuilder.event(
-                .configReloaded, .notice, "reloaded", fields: [EventField("LEEN_CONFIG_PATH", "/etc/x")],
-                context: F.context()))
+            EventBuilder.configReloadFailed(reason: "/etc/x:3:1: unknown key", context: F.context()))
         // Every connection kind, the three API kinds and one other.
         #expect(Set(events.map(\.kind)).count == 15)
         for event in events {

@@ -21,8 +21,8 @@ struct PollProcessorTests {
             return events
         }
 
-        mutating func fail(_ kind: LeenAPIError.Kind, at minute: Double) -> [HealthEvent] {
-            let failure = EventBuilder.PollFailure(kind: kind, summary: "list_connections: \(kind)")
+        mutating func fail(_ kind: PollFailure.Kind, at minute: Double) -> [HealthEvent] {
+            let failure = PollFailure(kind: kind, summary: "list_connections: \(kind)")
             let (next, events) = PollProcessor.apply(
                 failure: failure, organizationID: F.organization, to: state,
                 context: F.context(at: F.at(minute), ids: ids))
@@ -58,11 +58,11 @@ struct PollProcessorTests {
     }
 
     @Test(arguments: [
-        (LeenAPIError.Kind.timeout, EventKind.apiUnreachable), (.transport, .apiUnreachable),
+        (PollFailure.Kind.timeout, EventKind.apiUnreachable), (.transport, .apiUnreachable),
         (.server, .apiUnreachable), (.rateLimited, .apiUnreachable), (.malformedResponse, .apiUnreachable),
         (.unauthorized, .apiRejected), (.forbidden, .apiRejected),
     ])
-    func failedPollIsOneAPIEventAndStaleConnections(_ error: LeenAPIError.Kind, _ kind: EventKind) throws {
+    func failedPollIsOneAPIEventAndStaleConnections(_ error: PollFailure.Kind, _ kind: EventKind) throws {
         var org = Organization()
         _ = org.poll(Self.fleet, at: 0)
         let before = org.state.connections

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import HealthdBenchmarks
 import HealthdCore
 import LeenAPI
 import NIOCore

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HealthdBenchmarks
 import HealthdCore
 @testable import HealthdMetrics
 import LeenAPI
@@ -83,8 +84,10 @@ struct EndpointTests {
         #expect(prod["transitions"] as? Int == 3)
         #expect((prod["details"] as? [[String: Any]])?.count == 2)
         #expect(connections[1]["missing"] as? Bool == true)
+        #expect(connections[1]["status"] as? String == "MISSING")
         #expect(connections[0]["oauth_pending"] as? Bool == true)
-        #expect(connections[0]["status"] as? String == "UNKNOWN")
+        // The view's status: an OAuth connection waiting for authorisation (`/metrics` shows it as UNKNOWN).
+        #expect(connections[0]["status"] as? String == "OAUTH_PENDING")
         let api = try #require(organizations[1]["api"] as? [String: Any])
         #expect(api["status"] as? String == "rejected")
         #expect(api["reason"] as? String == "401 unauthorized")

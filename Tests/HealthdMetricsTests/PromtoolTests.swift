@@ -1,4 +1,5 @@
 import Foundation
+import HealthdBenchmarks
 import HealthdCore
 import HealthdMetrics
 import LeenAPI
@@ -18,7 +19,7 @@ struct PromtoolTests {
     /// A rich snapshot: the synthetic fleet (every health, owner, state, stale organizations, missing
     /// connections) plus identifiers that need escaping, an undocumented status and state, and every
     /// daemon counter set.
-    static func richInput() -> MetricsInput {
+    static func richInput() -> MonitorSnapshot {
         var input = SyntheticFleet.input(connections: 3_000)
         input.organizations.append(
             organization(

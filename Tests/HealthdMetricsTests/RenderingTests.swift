@@ -1,4 +1,5 @@
 import Foundation
+import HealthdBenchmarks
 import HealthdCore
 import HealthdMetrics
 import LeenAPI

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HealthdBenchmarks
 import HealthdCore
 import HealthdMetrics
 import Hummingbird
@@ -13,10 +14,10 @@ import Testing
 
 /// The snapshot a test server serves; tests change it while the server runs.
 final class SnapshotBox: Sendable {
-    private let input: Mutex<MetricsInput>
-    init(_ input: MetricsInput) { self.input = Mutex(input) }
-    var value: MetricsInput { input.withLock { $0 } }
-    func update(_ change: (inout MetricsInput) -> Void) { input.withLock { change(&$0) } }
+    private let input: Mutex<MonitorSnapshot>
+    init(_ input: MonitorSnapshot) { self.input = Mutex(input) }
+    var value: MonitorSnapshot { input.withLock { $0 } }
+    func update(_ change: (inout MonitorSnapshot) -> Void) { input.withLock { change(&$0) } }
 }
 
 struct HTTPReply {
@@ -70,7 +71,7 @@ func get(_ url: String, headers: [(String, String)] = []) async throws -> HTTPRe
 
 @Suite("The metrics server over real HTTP")
 struct ServerTests {
-    static func input(ready: Bool = true) -> MetricsInput {
+    static func input(ready: Bool = true) -> MonitorSnapshot {
         metricsInput(
             [
                 organization([

@@ -35,20 +35,20 @@ func tracked(
 }
 
 /// Organization A, API ok, with `connections`.
-func organization(_ connections: [TrackedConnection]) -> MetricsInput.Organization {
+func organization(_ connections: [TrackedConnection]) -> MonitorSnapshot.Organization {
     organization(organizationA, connections)
 }
 
 func organization(
     _ id: OrganizationID, api: APIStatus = .ok, lastSuccess: Date? = referenceNow.addingTimeInterval(-30),
     _ connections: [TrackedConnection]
-) -> MetricsInput.Organization {
+) -> MonitorSnapshot.Organization {
     var state = OrganizationState()
     state.api = api
     state.lastSuccessfulPoll = lastSuccess
     state.lastAttempt = referenceNow.addingTimeInterval(-30)
     for connection in connections { state.connections[connection.observation.identifier] = connection }
-    return MetricsInput.Organization(id: id, name: "Acme", state: state)
+    return MonitorSnapshot.Organization(id: id, name: "Acme", state: state)
 }
 
 func daemonCounters(ready: Bool = true) -> DaemonCounters {
@@ -57,10 +57,10 @@ func daemonCounters(ready: Bool = true) -> DaemonCounters {
     return daemon
 }
 
-func metricsInput(_ organizations: [MetricsInput.Organization], daemon: DaemonCounters = daemonCounters())
-    -> MetricsInput
+func metricsInput(_ organizations: [MonitorSnapshot.Organization], daemon: DaemonCounters = daemonCounters())
+    -> MonitorSnapshot
 {
-    MetricsInput(organizations: organizations, daemon: daemon)
+    MonitorSnapshot(organizations: organizations, daemon: daemon)
 }
 
 let fixedProcess = ProcessMetrics(
@@ -143,7 +143,7 @@ func samples(_ text: String) -> [Sample] {
     lines(text).filter { !$0.hasPrefix("#") }.compactMap(Sample.init(line:))
 }
 
-func render(_ input: MetricsInput, _ format: ExpositionFormat = .text) -> String {
+func render(_ input: MonitorSnapshot, _ format: ExpositionFormat = .text) -> String {
     MetricsRenderer.renderString(input, format: format, process: fixedProcess)
 }
 

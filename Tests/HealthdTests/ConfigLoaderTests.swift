@@ -1,3 +1,4 @@
+import HealthdTestSupport
 import Foundation
 import HealthdCore
 import LeenAPI

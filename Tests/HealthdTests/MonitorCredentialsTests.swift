@@ -1,3 +1,4 @@
+import HealthdTestSupport
 import Foundation
 @testable import Healthd
 import HealthdCore
@@ -40,7 +41,7 @@ struct MonitorCredentialsTests {
         let store = StateStore(directory: configuration.stateDirectory)
         let monitor = try Monitor(
             configuration: configuration, store: store, emitter: EventEmitter(sink: NullSink(), fallback: NullSink()),
-            logger: quietLogger)
+            logger: quietLogger, now: { Date(timeIntervalSince1970: 1_764_460_800) })
 
         await monitor.recordApplied(["tenable": "hash-1"], organization: organization)
         #expect(try store.loadCredentials().applied.count == 1, "the first record is written at once")

@@ -4,6 +4,7 @@ import NIOHTTP1
 import Testing
 
 @testable import LeenAPI
+@testable import LeenAPIClient
 
 // MARK: - Fixture helpers
 

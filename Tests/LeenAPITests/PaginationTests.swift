@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import LeenAPI
+@testable import LeenAPIClient
 
 /// A list item small enough to make pages obvious.
 fileprivate struct Row: Codable, Sendable, Hashable {

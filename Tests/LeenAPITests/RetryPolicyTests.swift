@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import LeenAPI
+@testable import LeenAPIClient
 
 @Suite("Retry policy")
 struct RetryPolicyTests {

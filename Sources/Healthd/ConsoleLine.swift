@@ -1,0 +1,13 @@
+import Foundation
+import HealthdCore
+
+/// One event as a terminal line: `demo` and `provision` print events this way.
+public enum ConsoleLine {
+    /// One readable line for an event.
+    public static func of(_ event: HealthEvent) -> String {
+        let time = Date().formatted(Date.ISO8601FormatStyle().time(includingFractionalSeconds: false))
+        let priority = event.priority.name.padding(toLength: 7, withPad: " ", startingAt: 0)
+        let kind = event.kind.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)
+        return "\(time)  \(priority)  \(kind)  \(event.message)"
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import LeenAPI
+
+/// What a monitored connection's status is *now*, computed in one place for every output: the STATUS line,
+/// `leen-healthd status`, `/status`, `/metrics` and the events.
+public enum EffectiveStatus: String, Sendable, Hashable, CaseIterable, Codable {
+    case healthy = "HEALTHY"
+    case unhealthy = "UNHEALTHY"
+    /// The organization's API is failing (the last health is stale), there is no health yet, or Leen sent a
+    /// status this build does not know.
+    case unknown = "UNKNOWN"
+    /// The connection's state is PAUSED: Leen runs no jobs, so its health says nothing current.
+    case paused = "PAUSED"
+    /// An OAuth connection waits for an administrator to authorise it.
+    case oauthPending = "OAUTH_PENDING"
+    /// No longer listed by Leen.
+    case missing = "MISSING"
+
+    /// The status of `connection` in an organization whose API is failing (`organizationStale`) or not.
+    ///
+    /// Precedence: a connection Leen no longer lists is missing; a stale organization says nothing about its
+    /// connections; a paused connection's health is not current; an OAuth connection waiting for
+    /// authorisation has no meaningful health; then the last health, where only the documented values count.
+    public init(_ connection: TrackedConnection, organizationStale: Bool) {
+        self.init(connection.observation, missing: connection.missing, organizationStale: organizationStale)
+    }
+
+    /// The status of one observation; `missing` when Leen no longer lists the connection.
+    public init(_ observation: ConnectionObservation, missing: Bool, organizationStale: Bool) {
+        if missing {
+            self = .missing
+        } else if organizationStale {
+            self = .unknown
+        } else if observation.state == .paused {
+            self = .paused
+        } else if observation.oauthPending {
+            self = .oauthPending
+        } else {
+            switch observation.health?.status {
+            case .healthy?: self = .healthy
+            case .unhealthy?: self = .unhealthy
+            default: self = .unknown
+            }
+        }
+    }
+
+    /// The three values `leen_connection_status` exports (a one-hot set, for alerting on UNHEALTHY): paused
+    /// and OAuth-pending connections are UNKNOWN there, with their own gauges (`leen_connection_state`,
+    /// `leen_connection_oauth_pending`); missing ones are not exported at all.
+    public enum Exported: String, Sendable, Hashable, CaseIterable {
+        case healthy = "HEALTHY"
+        case unhealthy = "UNHEALTHY"
+        case unknown = "UNKNOWN"
+    }
+
+    public var exported: Exported {
+        switch self {
+        case .healthy: .healthy
+        case .unhealthy: .unhealthy
+        default: .unknown
+        }
+    }
+}
+
+/// Counts of connections by effective status, and the one-line summary systemd shows as `STATUS=`.
+public struct StatusSummary: Sendable, Hashable {
+    public var counts: [EffectiveStatus: Int] = [:]
+    /// Unhealthy connections whose resolution owner is CUSTOMER (the operator's to fix).
+    public var unhealthyCustomer = 0
+    public var organizations = 0
+    /// Organizations whose last poll failed.
+    public var failingOrganizations = 0
+
+    public init(_ organizations: [MonitorSnapshot.Organization]) {
+        self.organizations = organizations.count
+        for organization in organizations {
+            let stale = organization.state.isStale
+            // An organization not polled yet is stale but not failing: only a failed poll counts here.
+            if organization.state.api.failingSince != nil { failingOrganizations += 1 }
+            for tracked in organization.state.connections.values {
+                let status = EffectiveStatus(tracked, organizationStale: stale)
+                counts[status, default: 0] += 1
+                if status == .unhealthy, tracked.observation.health?.resolutionOwner == .customer {
+                    unhealthyCustomer += 1
+                }
+            }
+        }
+    }
+
+    /// Monitored connections that Leen still lists.
+    public var listed: Int { counts.filter { $0.key != .missing }.values.reduce(0, +) }
+
+    /// `412 connections: 405 healthy, 6 unhealthy (4 CUSTOMER), 1 unknown; API ok`, with paused, OAuth
+    /// and missing counts added when there are any.
+    public var line: String {
+        var parts = [
+            "\(counts[.healthy, default: 0]) healthy",
+            "\(counts[.unhealthy, default: 0]) unhealthy (\(unhealthyCustomer) CUSTOMER)",
+            "\(counts[.unknown, default: 0]) unknown",
+        ]
+        for (status, words) in [(EffectiveStatus.paused, "paused"), (.oauthPending, "waiting for OAuth"), (.missing, "missing")]
+        where counts[status, default: 0] > 0 {
+            parts.append("\(counts[status, default: 0]) \(words)")
+        }
+        let api =
+            failingOrganizations == 0
+            ? "API ok" : "API failing for \(failingOrganizations) of \(organizations) organizations"
+        return "\(listed) connections: " + parts.joined(separator: ", ") + "; \(api)"
+    }
+}

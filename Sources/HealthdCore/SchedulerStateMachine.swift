@@ -1,0 +1,255 @@
+import LeenAPI
+
+/// The daemon's scheduler as a value: it takes what happened (a poll finished, a timer fired, a reload was
+/// asked for or ended, the watchdog pinged, shutdown began) and says what to do next (start these polls, arm
+/// a timer, report ready or status, start a reload, finish). It owns, once, when each organization is next
+/// due, the concurrency bound, backoff with `Retry-After`, readiness and the reload's lifecycle.
+///
+/// It does no I/O and never reads a clock: every event carries `now`, and the jitter's random draw comes in
+/// with the poll that needs it, so tests drive it step by step with exact instants.
+public struct SchedulerStateMachine: Sendable {
+    public typealias Instant = ContinuousClock.Instant
+
+    public enum Action: Sendable, Hashable {
+        /// Start polling these organizations, in this order.
+        case startPolls([OrganizationID])
+        /// Deliver ``timerFired(now:)`` at this instant (earlier timers stay valid; a later one is not needed).
+        case armTimer(Instant)
+        /// Every configured organization has been polled once since start: tell the service manager.
+        case reportReady
+        /// Refresh the status line (at most once a second).
+        case reportStatus
+        /// Re-read the configuration and provision; deliver ``reloadFinished(_:now:)`` when done.
+        case startReload
+        /// Stop: cancel polls in flight and end the loop.
+        case finish
+    }
+
+    /// How a poll ended, as the monitor saw it.
+    public enum PollCompletion: Sendable, Hashable {
+        case succeeded
+        /// `consecutiveFailures` counts this failure (kept in the organization's state, so it survives a
+        /// restart); `retryAfter` is the server's, when it sent one.
+        case failed(consecutiveFailures: Int, retryAfter: Duration?)
+        /// Cancelled by shutdown: nothing was learnt.
+        case cancelled
+        /// The organization left the configuration while the poll ran.
+        case forgotten
+    }
+
+    /// How a reload ended.
+    public enum ReloadResult: Sendable, Hashable {
+        /// The new configuration is in force.
+        case applied(organizations: [OrganizationID], poll: Configuration.Poll)
+        /// The configuration was refused; the previous one stays in force.
+        case refused
+    }
+
+    enum Phase: Sendable, Hashable {
+        case idle
+        case running
+        case finished
+    }
+
+    enum Reload: Sendable, Hashable {
+        case none
+        case running
+        /// Another reload was asked for while one ran: it starts when this one ends, so the last request
+        /// always sees the last configuration.
+        case runningWithPending
+    }
+
+    private(set) var phase = Phase.idle
+    private(set) var poll: Configuration.Poll
+    private(set) var organizations: [OrganizationID] = []
+    /// When each configured organization is next due.
+    private(set) var due: [OrganizationID: Instant] = [:]
+    private(set) var inFlight: Set<OrganizationID> = []
+    /// Organizations polled (successfully or not) since start: the first cycle is complete when it covers
+    /// every configured one.
+    private(set) var polledSinceStart: Set<OrganizationID> = []
+    public private(set) var isReady = false
+    private(set) var reload = Reload.none
+    /// The earliest timer armed and not yet fired.
+    private(set) var armedFor: Instant?
+    private(set) var lastStatus: Instant?
+
+    /// The status line is refreshed at most this often: computing it walks every connection.
+    public static let statusInterval = Duration.seconds(1)
+
+    public init(poll: Configuration.Poll) {
+        self.poll = poll
+    }
+
+    // MARK: Events
+
+    /// The loop starts with these organizations, all due at once.
+    public mutating func start(organizations: [OrganizationID], now: Instant) -> [Action] {
+        guard phase == .idle else { return [] }
+        phase = .running
+        reconcile(organizations, now: now)
+        var actions: [Action] = []
+        becomeReadyIfCycleComplete(now: now, into: &actions)
+        dispatch(now: now, into: &actions)
+        return actions
+    }
+
+    /// A poll ended. `jitter` is a uniform random draw in 0..<1 for the next delay.
+    public mutating func pollFinished(
+        _ organization: OrganizationID, _ completion: PollCompletion, jitter: Double, now: Instant
+    ) -> [Action] {
+        inFlight.remove(organization)
+        guard phase == .running else { return [] }
+        var actions: [Action] = []
+        switch completion {
+        case .cancelled, .forgotten:
+            break
+        case .succeeded:
+            due[organization] = now + Self.delay(poll: poll, failures: 0, retryAfter: nil, jitter: jitter)
+            polledSinceStart.insert(organization)
+        case .failed(let failures, let retryAfter):
+            due[organization] = now + Self.delay(poll: poll, failures: failures, retryAfter: retryAfter, jitter: jitter)
+            polledSinceStart.insert(organization)
+        }
+        if !becomeReadyIfCycleComplete(now: now, into: &actions), completion != .cancelled {
+            statusIfDue(now: now, into: &actions)
+        }
+        dispatch(now: now, into: &actions)
+        return actions
+    }
+
+    /// An armed timer fired.
+    public mutating func timerFired(now: Instant) -> [Action] {
+        if let armed = armedFor, armed <= now { armedFor = nil }
+        guard phase == .running else { return [] }
+        var actions: [Action] = []
+        dispatch(now: now, into: &actions)
+        return actions
+    }
+
+    /// SIGHUP: re-read the configuration. Polls go on meanwhile, with the configuration in force.
+    public mutating func reloadRequested() -> [Action] {
+        guard phase == .running else { return [] }
+        switch reload {
+        case .none:
+            reload = .running
+            return [.startReload]
+        case .running, .runningWithPending:
+            reload = .runningWithPending
+            return []
+        }
+    }
+
+    /// A reload ended: applied, the schedule follows the new organizations (new ones are due at once,
+    /// removed ones are dropped); refused, nothing changes.
+    public mutating func reloadFinished(_ result: ReloadResult, now: Instant) -> [Action] {
+        guard phase == .running else { return [] }
+        var actions: [Action] = []
+        if case .applied(let organizations, let poll) = result {
+            self.poll = poll
+            reconcile(organizations, now: now)
+            // A timer armed for a removed organization is harmless; forgetting it lets a new one be armed.
+            armedFor = nil
+        }
+        if reload == .runningWithPending {
+            reload = .running
+            actions.append(.startReload)
+        } else {
+            reload = .none
+        }
+        becomeReadyIfCycleComplete(now: now, into: &actions)
+        dispatch(now: now, into: &actions)
+        return actions
+    }
+
+    /// The supervisor's periodic ping: a trailing status refresh, so polls whose refresh the one-second
+    /// limit skipped show soon.
+    public mutating func ping(now: Instant) -> [Action] {
+        guard phase == .running, isReady else { return [] }
+        var actions: [Action] = []
+        statusIfDue(now: now, into: &actions)
+        return actions
+    }
+
+    /// Graceful shutdown began.
+    public mutating func shutdownRequested() -> [Action] {
+        guard phase != .finished else { return [] }
+        phase = .finished
+        return [.finish]
+    }
+
+    // MARK: Queries
+
+    /// Organizations in flight now.
+    public var pollsInFlight: Set<OrganizationID> { inFlight }
+
+    /// When `organization` is next due, if it is configured.
+    public func nextPoll(of organization: OrganizationID) -> Instant? { due[organization] }
+
+    /// True while a reload runs.
+    public var isReloading: Bool { reload != .none }
+
+    // MARK: Rules
+
+    /// The wait before the next poll: the interval with jitter while polls succeed; after `failures`
+    /// consecutive failures, the interval doubled per further failure up to `maximumBackoff`, and never less
+    /// than the server's `Retry-After`.
+    public static func delay(
+        poll: Configuration.Poll, failures: Int, retryAfter: Duration?, jitter unit: Double
+    ) -> Duration {
+        let interval = poll.interval.seconds
+        var base = interval
+        if failures > 1 {
+            base = min(interval * Double(1 << min(failures - 1, 20)), max(interval, poll.maximumBackoff.seconds))
+        }
+        let jitter = min(max(poll.jitter, 0), 0.5)
+        var seconds = base * (1 + jitter * (2 * unit - 1))
+        if let retryAfter { seconds = max(seconds, retryAfter.seconds) }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    private mutating func reconcile(_ configured: [OrganizationID], now: Instant) {
+        organizations = configured
+        let keep = Set(configured)
+        due = due.filter { keep.contains($0.key) }
+        for id in configured where due[id] == nil { due[id] = now }
+        polledSinceStart.formIntersection(keep)
+    }
+
+    /// Starts what is due, earliest first, within the concurrency bound; then, while a slot is free, arms a
+    /// timer for the next due organization not in flight, unless one is armed for that time or earlier.
+    private mutating func dispatch(now: Instant, into actions: inout [Action]) {
+        let limit = max(1, poll.concurrency)
+        if inFlight.count < limit {
+            let ready = due.filter { $0.value <= now && !inFlight.contains($0.key) }
+                .sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+                .prefix(limit - inFlight.count).map(\.key)
+            if !ready.isEmpty {
+                inFlight.formUnion(ready)
+                actions.append(.startPolls(Array(ready)))
+            }
+        }
+        // With every slot taken no timer is needed: the next poll to finish dispatches again.
+        guard inFlight.count < limit else { return }
+        if let next = due.filter({ !inFlight.contains($0.key) }).values.min(), armedFor.map({ next < $0 }) ?? true {
+            armedFor = next
+            actions.append(.armTimer(next))
+        }
+    }
+
+    /// Reports ready the first time every configured organization has been polled. Returns true if it did.
+    @discardableResult
+    private mutating func becomeReadyIfCycleComplete(now: Instant, into actions: inout [Action]) -> Bool {
+        guard !isReady, Set(organizations).isSubset(of: polledSinceStart) else { return false }
+        isReady = true
+        lastStatus = now
+        actions.append(.reportReady)
+        return true
+    }
+
+    private mutating func statusIfDue(now: Instant, into actions: inout [Action]) {
+        if let last = lastStatus, now - last < Self.statusInterval { return }
+        lastStatus = now
+        actions.append(.reportStatus)
+    }
+}

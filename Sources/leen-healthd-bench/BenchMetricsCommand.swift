@@ -1,0 +1,31 @@
+import ArgumentParser
+import HealthdBenchmarks
+import HealthdMetrics
+import Logging
+
+/// `leen-healthd-bench`: the /metrics benchmark, kept out of the daemon's executable so that it does not
+/// link swift-prometheus (the peer it is measured against).
+@main
+struct BenchMetrics: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "leen-healthd-bench",
+        abstract: "Measure /metrics rendering on a synthetic fleet, or serve it for a load test (scripts/bench-metrics.sh).")
+
+    @Option(help: "Monitored connections in the synthetic fleet.") var connections = 10_000
+    @Option(help: "Runs per measurement (the median is reported).") var iterations = 5
+    @Option(help: "Serve the synthetic fleet's endpoint on HOST:PORT instead of measuring.") var serve: String?
+
+    func run() async throws {
+        if let serve {
+            let (host, port) = try MetricsServer.parseListen(serve)
+            var logger = Logger(label: "leen-healthd.bench-metrics")
+            logger.logLevel = .warning
+            let server = MetricsBenchmark.server(connections: connections, host: host, port: port, logger: logger) {
+                print("serving \(connections) connections on \(host):\($0)")
+            }
+            try await server.run()
+        } else {
+            print(MetricsBenchmark.table(MetricsBenchmark.run(connections: connections, iterations: iterations)))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import HealthdCore
+import LeenAPI
+import Testing
+
+/// The connection view's rules, in order of precedence.
+@Suite("Effective status")
+struct EffectiveStatusTests {
+    static let healthy = ConnectionObservation.Health(status: .healthy, name: .healthy, resolutionOwner: .leen)
+    static let unhealthy = ConnectionObservation.Health(status: .unhealthy, name: .unauthorized, resolutionOwner: .customer)
+
+    static func observation(
+        state: ConnectionState? = .active, health: ConnectionObservation.Health?, oauthPending: Bool = false
+    ) -> ConnectionObservation {
+        ConnectionObservation(
+            organizationID: "org", connectionID: "id", identifier: "x", vendor: .tenable, state: state,
+            isActive: state == .active, health: health, oauthPending: oauthPending)
+    }
+
+    @Test(
+        "precedence: missing, stale organization, paused, OAuth pending, then the documented health",
+        arguments: [
+            (observation(health: healthy), false, false, EffectiveStatus.healthy),
+            (observation(health: unhealthy), false, false, .unhealthy),
+            (observation(health: nil), false, false, .unknown),
+            (observation(health: .init(status: "DEGRADED", name: "X", resolutionOwner: "Y")), false, false, .unknown),
+            (observation(state: "ARCHIVED", health: unhealthy), false, false, .unhealthy),
+            (observation(state: .paused, health: unhealthy), false, false, .paused),
+            (observation(state: .pending, health: nil, oauthPending: true), false, false, .oauthPending),
+            (observation(state: .paused, health: healthy, oauthPending: true), false, false, .paused),
+            (observation(health: healthy), false, true, .unknown),
+            (observation(state: .paused, health: healthy), false, true, .unknown),
+            (observation(health: healthy), true, true, .missing),
+            (observation(health: unhealthy), true, false, .missing),
+        ])
+    func precedence(observation: ConnectionObservation, missing: Bool, stale: Bool, expected: EffectiveStatus) {
+        #expect(EffectiveStatus(observation, missing: missing, organizationStale: stale) == expected)
+        let tracked = TrackedConnection(observation: observation, healthSince: .now, changedAt: .now, missing: missing)
+        #expect(EffectiveStatus(tracked, organizationStale: stale) == expected)
+    }
+
+    @Test("only HEALTHY and UNHEALTHY are exported as themselves; everything else is UNKNOWN")
+    func exported() {
+        for status in EffectiveStatus.allCases {
+            let expected: EffectiveStatus.Exported =
+                status == .healthy ? .healthy : status == .unhealthy ? .unhealthy : .unknown
+            #expect(status.exported == expected)
+        }
+    }
+
+    @Test("an organization not polled yet is not failing; one whose poll failed is")
+    func failingOrganizations() {
+        var failing = OrganizationState()
+        failing.api = .unreachable(since: .now, reason: "timeout")
+        let summary = StatusSummary([
+            .init(id: "new", name: nil, state: OrganizationState()), .init(id: "down", name: nil, state: failing),
+        ])
+        #expect(summary.line == "0 connections: 0 healthy, 0 unhealthy (0 CUSTOMER), 0 unknown; API failing for 1 of 2 organizations")
+    }
+}

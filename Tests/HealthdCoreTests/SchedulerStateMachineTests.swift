@@ -1,0 +1,213 @@
+import HealthdCore
+import LeenAPI
+import Testing
+
+/// The scheduler driven event by event, with exact instants and jitter draws: no I/O, no clock, no sleeps.
+@Suite("Scheduler state machine")
+struct SchedulerStateMachineTests {
+    typealias Machine = SchedulerStateMachine
+    static let t0 = ContinuousClock.now
+    static func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .milliseconds(Int64(seconds * 1000)) }
+    static let a = OrganizationID("org-a")
+    static let b = OrganizationID("org-b")
+    static let c = OrganizationID("org-c")
+
+    static func poll(interval: Duration = .seconds(60), concurrency: Int = 2, jitter: Double = 0) -> Configuration.Poll {
+        var poll = Configuration.Poll()
+        poll.interval = interval
+        poll.concurrency = concurrency
+        poll.jitter = jitter
+        poll.maximumBackoff = .seconds(600)
+        return poll
+    }
+
+    /// The organizations a list of actions starts, in order.
+    static func started(_ actions: [Machine.Action]) -> [OrganizationID] {
+        actions.flatMap { action -> [OrganizationID] in
+            if case .startPolls(let ids) = action { return ids }
+            return []
+        }
+    }
+
+    static func timers(_ actions: [Machine.Action]) -> [ContinuousClock.Instant] {
+        actions.compactMap { action in
+            if case .armTimer(let instant) = action { return instant }
+            return nil
+        }
+    }
+
+    @Test("start: every organization is due at once, within the concurrency bound, in id order")
+    func startRespectsTheBound() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        let actions = machine.start(organizations: [Self.c, Self.a, Self.b], now: Self.at(0))
+        #expect(Self.started(actions) == [Self.a, Self.b])
+        // c is due already but waits for a free slot: no timer, the next poll to finish starts it.
+        #expect(Self.timers(actions).isEmpty)
+        #expect(!actions.contains(.reportReady))
+        #expect(machine.pollsInFlight == [Self.a, Self.b])
+    }
+
+    @Test("a finished poll frees a slot for the next due organization and schedules itself one interval on")
+    func finishedPollStartsTheNext() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        _ = machine.start(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
+        let actions = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
+        #expect(Self.started(actions) == [Self.c])
+        #expect(machine.nextPoll(of: Self.a) == Self.at(61))
+        #expect(machine.pollsInFlight == [Self.b, Self.c])
+        // Both slots are taken again: no timer until one frees.
+        #expect(Self.timers(actions).isEmpty)
+    }
+
+    @Test("no more polls than the bound, however many are due")
+    func boundHolds() {
+        var machine = Machine(poll: Self.poll(concurrency: 1))
+        let organizations = (0..<20).map { OrganizationID("org-\($0)") }
+        var running = Self.started(machine.start(organizations: organizations, now: Self.at(0)))
+        var polled: [OrganizationID] = []
+        var now = 0.0
+        while let current = running.first {
+            #expect(machine.pollsInFlight.count <= 1)
+            polled.append(current)
+            now += 0.1
+            running = Self.started(machine.pollFinished(current, .succeeded, jitter: 0.5, now: Self.at(now)))
+            #expect(running.count <= 1)
+        }
+        #expect(polled == organizations.sorted())
+    }
+
+    @Test("ready once every organization has been polled, successfully or not; reported once")
+    func readinessAfterFirstCycle() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        _ = machine.start(organizations: [Self.a, Self.b], now: Self.at(0))
+        let first = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
+        #expect(!first.contains(.reportReady))
+        #expect(!machine.isReady)
+        let second = machine.pollFinished(
+            Self.b, .failed(consecutiveFailures: 1, retryAfter: nil), jitter: 0.5, now: Self.at(2))
+        #expect(second.contains(.reportReady))
+        #expect(machine.isReady)
+        let later = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(70))
+        #expect(!later.contains(.reportReady))
+    }
+
+    @Test("a poll cancelled by shutdown does not count towards readiness")
+    func cancelledPollIsNotACycle() {
+        var machine = Machine(poll: Self.poll(concurrency: 1))
+        _ = machine.start(organizations: [Self.a], now: Self.at(0))
+        let actions = machine.pollFinished(Self.a, .cancelled, jitter: 0.5, now: Self.at(1))
+        #expect(!actions.contains(.reportReady))
+        #expect(!machine.isReady)
+    }
+
+    @Test("status at most once a second after polls; the watchdog ping gives a trailing refresh once ready")
+    func statusIsRateLimited() {
+        var machine = Machine(poll: Self.poll(concurrency: 3))
+        _ = machine.start(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
+        #expect(machine.ping(now: Self.at(0.5)).isEmpty, "no status before ready")
+        #expect(machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1)).contains(.reportStatus))
+        #expect(!machine.pollFinished(Self.b, .succeeded, jitter: 0.5, now: Self.at(1.2)).contains(.reportStatus))
+        // The third completes the cycle: ready (which carries the status) rather than a separate status.
+        let ready = machine.pollFinished(Self.c, .succeeded, jitter: 0.5, now: Self.at(1.4))
+        #expect(ready.contains(.reportReady) && !ready.contains(.reportStatus))
+        #expect(machine.ping(now: Self.at(2)).isEmpty)
+        #expect(machine.ping(now: Self.at(2.5)) == [.reportStatus])
+    }
+
+    @Test("Retry-After is honoured when it is longer than the backoff")
+    func retryAfterWins() {
+        var machine = Machine(poll: Self.poll(concurrency: 1))
+        _ = machine.start(organizations: [Self.a], now: Self.at(0))
+        let actions = machine.pollFinished(
+            Self.a, .failed(consecutiveFailures: 1, retryAfter: .seconds(300)), jitter: 0.5, now: Self.at(1))
+        #expect(machine.nextPoll(of: Self.a) == Self.at(301))
+        #expect(Self.timers(actions) == [Self.at(301)])
+        let shorter = Machine.delay(poll: Self.poll(), failures: 1, retryAfter: .seconds(5), jitter: 0.5)
+        #expect(shorter == .seconds(60))
+    }
+
+    @Test("a timer fires: what is due starts; an earlier timer is not re-armed for a later instant")
+    func timers() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        _ = machine.start(organizations: [Self.a, Self.b], now: Self.at(0))
+        let first = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
+        #expect(Self.timers(first) == [Self.at(61)])
+        let second = machine.pollFinished(Self.b, .succeeded, jitter: 0.5, now: Self.at(2))
+        #expect(Self.timers(second).isEmpty, "the timer armed for 61 s already covers b at 62 s")
+        #expect(machine.timerFired(now: Self.at(30)).isEmpty, "a timer firing early starts nothing")
+        let fired = machine.timerFired(now: Self.at(61))
+        #expect(Self.started(fired) == [Self.a])
+        #expect(Self.timers(fired) == [Self.at(62)])
+    }
+
+    @Test("a reload while polls are in flight: polls go on, the new organizations join when it ends")
+    func reloadWithPollsInFlight() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        _ = machine.start(organizations: [Self.a, Self.b], now: Self.at(0))
+        #expect(machine.reloadRequested() == [.startReload])
+        #expect(machine.isReloading)
+        // A poll ends during the reload: scheduled as usual.
+        _ = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
+        #expect(machine.nextPoll(of: Self.a) == Self.at(61))
+        // The reload drops b (still in flight) and adds c with a shorter interval.
+        let applied = machine.reloadFinished(
+            .applied(organizations: [Self.a, Self.c], poll: Self.poll(interval: .seconds(30), concurrency: 2)),
+            now: Self.at(2))
+        #expect(!machine.isReloading)
+        #expect(machine.nextPoll(of: Self.b) == nil)
+        // b still holds a slot until its poll returns; c, due at once, takes the other.
+        #expect(Self.started(applied) == [Self.c])
+        #expect(machine.pollsInFlight == [Self.b, Self.c])
+        let forgotten = machine.pollFinished(Self.b, .forgotten, jitter: 0.5, now: Self.at(3))
+        #expect(Self.started(forgotten).isEmpty)
+        #expect(machine.pollsInFlight == [Self.c])
+        #expect(machine.nextPoll(of: Self.b) == nil, "a forgotten organization is not rescheduled")
+        _ = machine.pollFinished(Self.c, .succeeded, jitter: 0.5, now: Self.at(4))
+        #expect(machine.nextPoll(of: Self.c) == Self.at(34), "the new interval applies")
+    }
+
+    @Test("readiness follows the organizations a reload leaves: one never polled is no longer waited for")
+    func reloadCompletesTheCycle() {
+        var machine = Machine(poll: Self.poll(concurrency: 1))
+        _ = machine.start(organizations: [Self.a, Self.b], now: Self.at(0))
+        _ = machine.reloadRequested()
+        _ = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
+        #expect(!machine.isReady)
+        let actions = machine.reloadFinished(
+            .applied(organizations: [Self.a], poll: Self.poll(concurrency: 1)), now: Self.at(2))
+        #expect(actions.contains(.reportReady))
+    }
+
+    @Test("reload requests while one runs are merged into one more reload; a refused reload changes nothing")
+    func reloadsAreSerialised() {
+        var machine = Machine(poll: Self.poll(concurrency: 1))
+        _ = machine.start(organizations: [Self.a], now: Self.at(0))
+        #expect(machine.reloadRequested() == [.startReload])
+        #expect(machine.reloadRequested().isEmpty)
+        #expect(machine.reloadRequested().isEmpty)
+        let refused = machine.reloadFinished(.refused, now: Self.at(1))
+        #expect(refused.filter { $0 == .startReload }.count == 1, "the pending request starts one more reload")
+        #expect(machine.nextPoll(of: Self.a) == Self.at(0))
+        #expect(machine.reloadFinished(.refused, now: Self.at(2)).filter { $0 == .startReload }.isEmpty)
+        #expect(!machine.isReloading)
+    }
+
+    @Test("shutdown with polls in flight: finish once, then nothing starts")
+    func shutdownWithPollsInFlight() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        _ = machine.start(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
+        #expect(machine.shutdownRequested() == [.finish])
+        #expect(machine.shutdownRequested().isEmpty)
+        #expect(machine.pollFinished(Self.a, .cancelled, jitter: 0.5, now: Self.at(1)).isEmpty)
+        #expect(machine.pollFinished(Self.b, .succeeded, jitter: 0.5, now: Self.at(1)).isEmpty)
+        #expect(machine.timerFired(now: Self.at(100)).isEmpty)
+        #expect(machine.reloadRequested().isEmpty)
+        #expect(machine.ping(now: Self.at(100)).isEmpty)
+    }
+
+    @Test("an empty configuration is ready at once and polls nothing")
+    func emptyConfiguration() {
+        var machine = Machine(poll: Self.poll())
+        #expect(machine.start(organizations: [], now: Self.at(0)) == [.reportReady])
+    }
+}

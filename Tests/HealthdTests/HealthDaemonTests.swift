@@ -1,0 +1,116 @@
+import Foundation
+import HealthdCore
+import HealthdTestSupport
+import LeenAPI
+import LeenAPIClient
+import Synchronization
+import SystemdSupport
+import Testing
+
+@testable import Healthd
+@testable import LeenSimulator
+
+/// `HealthDaemon` in process against leen-sim: the driver carries out the state machine's actions (polls,
+/// READY, STATUS, reload beside the loop, shutdown) and feeds the watchdog's notion of progress.
+@Suite("HealthDaemon in process")
+struct HealthDaemonTests {
+    /// What the hooks and the emitter saw.
+    final class Recorder: Sendable {
+        let events = Mutex<[HealthEvent]>([])
+        let ready = Mutex<[String]>([])
+        let reloads = Mutex<[String?]>([])
+        let statuses = Mutex(0)
+
+        var kinds: [EventKind] { events.withLock { $0.map(\.kind) } }
+        func count(_ kind: EventKind) -> Int { kinds.filter { $0 == kind }.count }
+    }
+
+    /// Waits for `condition`: up to a minute, for a loaded machine (this is not a timing test).
+    func eventually(_ what: String, _ condition: () async -> Bool) async throws {
+        let end = ContinuousClock.now + .seconds(60)
+        while await !condition() {
+            guard ContinuousClock.now < end else {
+                Issue.record("timed out waiting for \(what)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    @Test("READY after the first cycle, polls go on, a reload runs beside the loop, a refused one is reported, shutdown stops")
+    func lifecycle() async throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let organization = OrganizationID(UUID().uuidString.lowercased())
+        let (simulatorConfig, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
+        try await LeenSimulator.withRunning(configuration: simulatorConfig, scenario: scenario, logger: quietLogger) {
+            _, baseURL in
+            try workspace.write("config.yaml", workspace.configuration(baseURL: baseURL, organization: organization))
+            let configuration = try ConfigLoader.load(path: workspace.path("config.yaml"), environment: [:])
+            let recorder = Recorder()
+            let emitter = EventEmitter(
+                sink: NullSink(), fallback: NullSink(),
+                observers: [{ event in recorder.events.withLock { $0.append(event) } }])
+            let monitor = try Monitor(
+                configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
+                emitter: emitter, logger: quietLogger)
+            let refuseReload = Atomic(false)
+            var hooks = HealthDaemon.Hooks()
+            hooks.ready = { summary in recorder.ready.withLock { $0.append(summary) } }
+            hooks.progress = { _ in recorder.statuses.withLock { $0 += 1 } }
+            hooks.reloaded = { error in recorder.reloads.withLock { $0.append(error) } }
+            let daemon = HealthDaemon(
+                monitor: monitor,
+                loadConfiguration: {
+                    if refuseReload.load(ordering: .relaxed) { throw StateError(path: "config.yaml", reason: "refused by the test") }
+                    return try ConfigLoader.load(path: workspace.path("config.yaml"), environment: [:])
+                },
+                makeClient: { _ in simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey) },
+                readSecret: { try SecretReader(environment: [:]).read($0) }, hooks: hooks, logger: quietLogger)
+
+            let running = Task { try await daemon.run() }
+            try await eventually("READY") { !recorder.ready.withLock { $0.isEmpty } }
+            #expect(daemon.isReady)
+            #expect(recorder.ready.withLock { $0 }.first?.hasPrefix("2 connections:") == true)
+            #expect(recorder.count(.daemonStarted) == 1)
+            #expect(recorder.count(.connectionAdopted) == 1, "provisioning ran before the loop")
+
+            // The loop answers pings: progress since a moment ago.
+            let before = ContinuousClock.now
+            daemon.ping()
+            try await eventually("the loop to handle a ping") { daemon.isMakingProgress(since: before, stall: .seconds(60)) }
+
+            // Polls go on (interval 300 ms): more snapshots' worth of polls.
+            let polls = await monitor.snapshot().daemon.polls.values.reduce(0, +)
+            try await eventually("more polls") {
+                await monitor.snapshot().daemon.polls.values.reduce(0, +) >= polls + 2
+            }
+
+            // The reloaded configuration declares one more connection: the reload provisions it.
+            try workspace.write(
+                "config.yaml",
+                workspace.configuration(baseURL: baseURL, organization: organization)
+                    + "\n      - identifier: entra-reload\n        vendor: MS_ENTRA\n")
+            daemon.requestReload()
+            try await eventually("the reload") { recorder.reloads.withLock { $0.count } == 1 }
+            #expect(recorder.reloads.withLock { $0 } == [nil])
+            #expect(recorder.count(.configReloaded) == 1)
+            #expect(recorder.events.withLock { $0 }.of(.connectionCreated, "entra-reload").count == 1)
+            try await eventually("the new connection to be monitored") {
+                recorder.events.withLock { $0 }.of(.connectionMonitored, "entra-reload").count == 1
+            }
+
+            refuseReload.store(true, ordering: .relaxed)
+            daemon.requestReload()
+            try await eventually("the refused reload") { recorder.reloads.withLock { $0.count } == 2 }
+            #expect(recorder.reloads.withLock { $0.last ?? nil }?.contains("refused by the test") == true)
+            #expect(recorder.count(.configReloadFailed) == 1)
+
+            running.cancel()
+            try await running.value
+            #expect(recorder.count(.daemonStopping) == 1)
+            #expect(recorder.ready.withLock { $0.count } == 1, "READY is reported once")
+            #expect(recorder.statuses.withLock { $0 } >= 1)
+        }
+    }
+}
