@@ -22,9 +22,11 @@ struct SystemdServiceTests {
             SystemTool.missing("systemd cannot be booted here (needs root and /lib/systemd/systemd)")
             return
         }
+        // The namespace's state directory, which the script also makes visible inside at the same path (the
+        // namespace has its own /tmp): the files staged here are copied into place from inside.
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("leen-systemd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let ns = work.appendingPathComponent("ns").path
+        let ns = work.path
         defer {
             _ = try? Self.run([Self.script, "stop", ns])
             try? FileManager.default.removeItem(at: work)
