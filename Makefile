@@ -26,15 +26,28 @@ deps:
 # (not root, or no journald) and is only allowed outside CI: .ci/run sets LEEN_REQUIRE_REAL_PARTS=1.
 # Suites that run real processes on real time (demo, Prometheus, systemd) run one at a time after the
 # parallel bulk, so a loaded 2-core machine cannot starve them.
+# HostIsolationTests/wholePhase brackets those two phases (LEEN_HOST_BASELINE): before, it records the host
+# (sysctls, binfmt_misc, /var/log/journal, /dev, mounts, cgroups) and leaves marker files in /tmp and /var/tmp;
+# after, it fails if any of that changed, and it runs even when a phase failed, so the markers go away.
 E2E_SUITES = JournalEndToEnd|SystemdJournalTests
-SERIAL_SUITES = DemoTests|PrometheusEndToEnd|SystemdServiceTests|CommandLineTests|SocketActivationTests
+SERIAL_SUITES = DemoTests|PrometheusEndToEnd|SystemdServiceTests|CommandLineTests|SocketActivationTests|HostIsolationTests
+HOST_BASELINE = $(CURDIR)/.build/host-baseline.json
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest --skip '$(E2E_SUITES)|$(SERIAL_SUITES)'
-	LEEN_HEALTHD_BIN=$$($(SWIFT) build --show-bin-path)/leen-healthd \
-	    $(SWIFT) test --skip-build --disable-xctest --no-parallel --filter '$(SERIAL_SUITES)'
-	LEEN_HEALTHD_BIN=$$($(SWIFT) build --show-bin-path)/leen-healthd ./scripts/with-journald.sh \
-	    $(SWIFT) test --skip-build --disable-xctest --no-parallel --filter '$(E2E_SUITES)' || [ $$? -eq 77 ]
+	rm -f $(HOST_BASELINE)
+	LEEN_HOST_BASELINE=$(HOST_BASELINE) $(SWIFT) test --skip-build --disable-xctest --filter 'HostIsolationTests/wholePhase'
+	status=0; bin=$$($(SWIFT) build --show-bin-path)/leen-healthd; \
+	LEEN_HEALTHD_BIN=$$bin $(SWIFT) test --skip-build --disable-xctest --no-parallel --filter '$(SERIAL_SUITES)' \
+	    || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+	    LEEN_HEALTHD_BIN=$$bin ./scripts/with-journald.sh \
+	        $(SWIFT) test --skip-build --disable-xctest --no-parallel --filter '$(E2E_SUITES)' || status=$$?; \
+	    [ $$status -ne 77 ] || status=0; \
+	fi; \
+	LEEN_HOST_BASELINE=$(HOST_BASELINE) $(SWIFT) test --skip-build --disable-xctest --filter 'HostIsolationTests/wholePhase' \
+	    || status=1; \
+	exit $$status
 
 # The daemon against an embedded leen-sim with a lively fleet; every event is printed (Ctrl-C stops).
 # DURATION=60 make demo stops by itself after 60 seconds.
