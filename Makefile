@@ -3,7 +3,7 @@ SWIFT        ?= swift
 PREFIX       ?= /usr/local
 # Debian packages the test suite needs (installed by `make test` when missing and root):
 # libsystemd for the CSystemd module; systemd (journald, PID 1, systemd-analyze) and util-linux (unshare,
-# nsenter) for the journal and service tests; prometheus (server and promtool) for the metrics tests;
+# nsenter, setpriv) for the journal and service tests; prometheus (server and promtool) for the metrics tests;
 # curl for commands run inside the systemd namespace; zlib for gzip answers (the CZlib module).
 TEST_DEBS    ?= libsystemd-dev zlib1g-dev pkg-config systemd util-linux prometheus curl
 BENCH_DEBS   ?= wrk curl jq procps bc python3
