@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Runs a command next to a private, real systemd-journald, isolated from the host:
 #   unshare --mount --pid --fork --mount-proc: own mount table and PID 1;
-#   tmpfs on /run/systemd and /run/log: journald's sockets and volatile journal exist only in here;
-#   a private journald.conf (Storage=volatile, no rate limit, no forwarding) bind-mounted over the host's.
+#   tmpfs on /run: journald's sockets, its configuration and the volatile journal exist only in here; a tmpfs
+#   over /var/log/journal (when the host has one), so neither journald nor `journalctl` in here touches the
+#   host's persistent journal;
+#   journald's configuration comes from /run/systemd/journald.conf.d (Storage=volatile, no rate limit, no
+#   forwarding, no kernel log, the kernel's audit setting left alone); the host's drop-ins are hidden by
+#   empty tmpfs mounts, and its journald.conf is overridden by the drop-in;
+#   a machine id of its own bind-mounted over /etc/machine-id, so the journal here never mixes with the host's.
+# Nothing is created on the host's file system: all of the above are mounts in the private mount namespace
+# (mount -n: without it, libmount would create /run/mount for its utab on the host's /run).
 # The command sees $LEEN_E2E_JOURNAL=1 and finds the journal at the usual socket; `journalctl` reads it.
 #
 #   scripts/with-journald.sh swift test --skip-build --filter JournalEndToEnd
@@ -28,21 +35,25 @@ done
 command -v journalctl >/dev/null || fail_or_skip "journalctl is not installed"
 command -v unshare >/dev/null || fail_or_skip "unshare is not installed (util-linux)"
 [ "$(id -u)" -eq 0 ] || fail_or_skip "needs root to create mount and PID namespaces"
+# A file to mount over must exist already: creating it would change the host.
+[ -e /etc/machine-id ] || fail_or_skip "/etc/machine-id does not exist"
 
 if [ "${1:-}" != "--inside" ]; then
     exec unshare --mount --pid --fork --mount-proc --propagation private "$0" --inside "$@"
 fi
 shift
 
-mkdir -p /run/systemd /run/log
-mount -t tmpfs -o mode=0755 tmpfs /run/systemd
-mount -t tmpfs -o mode=0755 tmpfs /run/log
-CONF=$(mktemp -d)
-printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\nRateLimitBurst=0\nForwardToSyslog=no\nForwardToKMsg=no\nForwardToConsole=no\nForwardToWall=no\nReadKMsg=no\n' \
-    >"$CONF/journald.conf"
-mkdir -p /etc/systemd
-[ -e /etc/systemd/journald.conf ] || touch /etc/systemd/journald.conf
-mount --bind "$CONF/journald.conf" /etc/systemd/journald.conf
+mount -n -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/systemd/journald.conf.d /run/log
+for path in /var/log/journal /etc/systemd/journald.conf.d /usr/local/lib/systemd/journald.conf.d \
+    /usr/lib/systemd/journald.conf.d /lib/systemd/journald.conf.d; do
+    if [ -d "$path" ]; then mount -n -t tmpfs -o mode=0755 tmpfs "$path"; fi
+done
+# Audit= (empty): journald neither turns kernel auditing on nor (Debian's default, Audit=no) off for the host.
+printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\nRateLimitBurst=0\nAudit=\nForwardToSyslog=no\nForwardToKMsg=no\nForwardToConsole=no\nForwardToWall=no\nReadKMsg=no\n' \
+    >/run/systemd/journald.conf.d/leen-test.conf
+tr -d '-' </proc/sys/kernel/random/uuid >/run/systemd/machine-id
+mount -n --bind /run/systemd/machine-id /etc/machine-id
 
 "$JOURNALD" &
 JPID=$!

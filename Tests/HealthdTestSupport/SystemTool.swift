@@ -23,6 +23,35 @@ package enum SystemTool {
         }
     }
 
+    /// Runs `arguments` (the first looked up in $PATH by /usr/bin/env) and returns its exit status and output
+    /// (stdout and stderr together), which goes through a file in `directory`.
+    ///
+    /// posix_spawn and waitpid rather than Foundation's Process: `systemd-namespace.sh start` leaves systemd
+    /// running in the background, and Process.waitUntilExit was seen to miss that script's exit (left as a
+    /// zombie). Output goes through a file, since a pipe inherited by a background process would never reach
+    /// end-of-file.
+    package static func spawn(
+        _ arguments: [String], outputIn directory: URL = FileManager.default.temporaryDirectory
+    ) throws -> (status: Int32, output: String) {
+        let output = directory.appendingPathComponent("leen-run-\(UUID().uuidString)").path
+        defer { unlink(output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = (["/usr/bin/env"] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, environ)
+        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exited, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
     package struct Output {
         package var status: Int32
         package var stdout: String

@@ -12,29 +12,9 @@ struct SystemdServiceTests {
     static let canBoot = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd")
 
     /// Runs a command and returns its exit status and output (stdout and stderr together).
-    ///
-    /// posix_spawn and waitpid rather than Foundation's Process: `start` leaves systemd running in the
-    /// background, and Process.waitUntilExit was seen to miss that script's exit (left as a zombie). Output
-    /// goes through a file, since a pipe inherited by the background systemd would never reach end-of-file.
     @discardableResult
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("leen-run-\(UUID().uuidString)").path
-        defer { unlink(output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = (["/usr/bin/env"] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, environ)
-        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (exited, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        try SystemTool.spawn(arguments)
     }
 
     @Test("start waits for READY, STATUS, events with catalog, reload, watchdog restart, clean stop, exposure")
@@ -43,9 +23,11 @@ struct SystemdServiceTests {
             SystemTool.missing("systemd cannot be booted here (needs root and /lib/systemd/systemd)")
             return
         }
+        // The namespace's state directory, which the script also makes visible inside at the same path (the
+        // namespace has its own /tmp): the files staged here are copied into place from inside.
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("leen-systemd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let ns = work.appendingPathComponent("ns").path
+        let ns = work.path
         defer {
             _ = try? Self.run([Self.script, "stop", ns])
             try? FileManager.default.removeItem(at: work)
@@ -98,15 +80,14 @@ struct SystemdServiceTests {
             """
         _ = try file("leen-healthd.yaml", config)
         _ = try file("invalid.yaml", config.replacingOccurrences(of: "interval: 1s", with: "intervall: 1s"))
-        // The shipped unit, with the binary where the test installs it and test-sized timings.
+        // The shipped unit, with the binary where the test installs it and test-sized timings. Its dependencies
+        // stay as shipped (sysinit.target, network-online.target): the namespace keeps them from the host.
         let unit = try String(contentsOfFile: Self.root.appendingPathComponent("systemd/leen-healthd.service").path, encoding: .utf8)
         _ = try file("leen-healthd.service", unit.replacingOccurrences(of: "/usr/bin/leen-healthd", with: "/usr/local/bin/leen-healthd"))
         _ = try file(
             "test.conf",
             """
             [Unit]
-            DefaultDependencies=no
-            Wants=
             After=leen-sim.service
             [Service]
             WatchdogSec=3s
