@@ -52,6 +52,18 @@ package enum SystemTool {
         return (exited, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
 
+    /// Runs `command` through `inside` (a shell in the systemd namespace) until its output contains `text`:
+    /// true if it did within 10 s.
+    package static func waitFor(
+        _ inside: (String) throws -> (status: Int32, output: String), _ command: String, _ text: String
+    ) async throws -> Bool {
+        for _ in 0..<50 {
+            if try inside(command).output.contains(text) { return true }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return false
+    }
+
     package struct Output {
         package var status: Int32
         package var stdout: String

@@ -64,7 +64,7 @@ struct HostIsolationTests {
         ).output.split(separator: "\n").map(String.init)
         let allowed: Set = [probe, "systemd-journald.service", "systemd-journald.socket", "systemd-journald-dev-log.socket"]
         #expect(Set(ran).subtracting(allowed).isEmpty, "units that ran in the namespace: \(ran)")
-        #expect(try await Self.waitFor(inside, "journalctl -q -o cat MESSAGE=\(token)", token), "the namespace's journal lost the probe's line")
+        #expect(try await SystemTool.waitFor(inside, "journalctl -q -o cat MESSAGE=\(token)", token), "the namespace's journal lost the probe's line")
         #expect(try inside("cat /etc/machine-id").output != (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8)))
 
         try SystemTool.spawn([Self.script, "stop", ns], outputIn: work)
@@ -100,15 +100,6 @@ struct HostIsolationTests {
         }
     }
 
-    static func waitFor(
-        _ inside: (String) throws -> (status: Int32, output: String), _ command: String, _ text: String
-    ) async throws -> Bool {
-        for _ in 0..<50 {
-            if try inside(command).output.contains(text) { return true }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        return false
-    }
 }
 
 private struct Baseline: Codable {

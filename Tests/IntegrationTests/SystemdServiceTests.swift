@@ -158,10 +158,10 @@ struct SystemdServiceTests {
         // Reload: a valid configuration is reloaded; an invalid one is refused and the daemon keeps running.
         let mainPID = try inside("systemctl show -p MainPID --value leen-healthd").output
         #expect(try inside("systemctl reload leen-healthd").status == 0)
-        #expect(try await Self.waitFor(inside, "journalctl -u leen-healthd -o cat LEEN_EVENT=config_reloaded", "Configuration reloaded"))
+        #expect(try await SystemTool.waitFor(inside, "journalctl -u leen-healthd -o cat LEEN_EVENT=config_reloaded", "Configuration reloaded"))
         try inside("cp \(w)/invalid.yaml /etc/leen-healthd/leen-healthd.yaml")
         #expect(try inside("systemctl reload leen-healthd").status == 0)
-        #expect(try await Self.waitFor(inside, "journalctl -u leen-healthd -o cat LEEN_EVENT=config_reload_failed", "intervall"))
+        #expect(try await SystemTool.waitFor(inside, "journalctl -u leen-healthd -o cat LEEN_EVENT=config_reload_failed", "intervall"))
         #expect(try inside("systemctl is-active leen-healthd").output.hasPrefix("active"))
         #expect(try inside("systemctl show -p MainPID --value leen-healthd").output == mainPID)
         try inside("cp \(w)/leen-healthd.yaml /etc/leen-healthd/leen-healthd.yaml")
@@ -201,13 +201,4 @@ struct SystemdServiceTests {
         #expect(!journal.contains("systemd-sk-SECRET"))
     }
 
-    static func waitFor(
-        _ inside: (String) throws -> (status: Int32, output: String), _ command: String, _ text: String
-    ) async throws -> Bool {
-        for _ in 0..<50 {
-            if try inside(command).output.contains(text) { return true }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        return false
-    }
 }
