@@ -28,10 +28,9 @@ extension SimulatorState {
         withData { data, now in
             var byState: [String: Int] = [:]
             var byHealth: [String: Int] = [:]
-            for id in Array(data.connections.keys) {
-                var record = data.connections[id]!
-                advance(&record, to: now, randomEvolution: data.randomEvolution)
-                data.connections[id] = record
+            let random = data.randomEvolution
+            data.connections.walk { _, record in
+                advance(&record, to: now, randomEvolution: random)
                 byState[record.connection.state?.rawValue ?? "none", default: 0] += 1
                 byHealth[record.connection.health?.name.rawValue ?? "none", default: 0] += 1
             }
