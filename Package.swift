@@ -53,8 +53,9 @@ let package = Package(
         .executableTarget(
             name: "leen-sim",
             dependencies: [
-                "LeenSimulator",
+                "LeenAPI", "LeenSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -224,6 +225,7 @@ let package = Package(
             dependencies: [
                 "LeenSimulator", "LeenAPI", "LeenAPIClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

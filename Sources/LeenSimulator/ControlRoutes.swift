@@ -17,7 +17,27 @@ struct ControlRoutes {
             case name, details, status, description
             case resolutionOwner = "resolution_owner"
         }
+
+        /// Leen's table for the name, with the fields the body gives on top.
+        var health: ConnectionHealthStatus {
+            var health = SimulatorState.health(name, details: details)
+            if let status { health.status = status }
+            if let resolutionOwner { health.resolutionOwner = resolutionOwner }
+            if let description { health.description = description }
+            return health
+        }
     }
+
+    /// `PUT /_sim/bulk/health`: the connections `select` picks get `health` (the single form's body).
+    struct BulkHealthBody: Decodable {
+        var select: ConnectionSelection
+        var health: HealthBody
+    }
+
+    struct BulkResult: Encodable { var matched: Int }
+
+    /// A bulk body may list 100,000 ids (about 4 MB); other control bodies stay under the API's 1 MiB.
+    static let bulkBodyLimit = 64 << 20
 
     struct StateBody: Decodable { var state: ConnectionState }
     struct AdvanceBody: Decodable { var seconds: Double }
@@ -50,11 +70,12 @@ struct ControlRoutes {
         }
         sim.put("connections/:reference/health") { request, context in
             let body = try await Self.decode(HealthBody.self, request)
-            var health = SimulatorState.health(body.name, details: body.details)
-            if let status = body.status { health.status = status }
-            if let owner = body.resolutionOwner { health.resolutionOwner = owner }
-            if let description = body.description { health.description = description }
-            return SimulatorHTTP.json(try state.setHealth(try Self.reference(context), health), context: context)
+            return SimulatorHTTP.json(try state.setHealth(try Self.reference(context), body.health), context: context)
+        }
+        sim.put("bulk/health") { request, context in
+            let body = try await Self.decode(BulkHealthBody.self, request, upTo: Self.bulkBodyLimit)
+            let matched = try state.setHealth(of: body.select, body.health.health)
+            return SimulatorHTTP.json(BulkResult(matched: matched), context: context)
         }
         sim.put("connections/:reference/state") { request, context in
             let body = try await Self.decode(StateBody.self, request)
@@ -102,8 +123,8 @@ struct ControlRoutes {
         return reference
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
-        let data = try await APIRoutes.body(request)
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, upTo limit: Int = 1 << 20) async throws -> T {
+        let data = try await APIRoutes.body(request, upTo: limit)
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {

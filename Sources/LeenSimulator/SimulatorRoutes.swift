@@ -65,9 +65,9 @@ struct APIRoutes {
         }
     }
 
-    static func body(_ request: Request) async throws -> Data {
+    static func body(_ request: Request, upTo limit: Int = 1 << 20) async throws -> Data {
         var request = request
-        let buffer = try await request.collectBody(upTo: 1 << 20)
+        let buffer = try await request.collectBody(upTo: limit)
         return Data(buffer.readableBytesView)
     }
 

@@ -59,8 +59,8 @@ extension SimulatorState {
         try withData { data, now in
             _ = try Self.liveOrganization(organizationID, in: data)
             if configuration.rejectDuplicateIdentifiers, let identifier = request.identifier,
-                data.organizations[organizationID]!.connectionIDs.contains(where: {
-                    data.connections[$0]?.connection.identifier == identifier
+                data.connections.all(withIdentifier: identifier).contains(where: {
+                    data.connections[$0]?.connection.organizationID == organizationID
                         && data.connections[$0]?.connection.state != .deleted
                 })
             {
@@ -110,9 +110,10 @@ extension SimulatorState {
             items.reserveCapacity(min(limit, max(0, visible.count - offset)))
             let base = data.publicBaseURL
             let random = data.randomEvolution
-            for id in visible.dropFirst(offset).prefix(limit) where data.connections[id] != nil {
-                // In place (the dictionary's modify accessor): no copy of the record per item.
-                items.append(refresh(&data.connections[id]!, now: now, randomEvolution: random, base: base))
+            for id in visible.dropFirst(offset).prefix(limit) {
+                // In place: no copy of the record per item.
+                let item = data.connections.update(id) { refresh(&$0, now: now, randomEvolution: random, base: base) }
+                if let item { items.append(item) }
             }
             return (items, visible.count)
         }

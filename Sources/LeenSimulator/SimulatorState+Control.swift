@@ -28,10 +28,9 @@ extension SimulatorState {
         withData { data, now in
             var byState: [String: Int] = [:]
             var byHealth: [String: Int] = [:]
-            for id in Array(data.connections.keys) {
-                var record = data.connections[id]!
-                advance(&record, to: now, randomEvolution: data.randomEvolution)
-                data.connections[id] = record
+            let random = data.randomEvolution
+            data.connections.walk { _, record in
+                advance(&record, to: now, randomEvolution: random)
                 byState[record.connection.state?.rawValue ?? "none", default: 0] += 1
                 byHealth[record.connection.health?.name.rawValue ?? "none", default: 0] += 1
             }
@@ -68,12 +67,79 @@ extension SimulatorState {
     @discardableResult
     public func setHealth(_ reference: String, _ health: ConnectionHealthStatus) throws -> Connection {
         try control(reference) { record, data, now in
-            record.connection.health = health
-            record.customerLatched = health.resolutionOwner == .customer && health.status == .unhealthy
-            record.scripted = true
-            record.connection.updatedAt = Timestamp(date(now))
+            Self.set(health, on: &record, updatedAt: Timestamp(date(now)))
             return view(record, publicBaseURL: data.publicBaseURL)
         }
+    }
+
+    /// Sets the health of every connection `selection` picks, at once, as ``setHealth(_:_:)`` does for one;
+    /// returns how many it set. All or nothing: an unknown organization or id changes nothing.
+    ///
+    /// Work is proportional to the candidates: the organization's connections, the listed ids, or else the
+    /// whole fleet, each visited once.
+    @discardableResult
+    public func setHealth(of selection: ConnectionSelection, _ health: ConnectionHealthStatus) throws -> Int {
+        guard !selection.isEmpty else {
+            throw SimulatorError.detail(
+                status: 400,
+                message: "the selection names no criterion; give one, or \"all\": true for every connection")
+        }
+        return try withData { data, now in
+            var organizationID: OrganizationID?
+            if let reference = selection.organization {
+                organizationID = try Self.liveOrganizationID(reference, in: data)
+            }
+            var candidates: [ConnectionID]?
+            if let references = selection.ids {
+                var seen = Set<ConnectionID>()
+                candidates = []
+                for (index, reference) in references.enumerated() {
+                    guard let id = Self.find(reference, in: data) else {
+                        throw SimulatorError.detail(
+                            status: 404, message: "Connection cannot be found: '\(reference)' (ids[\(index)])")
+                    }
+                    if seen.insert(id).inserted { candidates?.append(id) }
+                }
+            } else if let organizationID {
+                candidates = data.organizations[organizationID]?.connectionIDs
+            }
+            let updatedAt = Timestamp(date(now))
+            let random = data.randomEvolution
+            var matched = 0
+            let change = { (record: inout ConnectionRecord) in
+                self.advance(&record, to: now, randomEvolution: random)
+                if let organizationID, record.connection.organizationID != organizationID { return }
+                guard selection.matches(record.connection) else { return }
+                Self.set(health, on: &record, updatedAt: updatedAt)
+                matched += 1
+            }
+            if let candidates {
+                for id in candidates { data.connections.update(id, change) }
+            } else {
+                data.connections.walk { _, record in change(&record) }
+            }
+            return matched
+        }
+    }
+
+    /// What setting a connection's health through the control API does to its record.
+    static func set(_ health: ConnectionHealthStatus, on record: inout ConnectionRecord, updatedAt: Timestamp) {
+        record.connection.health = health
+        record.customerLatched = health.resolutionOwner == .customer && health.status == .unhealthy
+        record.scripted = true
+        record.connection.updatedAt = updatedAt
+    }
+
+    /// A live organization by id, or else the first live one, in creation order, with this identifier.
+    static func liveOrganizationID(_ reference: String, in data: SimulatorData) throws -> OrganizationID {
+        let id = OrganizationID(reference)
+        if data.organizations[id]?.deleted == false { return id }
+        guard
+            let match = data.organizationOrder.first(where: {
+                data.organizations[$0].map { !$0.deleted && $0.organization.identifier == reference } ?? false
+            })
+        else { throw SimulatorError.organizationNotFound() }
+        return match
     }
 
     @discardableResult

@@ -68,19 +68,26 @@ extension SimulatorState {
                     updatedAt: Timestamp(Date(timeIntervalSince1970: start))))
             data.organizationOrder.append(id)
         }
+        // Organization references (id or identifier) resolve through a map made once; searching the organization
+        // list for each connection cost organizations x connections. The first organization in creation order
+        // that has the reference as its id or identifier wins, as before.
+        var organizationsByReference: [String: OrganizationID] = [:]
+        for id in data.organizationOrder {
+            if organizationsByReference[id.rawValue] == nil { organizationsByReference[id.rawValue] = id }
+            if let identifier = data.organizations[id]?.organization.identifier,
+                organizationsByReference[identifier] == nil
+            {
+                organizationsByReference[identifier] = id
+            }
+        }
         let scripted = Set((scenario.steps ?? []).compactMap(\.connection))
         for (index, entry) in (scenario.connections ?? []).enumerated() {
-            guard
-                let organizationID = data.organizationOrder.first(where: {
-                    $0.rawValue == entry.organization
-                        || data.organizations[$0]?.organization.identifier == entry.organization
-                })
-            else {
+            guard let organizationID = organizationsByReference[entry.organization] else {
                 throw ScenarioError(
                     message: "connections[\(index)]: unknown organization '\(entry.organization)'")
             }
             let id = ConnectionID(entry.id ?? data.ids.uuid())
-            guard data.connections[id] == nil else {
+            guard !data.connections.contains(id) else {
                 throw ScenarioError(message: "connections[\(index)]: duplicate id \(id)")
             }
             let oauthPending = entry.oauthPending ?? false

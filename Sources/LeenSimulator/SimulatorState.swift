@@ -62,7 +62,7 @@ struct OrganizationRecord: Sendable {
 struct SimulatorData: Sendable {
     var organizations: [OrganizationID: OrganizationRecord] = [:]
     var organizationOrder: [OrganizationID] = []
-    var connections: [ConnectionID: ConnectionRecord] = [:]
+    var connections = ConnectionStore()
     var ids: SeededRandom
     var faultRandom: SeededRandom
     var clock: SimulatedClock
@@ -189,30 +189,44 @@ public final class SimulatorState: Sendable {
     // MARK: - Scenario steps
 
     func applyDueSteps(_ data: inout SimulatorData, now: Double) {
+        guard data.nextStep < data.steps.count, data.startTime + data.steps[data.nextStep].at <= now else { return }
+        var removed: [OrganizationID: Set<ConnectionID>] = [:]
         while data.nextStep < data.steps.count, data.startTime + data.steps[data.nextStep].at <= now {
             let step = data.steps[data.nextStep]
             data.nextStep += 1
-            apply(step, to: &data, at: data.startTime + step.at)
+            apply(step, to: &data, at: data.startTime + step.at, removed: &removed)
+        }
+        // The organizations' lists lose the batch's removed connections in one pass each: one pass per removal
+        // made a batch of removals in a large organization quadratic.
+        for (organizationID, ids) in removed {
+            data.organizations[organizationID]?.connectionIDs.removeAll { ids.contains($0) }
         }
     }
 
-    func apply(_ step: Scenario.Step, to data: inout SimulatorData, at time: Double) {
+    /// Applies one step; a removed connection is left in its organization's list and added to `removed`.
+    func apply(
+        _ step: Scenario.Step, to data: inout SimulatorData, at time: Double,
+        removed: inout [OrganizationID: Set<ConnectionID>]
+    ) {
         if let faults = step.faults { data.faults = faults }
         if let queue = step.queue { data.faultQueue += queue }
         guard let reference = step.connection, let id = Self.find(reference, in: data) else { return }
         if step.remove == true {
-            Self.remove(id, from: &data)
+            if let record = data.connections.remove(id) {
+                removed[record.connection.organizationID, default: []].insert(id)
+            }
             return
         }
-        guard var record = data.connections[id] else { return }
-        advance(&record, to: time, randomEvolution: data.randomEvolution)
-        if step.authorize == true { authorize(&record, at: time) }
-        if let state = step.state { setState(&record, state, at: time) }
-        if let name = step.health {
-            record.connection.health = Self.health(name, details: step.details)
-            record.connection.updatedAt = Timestamp(date(time))
+        let random = data.randomEvolution
+        data.connections.update(id) { record in
+            advance(&record, to: time, randomEvolution: random)
+            if step.authorize == true { authorize(&record, at: time) }
+            if let state = step.state { setState(&record, state, at: time) }
+            if let name = step.health {
+                record.connection.health = Self.health(name, details: step.details)
+                record.connection.updatedAt = Timestamp(date(time))
+            }
         }
-        data.connections[id] = record
     }
 
     /// A health value for a name, filled from Leen's table when the name is documented.
@@ -222,16 +236,15 @@ public final class SimulatorState: Sendable {
                 name: name, status: .unhealthy, description: name.rawValue, resolutionOwner: .leen, details: details)
     }
 
-    /// A connection by id, or else by identifier.
+    /// A connection by id, or else by identifier (the smallest id when several have it).
     static func find(_ reference: String, in data: SimulatorData) -> ConnectionID? {
         let id = ConnectionID(reference)
-        if data.connections[id] != nil { return id }
-        return data.connections.values.filter { $0.connection.identifier == reference }
-            .min { $0.connection.id < $1.connection.id }?.connection.id
+        if data.connections.contains(id) { return id }
+        return data.connections.first(withIdentifier: reference)
     }
 
     static func remove(_ id: ConnectionID, from data: inout SimulatorData) {
-        guard let record = data.connections.removeValue(forKey: id) else { return }
+        guard let record = data.connections.remove(id) else { return }
         data.organizations[record.connection.organizationID]?.connectionIDs.removeAll { $0 == id }
     }
 }
