@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "LeenSimulator",
             dependencies: [
-                "LeenAPI",
+                "LeenAPI", "LeenAPIClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "leen-sim",
             dependencies: [
-                "LeenAPI", "LeenSimulator",
+                "LeenAPI", "LeenAPIClient", "LeenSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import LeenAPI
+import LeenAPIClient
 import LeenSimulator
 
 /// `leen-sim fleet …`: files for running leen-healthd against a large simulated fleet (the benchmarks).

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import LeenAPI
+import LeenAPIClient
 import LeenSimulator
 import Testing
 import Yams
