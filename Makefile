@@ -1,25 +1,31 @@
 # leen-healthd — common tasks. `make demo` and `make test` are the two commands in the README.
 SWIFT        ?= swift
 PREFIX       ?= /usr/local
-# Debian packages the test suite needs (installed by `make test` when missing and root):
-# libsystemd for the CSystemd module; systemd (journald, PID 1, systemd-analyze) and util-linux (unshare,
-# nsenter, setpriv) for the journal and service tests; prometheus (server and promtool) for the metrics tests;
-# curl for commands run inside the systemd namespace; zlib for gzip answers (the CZlib module).
-TEST_DEBS    ?= libsystemd-dev zlib1g-dev pkg-config systemd util-linux prometheus curl
+# Debian packages building needs (installed by every target that builds, when missing and root): the
+# headers of the system libraries the C modules wrap (libsystemd for CSystemd, zlib for CZlib) and
+# pkg-config, which finds them.
+BUILD_DEBS   ?= libsystemd-dev zlib1g-dev pkg-config
+# What only the tests need on top (installed by `make test`): systemd (journald, PID 1, systemd-analyze)
+# and util-linux (unshare, nsenter, setpriv) for the journal and service tests; prometheus (server and promtool)
+# for the metrics tests; curl for commands run inside the systemd namespace.
+TEST_DEBS    ?= systemd util-linux prometheus curl
 BENCH_DEBS   ?= wrk curl jq procps bc python3
 
-.PHONY: all build release test demo sim bench-sim bench-metrics bench-daemon clean deps
+.PHONY: all build release test demo sim bench-sim bench-metrics bench-daemon clean deps build-deps
 
 all: build
 
-build:
+build: build-deps
 	$(SWIFT) build
 
-release:
+release: build-deps
 	$(SWIFT) build -c release
 
+build-deps:
+	@./scripts/ensure-packages.sh $(BUILD_DEBS)
+
 deps:
-	@./scripts/ensure-packages.sh $(TEST_DEBS)
+	@./scripts/ensure-packages.sh $(BUILD_DEBS) $(TEST_DEBS)
 
 # Installs what the tests need, builds, and runs every test (Swift Testing), in three phases chosen by test
 # target, so a new suite runs where its target says:
@@ -52,8 +58,8 @@ test: deps
 	exit $$status
 
 # The daemon against an embedded leen-sim with a lively fleet; every event is printed (Ctrl-C stops).
-# DURATION=60 make demo stops by itself after 60 seconds.
-demo:
+# DURATION=60 make demo stops by itself after 60 seconds. The first run builds first (see the README).
+demo: build-deps
 	$(SWIFT) build --product leen-healthd
 	$$($(SWIFT) build --show-bin-path)/leen-healthd demo $(if $(DURATION),--duration $(DURATION))
 
@@ -63,17 +69,17 @@ sim: build
 
 # Throughput of leen-sim's list endpoint with 100,000 connections (prints a table).
 bench-sim:
-	@./scripts/ensure-packages.sh $(BENCH_DEBS)
+	@./scripts/ensure-packages.sh $(BUILD_DEBS) $(BENCH_DEBS)
 	./scripts/bench-sim.sh
 
 # /metrics: render time and bytes for 1k, 10k and 100k connections, then wrk with 8 concurrent scrapers.
 bench-metrics:
-	@./scripts/ensure-packages.sh $(BENCH_DEBS)
+	@./scripts/ensure-packages.sh $(BUILD_DEBS) $(BENCH_DEBS)
 	./scripts/bench-metrics.sh
 
 # The daemon polling leen-sim with 100k connections while 8 scrapers hammer /metrics: polls on schedule?
 bench-daemon:
-	@./scripts/ensure-packages.sh $(BENCH_DEBS)
+	@./scripts/ensure-packages.sh $(BUILD_DEBS) $(BENCH_DEBS)
 	./scripts/bench-daemon-scrape.sh
 
 clean:
@@ -110,7 +116,7 @@ MAN_DATE      ?= $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
 PATH_SUBST     = s\#/usr/bin/leen-healthd\#$(BINDIR)/leen-healthd\#g; s\#/usr/share/doc/leen-healthd\#$(DOCDIR)\#g; s\#/usr/lib/systemd/system/leen-healthd\#$(UNITDIR)/leen-healthd\#g; s\#/usr/lib/sysusers.d/leen-healthd\#$(SYSUSERSDIR)/leen-healthd\#g
 
 # Release binaries with the Swift runtime linked in (they need no Swift toolchain where they run).
-release-static:
+release-static: build-deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product leen-healthd
 	$(SWIFT) build $(RELEASE_FLAGS) --product leen-sim
 
