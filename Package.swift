@@ -20,7 +20,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
@@ -67,6 +66,10 @@ let package = Package(
         // zlib for gzip answers. Used directly rather than through a wrapper package because /metrics splices
         // runs compressed ahead of time (raw deflate, sync flush, crc32_combine), which wrappers do not expose.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // OpenSSL's libcrypto for the credential fingerprints' HMAC-SHA-256, the daemon's only cryptography.
+        // Not swift-crypto: for one HMAC it compiled a second BoringSSL (NIOSSL, under AsyncHTTPClient, has
+        // one), about a fifth of a first build's CPU time (docs/benchmarks.md, "First run").
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The only importer of CSystemd: journal sinks, the journal log handler, sd_notify.
         .target(
             name: "SystemdSupport",
@@ -98,9 +101,8 @@ let package = Package(
         .target(
             name: "Healthd",
             dependencies: [
-                "HealthdCore", "HealthdMetrics", "LeenAPI", "LeenAPIClient", "SystemdSupport",
+                "CCrypto", "HealthdCore", "HealthdMetrics", "LeenAPI", "LeenAPIClient", "SystemdSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
