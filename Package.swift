@@ -68,7 +68,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // OpenSSL's libcrypto for the credential fingerprints' HMAC-SHA-256, the daemon's only cryptography.
         // Not swift-crypto: for one HMAC it compiled a second BoringSSL (NIOSSL, under AsyncHTTPClient, has
-        // one), about a fifth of a first build's CPU time (docs/benchmarks.md, "First run").
+        // one), a large share of a first build.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The only importer of CSystemd: journal sinks, the journal log handler, sd_notify.
         .target(
