@@ -9,7 +9,8 @@
 #   ORGS=20 CONNECTIONS=2000 DURATION=10 INTERVAL=10s ./scripts/bench-daemon-scrape.sh   # quick check
 #   BIN_DIR=/path/to/.build/release ./scripts/bench-daemon-scrape.sh      # binaries built elsewhere
 #
-# Debian packages used: wrk curl jq python3 procps coreutils (all present on the dev machine; no new ones).
+# Debian packages used: wrk curl jq procps coreutils. leen-sim writes the scenario and the daemon's
+# configuration (`leen-sim fleet scenario`, `leen-sim fleet config`; docs/simulator.md).
 #
 # How the fleet is set up (option a: leen-sim holds the connections, the configuration declares them
 # all, and the daemon ADOPTS them at startup). Adoption costs one list per organization and no write:
@@ -23,7 +24,7 @@
 #     PAUSED), listed through the provisioning API (limit=1000 pages) and declared with credentials: every
 #     secret field references ONE shared file (chmod 600, a random value never printed), one YAML anchor
 #     per vendor (about 7 MB for 100k connections).
-#   FLEET=scenario: the script writes a leen-sim scenario with ORGS organizations and CONNECTIONS
+#   FLEET=scenario: `leen-sim fleet scenario` writes a scenario with ORGS organizations and CONNECTIONS
 #     connections (round-robin), identifiers c1..cN, all SNYK without credentials (SNYK is OAuth unless
 #     given an API key), ACTIVE and HEALTHY at start, random health evolution on (about 4 MB for 100k).
 # Either way leen-sim runs one job per connection per poll interval (--refresh-interval = INTERVAL x
@@ -75,30 +76,34 @@ OPENMETRICS_ACCEPT='application/openmetrics-text;version=1.0.0,text/plain;versio
 
 die() { echo "bench-daemon-scrape: $*" >&2; exit 1; }
 
-for tool in wrk curl jq python3 awk; do
+for tool in wrk curl jq awk; do
     command -v "$tool" >/dev/null || die "'$tool' is missing (apt-get install $tool)"
 done
 [ "$SCRAPERS" -ge "$WRK_THREADS" ] 2>/dev/null || die "SCRAPERS ($SCRAPERS) must be a number >= WRK_THREADS ($WRK_THREADS)"
 [ "$ORGS" -ge 1 ] 2>/dev/null || die "ORGS must be a number >= 1, found '$ORGS'"
 [ "$CONNECTIONS" -ge 0 ] 2>/dev/null || die "CONNECTIONS must be a number >= 0, found '$CONNECTIONS'"
+case "$FLEET" in scenario|populated) ;; *) die "FLEET must be scenario or populated, found '$FLEET'" ;; esac
 
 # INTERVAL and JITTER as numbers (the daemon's own syntax: 60s, 1m, 1m30s, 500ms; 10% or 0.1).
-INTERVAL_S=$(python3 - "$INTERVAL" <<'EOF'
-import re, sys
-text = sys.argv[1]
-units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-try:
-    total = float(text)
-except ValueError:
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        sys.exit(1)
-    total = sum(float(n) * units[u] for n, u in parts)
-print(f"{total:g}")
-EOF
-) || die "INTERVAL: '$INTERVAL' is not a duration such as 60s or 1m"
-JITTER_F=$(python3 -c 'import sys; t=sys.argv[1]; print(float(t[:-1])/100 if t.endswith("%") else float(t))' "$JITTER") \
-    || die "JITTER: '$JITTER' is not a fraction or a percentage"
+INTERVAL_S=$(awk -v t="$INTERVAL" 'BEGIN {
+    if (t == "") exit 1
+    if (t ~ /^[0-9]+(\.[0-9]+)?$/) { printf "%g\n", t; exit }
+    split("ms s m h d", names, " "); split("0.001 1 60 3600 86400", scales, " ")
+    for (i in names) unit[names[i]] = scales[i]
+    rest = t; total = 0
+    while (rest != "") {
+        if (!match(rest, /^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)/)) exit 1
+        part = substr(rest, 1, RLENGTH); rest = substr(rest, RLENGTH + 1)
+        number = part; sub(/[a-z]+$/, "", number); name = substr(part, length(number) + 1)
+        total += number * unit[name]
+    }
+    printf "%g\n", total
+}') || die "INTERVAL: '$INTERVAL' is not a duration such as 60s or 1m"
+JITTER_F=$(awk -v t="$JITTER" 'BEGIN {
+    if (t ~ /^[0-9]+(\.[0-9]+)?%$/) { printf "%g\n", substr(t, 1, length(t) - 1) / 100; exit }
+    if (t ~ /^[0-9]+(\.[0-9]+)?$/) { printf "%g\n", t; exit }
+    exit 1
+}') || die "JITTER: '$JITTER' is not a fraction or a percentage"
 
 if [ -z "${BIN_DIR:-}" ]; then
     echo "bench-daemon-scrape: building release leen-healthd and leen-sim in $PWD ..." >&2
@@ -140,9 +145,17 @@ trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# A port nothing listens on now (as racy as binding port 0 and closing it: the daemon binds it later).
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    local port
+    for _ in $(seq 1 100); do
+        port=$(( 20000 + (RANDOM << 15 | RANDOM) % 40000 ))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
+    done
+    die "no free port found"
 }
+# field NAME KEY: the value of KEY in $WORK/NAME.snap (one line of KEY=VALUE pairs).
+field() { tr ' ' '\n' <"$WORK/$1.snap" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 daemon_log_tail() {
     echo "--- last lines of the daemon's stderr ($WORK/daemon.log) ---" >&2
     tail -n 20 "$WORK/daemon.log" >&2 || true
@@ -169,133 +182,6 @@ head -c 24 /dev/urandom | base64 | tr -d '\n=+/' >"$WORK/secrets/vendor-secret"
 chmod 600 "$WORK/secrets/api-key" "$WORK/secrets/vendor-secret"
 umask 022
 
-# fleet.py scenario OUT ORGS CONNECTIONS SEED: a leen-sim scenario (organizations and connections with
-#   fixed ids, short identifiers c1, c2, ..., vendor SNYK without credentials, all ACTIVE and HEALTHY).
-# fleet.py config MODE SOURCE OUT KEY SECRET STATE LISTEN INTERVAL JITTER CONCURRENCY PAGE_SIZE:
-#   the daemon's configuration declaring every connection of the fleet; SOURCE is the scenario file
-#   (MODE scenario) or leen-sim's /v1 URL, listed through the provisioning API (MODE populated).
-#   Prints "organizations connections vendors".
-cat >"$WORK/fleet.py" <<'EOF'
-import http.client, json, random, sys, urllib.parse, uuid
-
-def quote(text):
-    return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar
-
-def scenario(out, orgs, connections, seed):
-    rng = random.Random(seed)
-    def new_id():
-        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    organizations = [{"id": new_id(), "name": f"o{i + 1}", "identifier": f"o{i + 1}"} for i in range(orgs)]
-    items = [{"id": new_id(), "organization": organizations[i % orgs]["id"], "vendor": "SNYK",
-              "identifier": f"c{i + 1}"} for i in range(connections)]
-    with open(out, "w") as f:
-        json.dump({"random_evolution": True, "organizations": organizations, "connections": items}, f,
-                  separators=(",", ":"))
-
-def from_scenario(path):
-    with open(path) as f:
-        data = json.load(f)
-    by_org = {o["id"]: [] for o in data["organizations"]}
-    for c in data["connections"]:
-        by_org[c["organization"]].append(c)
-    return [(o["id"], o["name"], by_org[o["id"]]) for o in data["organizations"]]
-
-def from_api(api):
-    url = urllib.parse.urlsplit(api)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    def get(path, **query):
-        conn.request("GET", url.path + path + "?" + urllib.parse.urlencode(query),
-                     headers={"X-API-KEY": "leen-sim-key"})
-        response = conn.getresponse()
-        body = response.read()
-        if response.status != 200:
-            sys.exit(f"GET {path}: HTTP {response.status}: {body[:200]!r}")
-        return json.loads(body)
-    def all_items(path):
-        items, offset = [], 0
-        while True:
-            page = get(path, limit=1000, offset=offset)
-            items += page["items"]
-            offset += len(page["items"])
-            if not page["items"] or (page.get("total") is not None and offset >= page["total"]):
-                return items
-    fleet = []
-    for o in all_items("/provisioning/organizations"):
-        cs = [c for c in all_items(f"/provisioning/organizations/{o['id']}/connections")
-              if c.get("state") != "DELETED" and c.get("identifier")]
-        fleet.append((o["id"], o.get("name") or o["id"], cs))
-    return fleet
-
-# Credential fields per vendor, as the daemon's configuration check wants them (LeenAPI/Vendor.swift,
-# documentedCredentialFields): OAuth vendors (and SNYK, OAuth unless given an API key) take none; the
-# others any non-empty mapping, with the documented fields where there are some. Every secret field
-# references the same file. One YAML anchor per vendor keeps the file small.
-OAUTH = {"MS_DEFENDER_VMS", "MS_DEFENDER_VMS_GCC_HIGH", "MS_ENTRA", "MS_DEFENDER_ENDPOINT", "SNYK"}
-FIELDS = {
-    "TENABLE": ["client_key", "secret_key"],
-    "QUALYS": ["username", "password"],
-    "INSIGHTVM": ["base_url", "api_key"],
-    "SENTINELONE_VMS": ["base_url", "api_token"],
-    "CROWDSTRIKE_SPOTLIGHT": ["client_id", "client_secret"],
-}
-
-def config(mode, source, out, key_file, secret_file, state, listen, interval, jitter, concurrency, page_size):
-    fleet = from_scenario(source) if mode == "scenario" else from_api(source)
-    api = source if mode == "populated" else sys.argv[-1]
-    ref = "{file: %s}" % secret_file
-    def credentials(vendor):
-        if vendor in OAUTH:
-            return None
-        if vendor == "AWS_INSPECTOR2":
-            return "{aws: {aws_access_key_id: %s, aws_secret_access_key: %s, type: direct_access}}" % (ref, ref)
-        return "{" + ", ".join(f"{field}: {ref}" for field in FIELDS.get(vendor, ["api_key"])) + "}"
-    lines = [
-        f"# Generated by scripts/bench-daemon-scrape.sh from leen-sim's fleet ({mode}).",
-        "api:",
-        f"  base_url: {api}",
-        f"  key: {{file: {key_file}}}",
-        "poll:",
-        f"  interval: {interval}",
-        f"  jitter: {quote(jitter)}",
-        f"  concurrency: {concurrency}",
-        f"  page_size: {page_size}",
-        f"state_directory: {state}",
-        "metrics:",
-        f"  listen: {listen}",
-        "organizations:",
-    ]
-    anchors, total, vendors = {}, 0, set()
-    for org_id, name, connections in fleet:
-        lines.append(f"- id: {org_id}")
-        lines.append(f"  name: {quote(name)}")
-        if not connections:
-            continue
-        lines.append("  connections:")
-        for c in connections:
-            identifier = c["identifier"]
-            if not all(ch.isalnum() or ch in "-_." for ch in identifier):
-                identifier = quote(identifier)
-            entry = f"  - {{identifier: {identifier}, vendor: {c['vendor']}"
-            creds = credentials(c["vendor"])
-            if creds:
-                if c["vendor"] in anchors:
-                    entry += f", credentials: *{anchors[c['vendor']]}"
-                else:
-                    anchors[c["vendor"]] = f"v{len(anchors)}"
-                    entry += f", credentials: &{anchors[c['vendor']]} {creds}"
-            lines.append(entry + "}")
-            vendors.add(c["vendor"])
-        total += len(connections)
-    with open(out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(len(fleet), total, len(vendors))
-
-if sys.argv[1] == "scenario":
-    scenario(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
-else:
-    config(*sys.argv[2:13])
-EOF
-
 # --- leen-sim with the fleet ------------------------------------------------------------------------
 # One job per connection per poll interval (simulated refresh interval = INTERVAL x TIME_SCALE), so every
 # poll sees about one job's worth of changes.
@@ -305,11 +191,10 @@ SIM_ARGS=(--listen 127.0.0.1:0 --time-scale "$TIME_SCALE" --refresh-interval "$R
 t0=$(now)
 case "$FLEET" in
     scenario)
-        python3 "$WORK/fleet.py" scenario "$WORK/scenario.json" "$ORGS" "$CONNECTIONS" "$SEED" \
-            || die "writing the leen-sim scenario failed"
+        "$SIM" fleet scenario --organizations "$ORGS" --connections "$CONNECTIONS" --seed "$SEED" \
+            --output "$WORK/scenario.json" >/dev/null || die "writing the leen-sim scenario failed"
         SIM_ARGS+=(--scenario "$WORK/scenario.json") ;;
     populated) SIM_ARGS+=(--organizations "$ORGS" --connections "$CONNECTIONS") ;;
-    *) die "FLEET must be scenario or populated, found '$FLEET'" ;;
 esac
 "$SIM" "${SIM_ARGS[@]}" >"$WORK/sim.log" 2>&1 &
 SIM_PID=$!
@@ -329,12 +214,16 @@ SIM_SETUP=$(elapsed "$t0" "$(now)")
 # --- the configuration: every connection of the fleet, declared ------------------------------------
 METRICS_PORT=$(free_port)
 t0=$(now)
-source_arg=$WORK/scenario.json
-[ "$FLEET" = populated ] && source_arg=$API
-python3 "$WORK/fleet.py" config "$FLEET" "$source_arg" "$WORK/config.yaml" "$WORK/secrets/api-key" \
-    "$WORK/secrets/vendor-secret" "$WORK/state" "127.0.0.1:$METRICS_PORT" "$INTERVAL" "$JITTER" "$POLL_CONCURRENCY" \
-    "$PAGE_SIZE" "$API" >"$WORK/fleet.txt" || die "writing the configuration from leen-sim's fleet failed"
-read -r FLEET_ORGS FLEET_CONNECTIONS FLEET_VENDORS <"$WORK/fleet.txt"
+fleet_source=(--from-url "$API")
+[ "$FLEET" = scenario ] && fleet_source=(--from-scenario "$WORK/scenario.json" --base-url "$API")
+# Prints organizations=N connections=M vendors=V skipped=S, read back with `field fleet KEY`.
+"$SIM" fleet config "${fleet_source[@]}" --key-file "$WORK/secrets/api-key" \
+    --secret-file "$WORK/secrets/vendor-secret" --state-directory "$WORK/state" --listen "127.0.0.1:$METRICS_PORT" \
+    --interval "$INTERVAL" --jitter "$JITTER" --concurrency "$POLL_CONCURRENCY" --page-size "$PAGE_SIZE" \
+    --output "$WORK/config.yaml" >"$WORK/fleet.snap" || die "writing the configuration from leen-sim's fleet failed"
+FLEET_ORGS=$(field fleet organizations)
+FLEET_CONNECTIONS=$(field fleet connections)
+FLEET_VENDORS=$(field fleet vendors)
 CONFIG_SETUP=$(elapsed "$t0" "$(now)")
 CONFIG_BYTES=$(wc -c <"$WORK/config.yaml")
 [ "$FLEET_ORGS" = "$ORGS" ] || die "the fleet has $FLEET_ORGS organizations, expected $ORGS"
@@ -410,8 +299,6 @@ snapshot() {
                 t, t_end, polls, orgs, failures, n, (n ? sprintf("%.3f", min) : ""), dsum, dcount, events, daemon, sim, machine, rss
         }' "$WORK/$name.prom" >"$WORK/$name.snap"
 }
-field() { tr ' ' '\n' <"$WORK/$1.snap" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
-
 ROWS_A=()
 ROWS_B=()
 # phase_row LABEL START END: a row of table (b) from two snapshots.

@@ -16,6 +16,7 @@ extension SimulatorState {
             data.organizations[id] = OrganizationRecord(organization: organization)
             data.organizationOrder.append(id)
         }
+        data.connections.reserveCapacity(data.connections.count + configuration.connections)
         var vendors = Vendor.documentedValues
         vendors.shuffle(using: &data.ids)
         let interval = Double(configuration.refreshIntervalSecs)
@@ -80,6 +81,7 @@ extension SimulatorState {
                 organizationsByReference[identifier] = id
             }
         }
+        data.connections.reserveCapacity(data.connections.count + (scenario.connections?.count ?? 0))
         let scripted = Set((scenario.steps ?? []).compactMap(\.connection))
         for (index, entry) in (scenario.connections ?? []).enumerated() {
             guard let organizationID = organizationsByReference[entry.organization] else {
