@@ -9,7 +9,7 @@ BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev pkg-config
 # and util-linux (unshare, nsenter, setpriv) for the journal and service tests; prometheus (server and promtool)
 # for the metrics tests; curl for commands run inside the systemd namespace.
 TEST_DEBS    ?= systemd util-linux prometheus curl
-BENCH_DEBS   ?= wrk curl jq procps bc python3
+BENCH_DEBS   ?= wrk curl jq procps bc
 
 .PHONY: all build release test demo sim bench-sim bench-metrics bench-daemon clean deps build-deps
 
