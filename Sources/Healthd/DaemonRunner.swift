@@ -53,7 +53,8 @@ public enum DaemonRunner {
             let recorder = MetricsRecorder(version: Version.current)
             let monitor = try Monitor(
                 configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
-                emitter: emitter, logger: logger)
+                emitter: emitter, pacer: configuration.events.pacer, outboxLimit: configuration.events.maximumPending,
+                landed: Journal.isAvailable ? OutboxRecovery.journal() : nil, logger: logger)
             var hooks = HealthDaemon.Hooks()
             hooks.ready = { serviceManager.ready(status: $0) }
             hooks.progress = { serviceManager.status($0) }

@@ -116,6 +116,7 @@ public final class HealthDaemon: Service {
         var configuration = await monitor.configuration
         var client = try makeClient(configuration)
         metrics?.setPollInterval(configuration.poll.interval)
+        await monitor.startDelivery()
         await provisionAll(configuration, client: client)
         await monitor.emit([EventBuilder.daemonStarted(configuration, context: Self.daemonContext())])
         var machine = SchedulerStateMachine(poll: configuration.poll)
@@ -133,8 +134,12 @@ public final class HealthDaemon: Service {
                                 continue
                             }
                             let (pollClient, poll, activity) = (client, configuration.poll, self.activity)
+                            let outbox = monitor.outbox
                             activity.withLock { $0.polls[id] = .now }
                             group.addTask {
+                                // Backpressure: a poll waits while the journal has a storm's worth to write.
+                                await outbox.waitForRoom()
+                                activity.withLock { $0.polls[id] = .now }
                                 let started = ContinuousClock.now
                                 let outcome = await Self.poll(organization, client: pollClient, poll: poll) {
                                     activity.withLock { $0.polls[id] = .now }
@@ -210,7 +215,8 @@ public final class HealthDaemon: Service {
             }
             await perform(machine.shutdownRequested())
         }
-        await monitor.persistAll()
+        // Within TimeoutStopSec= (30 s in the shipped unit): what is not written by then stays committed.
+        await monitor.finishDelivery(grace: .seconds(15))
     }
 
     static func daemonContext() -> EventContext { EventContext(organizationLabel: "", observedAt: Date()) }

@@ -6,17 +6,24 @@ import Logging
 
 /// Holds what is known about every monitored organization and turns poll outcomes into events.
 ///
-/// The one owner of poll state and of the poll and event counters: pollers hand it outcomes, it diffs, then
-/// writes the events and the organization's file on the blocking-I/O thread. Readers (the STATUS line,
-/// `/status`, `/metrics`) get a ``MonitorSnapshot``, a value.
+/// The one owner of poll state, of each stream's event ids and of the poll counters: pollers hand it
+/// outcomes, it diffs, stamps the events, commits them with the organization's state to its file (on the
+/// blocking-I/O thread) and only then releases them to the ``JournalWriter`` (see ``Outbox``). Readers (the
+/// STATUS line, `/status`, `/metrics`) get a ``MonitorSnapshot``, a value.
 public actor Monitor {
     public private(set) var configuration: Configuration
     var organizations: [OrganizationID: OrganizationState]
+    /// Event ids per stream (each organization, and the daemon).
+    var streams: [Outbox.Stream: EventStream]
+    /// Unsent events the state files held at start, until ``startDelivery()`` hands the rest to the outbox.
+    var recovered: [Outbox.Stream: [Outbox.Pending]]
     var credentials: StateStore.AppliedCredentials
     private var credentialsDirty = false
     private var lastCredentialsSave: Date?
     let store: StateStore
-    let emitter: EventEmitter
+    public let outbox: Outbox
+    let writer: JournalWriter
+    let landed: OutboxRecovery.Check?
     let io: BlockingIO
     let logger: Logger
     let now: @Sendable () -> Date
@@ -26,36 +33,107 @@ public actor Monitor {
     struct Counters {
         var polls: [DaemonCounters.PollKey: Int] = [:]
         var pollDurations: [OrganizationID: Histogram] = [:]
-        var eventsEmitted: [EventKind: Int] = [:]
-        var journalSendErrors = 0
         var eventsSuppressed = 0
+        var stateWriteErrors = 0
     }
 
+    /// - Parameters:
+    ///   - pacer: the journal write budget.
+    ///   - landed: asks the journal which recovered events it already holds (nil: no journal to ask, so
+    ///     recovered events are all sent again, with their ids).
     public init(
-        configuration: Configuration, store: StateStore, emitter: EventEmitter, io: BlockingIO = BlockingIO(),
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        configuration: Configuration, store: StateStore, emitter: EventEmitter,
+        pacer: JournalPacer = JournalPacer(burst: 40_000, interval: 10), outboxLimit: Int = 50_000,
+        landed: OutboxRecovery.Check? = nil, io: BlockingIO = BlockingIO(), logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
         self.configuration = configuration
         self.store = store
-        self.emitter = emitter
         self.io = io
         self.logger = logger
         self.now = now
-        organizations = try store.loadOrganizations()
+        self.landed = landed
+        outbox = Outbox(limit: outboxLimit)
+        writer = JournalWriter(outbox: outbox, emitter: emitter, pacer: pacer)
+        let stored = try store.loadStoredOrganizations()
+        let daemon = try store.loadDaemon()
+        organizations = stored.mapValues(\.state)
+        var streams: [Outbox.Stream: EventStream] = [.daemon: daemon.stream]
+        var recovered: [Outbox.Stream: [Outbox.Pending]] = [.daemon: daemon.outbox]
+        for (id, organization) in stored {
+            streams[.organization(id)] = organization.delivery.stream
+            recovered[.organization(id)] = organization.delivery.outbox
+        }
+        self.streams = streams
+        self.recovered = recovered.filter { !$0.value.isEmpty }
         credentials = try store.loadCredentials()
+    }
+
+    /// Hands the events the state files held at start to the writer, except those the journal already has,
+    /// and starts writing. Call once, before anything is emitted.
+    public func startDelivery() async {
+        let recovered = self.recovered
+        self.recovered = [:]
+        if !recovered.isEmpty {
+            let pending = recovered.values.flatMap { $0 }
+            let (landed, logger) = (self.landed, logger)
+            let present = await io.run { () -> Set<String> in
+                guard let landed else { return [] }
+                do {
+                    return try landed(pending)
+                } catch {
+                    logger.warning(
+                        "cannot ask the journal which unsent events landed before the restart; sending all again",
+                        metadata: ["error": "\(error)", "events": "\(pending.count)"])
+                    return []
+                }
+            }
+            var resent = 0
+            for (stream, events) in recovered {
+                let unsent = events.filter { !present.contains($0.event[field: "LEEN_EVENT_ID"] ?? "") }
+                resent += unsent.count
+                outbox.restore(unsent, in: stream)
+            }
+            logger.notice(
+                "recovered unsent events from the state directory",
+                metadata: ["committed": "\(pending.count)", "already_in_journal": "\(pending.count - resent)",
+                    "sending": "\(resent)"])
+        }
+        writer.start()
+    }
+
+    /// Sends what is left for up to `grace`, then saves every stream (their unsent events included) for the
+    /// next start. Shutdown.
+    public func finishDelivery(grace: Duration) async {
+        await writer.finish(grace: grace)
+        await persistAll()
     }
 
     public var appliedCredentials: StateStore.AppliedCredentials { credentials }
 
-    /// Replaces the configuration; organizations no longer configured are forgotten (and their files removed).
+    /// Replaces the configuration; organizations no longer configured are forgotten, and their files removed
+    /// once none of their events waits for the journal (until then ``persistAll()`` keeps them).
     public func setConfiguration(_ configuration: Configuration) async {
         self.configuration = configuration
         let configured = Set(configuration.organizations.map(\.id))
         let removed = organizations.keys.filter { !configured.contains($0) }
         for id in removed { organizations[id] = nil }
-        guard !removed.isEmpty else { return }
+        await removeFinishedFiles()
+    }
+
+    /// Removes the files of organizations no longer configured whose events were all sent.
+    private func removeFinishedFiles() async {
+        let configured = Set(configuration.organizations.map(\.id))
+        let finished = streams.keys.compactMap { stream -> OrganizationID? in
+            guard case .organization(let id) = stream, !configured.contains(id), outbox.unsent(stream).isEmpty,
+                recovered[stream] == nil
+            else { return nil }
+            return id
+        }
+        guard !finished.isEmpty else { return }
+        for id in finished { streams[.organization(id)] = nil }
         let store = store
-        await io.run { for id in removed { try? store.remove(id) } }
+        await io.run { for id in finished { try? store.remove(id) } }
     }
 
     /// Records credentials applied by provisioning and persists them, at most once a second: rewriting
@@ -120,39 +198,71 @@ public actor Monitor {
         }
         counters.polls[DaemonCounters.PollKey(organization: organization, result: result), default: 0] += 1
         counters.pollDurations[organization, default: Histogram()].observe(duration.seconds)
-        await write(events, saving: (next, organization))
+        await commit(events, to: .organization(organization), state: next)
         return (next, events.count)
     }
 
-    /// Writes events that do not come from a poll (provisioning, reload, lifecycle).
+    /// Writes events that do not come from a poll (provisioning, reload, lifecycle) in the daemon's stream.
     public func emit(_ events: [HealthEvent]) async {
-        await write(events, saving: nil)
+        guard !events.isEmpty else { return }
+        await commit(events, to: .daemon, state: nil)
     }
 
-    /// Sends `events` to the journal, then saves the organization's state, on the blocking-I/O thread.
-    private func write(_ events: [HealthEvent], saving state: (OrganizationState, OrganizationID)?) async {
-        guard !events.isEmpty || state != nil else { return }
-        let (emitter, store, logger) = (emitter, store, logger)
-        let failedSends = await io.run { () -> Int in
-            let failed = emitter.emit(events)
-            if let (state, organization) = state {
+    /// Stamps `events` with their ids, stages them, writes the stream's file (an organization's with its new
+    /// `state`) on the blocking-I/O thread, then releases them to the writer: the order of ``Outbox``.
+    /// When the file cannot be written the events are still released (the journal is the output an operator
+    /// watches): the error is logged and counted, and delivery for them is at-least-once, by the same ids.
+    private func commit(_ events: [HealthEvent], to stream: Outbox.Stream, state: OrganizationState?) async {
+        var events = events
+        var eventStream = streams[stream] ?? EventStream()
+        eventStream.stamp(&events)
+        streams[stream] = eventStream
+        outbox.stage(events, in: stream, now: now())
+        let delivery = StateStore.Delivery(stream: eventStream, outbox: outbox.unsent(stream))
+        let (store, logger) = (store, logger)
+        let saved = await io.run { () -> Bool in
+            do {
+                switch stream {
+                case .daemon: try store.saveDaemon(delivery)
+                case .organization(let id): try store.save(state ?? OrganizationState(), delivery: delivery, for: id)
+                }
+                return true
+            } catch {
+                logger.error("cannot save state", metadata: ["stream": "\(stream)", "error": "\(error)"])
+                return false
+            }
+        }
+        if !saved { counters.stateWriteErrors += 1 }
+        outbox.release(stream, count: events.count)
+    }
+
+    /// Saves every stream with its unsent events (on shutdown), and removes the files of organizations no
+    /// longer configured whose events were all sent.
+    public func persistAll() async {
+        await removeFinishedFiles()
+        var files: [(Outbox.Stream, OrganizationState?, StateStore.Delivery)] = []
+        for (stream, eventStream) in streams {
+            let unsent = outbox.unsent(stream) + (recovered[stream] ?? [])
+            switch stream {
+            case .daemon:
+                files.append((stream, nil, StateStore.Delivery(stream: eventStream, outbox: unsent)))
+            case .organization(let id):
+                guard let state = organizations[id] ?? (unsent.isEmpty ? nil : OrganizationState()) else { continue }
+                files.append((stream, state, StateStore.Delivery(stream: eventStream, outbox: unsent)))
+            }
+        }
+        let (store, logger, writes) = (store, logger, files)
+        await io.run {
+            for (stream, state, delivery) in writes {
                 do {
-                    try store.save(state, for: organization)
+                    switch stream {
+                    case .daemon: try store.saveDaemon(delivery)
+                    case .organization(let id): try store.save(state!, delivery: delivery, for: id)
+                    }
                 } catch {
-                    logger.error("cannot save state", metadata: ["organization": "\(organization)", "error": "\(error)"])
+                    logger.error("cannot save state", metadata: ["stream": "\(stream)", "error": "\(error)"])
                 }
             }
-            return failed
-        }
-        for event in events { counters.eventsEmitted[event.kind, default: 0] += 1 }
-        counters.journalSendErrors += failedSends
-    }
-
-    /// Persists every organization (on shutdown).
-    public func persistAll() async {
-        let (store, organizations) = (store, organizations)
-        await io.run {
-            for (id, state) in organizations { try? store.save(state, for: id) }
         }
     }
 
@@ -162,9 +272,13 @@ public actor Monitor {
         var daemon = recorder?.counters ?? DaemonCounters(startTime: now(), version: "")
         daemon.polls = counters.polls
         daemon.pollDurations = counters.pollDurations
-        daemon.eventsEmitted = counters.eventsEmitted
-        daemon.journalSendErrors = counters.journalSendErrors
+        let delivery = outbox.status
+        daemon.eventsEmitted = delivery.written
+        daemon.eventsPending = delivery.pending
+        daemon.oldestPendingEventAge = delivery.oldest.map { max(0, now().timeIntervalSince($0)) } ?? 0
+        daemon.journalSendErrors = writer.sendErrors
         daemon.eventsSuppressed = counters.eventsSuppressed
+        daemon.stateWriteErrors = counters.stateWriteErrors
         return MonitorSnapshot(
             takenAt: now(),
             organizations: configuration.organizations.map {

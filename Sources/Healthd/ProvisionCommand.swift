@@ -25,6 +25,8 @@ public enum ProvisionCommand {
             var failures = 0
             let emitter = EventEmitter.standard(
                 format: StreamSink.Format(configuration.events.stderrFormat), observers: [{ print(ConsoleLine.of($0)) }])
+            // A one-shot command writes its events directly (no outbox): ids from a stream of its own.
+            var stream = EventStream()
             for organization in configuration.organizations {
                 let plan: Provisioner.Plan
                 do {
@@ -39,7 +41,9 @@ public enum ProvisionCommand {
                     continue
                 }
                 let outcome = await provisioner.apply(plan, now: Date())
-                emitter.emit(outcome.events)
+                var events = outcome.events
+                stream.stamp(&events)
+                emitter.emit(events)
                 failures += outcome.failures
                 for (identifier, hash) in outcome.applied {
                     credentials.applied[StateStore.AppliedCredentials.key(organization.id, identifier)] = hash

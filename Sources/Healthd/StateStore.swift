@@ -3,7 +3,9 @@ import HealthdCore
 import LeenAPI
 
 /// The state directory: one file per organization (`organizations/<id>.json`, written after each of its
-/// polls) and `credentials.json` (the salted hashes of the credentials last applied, never the secrets).
+/// polls: its state, its event stream and its unsent events), `daemon.json` (the daemon's own event stream
+/// and unsent events) and `credentials.json` (the salted hashes of the credentials last applied, never the
+/// secrets).
 ///
 /// One file per organization rather than one for everything: a poll rewrites only its own organization
 /// (a few KiB), so persisting after every poll stays cheap with a thousand organizations.
@@ -17,6 +19,7 @@ public struct StateStore: Sendable {
 
     var organizationsDirectory: URL { directory.appendingPathComponent("organizations", isDirectory: true) }
     var credentialsFile: URL { directory.appendingPathComponent("credentials.json") }
+    var daemonFile: URL { directory.appendingPathComponent("daemon.json") }
 
     /// The salted hashes of applied credentials, keyed `<organization id>/<identifier>`.
     public struct AppliedCredentials: Codable, Sendable, Hashable {
@@ -30,14 +33,45 @@ public struct StateStore: Sendable {
         }
     }
 
-    /// One organization's file.
-    struct OrganizationFile: Codable {
-        var version = 1
-        var organizationID: OrganizationID
-        var state: OrganizationState
+    /// What one stream's file holds besides an organization's state: its event ids and unsent events.
+    public struct Delivery: Codable, Hashable, Sendable {
+        public var stream: EventStream
+        /// Events committed and perhaps not yet in the journal, oldest first (``Outbox``).
+        public var outbox: [Outbox.Pending]
+
+        public init(stream: EventStream = EventStream(), outbox: [Outbox.Pending] = []) {
+            self.stream = stream
+            self.outbox = outbox
+        }
     }
 
+    /// One organization's file. Version 1 (before the outbox) had no `delivery`: it reads as a new stream
+    /// with nothing unsent.
+    struct OrganizationFile: Codable {
+        var version = 2
+        var organizationID: OrganizationID
+        var state: OrganizationState
+        var delivery: Delivery?
+    }
+
+    /// `daemon.json`.
+    struct DaemonFile: Codable {
+        var version = 1
+        var delivery: Delivery
+    }
+
+    /// An organization as its file left it.
+    public struct StoredOrganization: Sendable {
+        public var state: OrganizationState
+        public var delivery: Delivery
+    }
+
+    /// Every organization's state, for readers that need no delivery data (`leen-healthd status`).
     public func loadOrganizations() throws -> [OrganizationID: OrganizationState] {
+        try loadStoredOrganizations().mapValues(\.state)
+    }
+
+    public func loadStoredOrganizations() throws -> [OrganizationID: StoredOrganization] {
         let files: [URL]
         do {
             files = try FileManager.default.contentsOfDirectory(
@@ -48,18 +82,30 @@ public struct StateStore: Sendable {
             if !FileManager.default.fileExists(atPath: organizationsDirectory.path) { return [:] }
             throw StateError(path: organizationsDirectory.path, reason: error.localizedDescription)
         }
-        var result: [OrganizationID: OrganizationState] = [:]
+        var result: [OrganizationID: StoredOrganization] = [:]
         for file in files where file.pathExtension == "json" {
             let decoded = try decode(OrganizationFile.self, from: file)
-            result[decoded.organizationID] = decoded.state
+            result[decoded.organizationID] = StoredOrganization(
+                state: decoded.state, delivery: decoded.delivery ?? Delivery())
         }
         return result
     }
 
-    public func save(_ state: OrganizationState, for organization: OrganizationID) throws {
+    /// Writes an organization's state with its stream and unsent events, in one atomic replacement: the
+    /// commit point of a poll.
+    public func save(_ state: OrganizationState, delivery: Delivery, for organization: OrganizationID) throws {
         try write(
-            OrganizationFile(organizationID: organization, state: state),
+            OrganizationFile(organizationID: organization, state: state, delivery: delivery),
             to: organizationsDirectory.appendingPathComponent(Self.fileName(organization)))
+    }
+
+    public func loadDaemon() throws -> Delivery {
+        guard FileManager.default.fileExists(atPath: daemonFile.path) else { return Delivery() }
+        return try decode(DaemonFile.self, from: daemonFile).delivery
+    }
+
+    public func saveDaemon(_ delivery: Delivery) throws {
+        try write(DaemonFile(delivery: delivery), to: daemonFile)
     }
 
     /// Forgets an organization no longer in the config.

@@ -7,7 +7,7 @@ enum ConfigKeys {
     static let api = ["region", "base_url", "key", "timeout", "attempts"]
     static let poll = ["interval", "jitter", "concurrency", "page_size", "pagination", "max_backoff"]
     static let metrics = ["listen"]
-    static let events = ["stderr_format"]
+    static let events = ["stderr_format", "journal_burst", "journal_interval", "max_pending"]
     static let organization = ["id", "name", "connections"]
     static let connection = ["identifier", "vendor", "credentials", "options"]
     static let secretSource = ["credential", "file"]
@@ -134,6 +134,25 @@ struct ConfigurationDecoder {
                     node, keyPath: mapping.path("stderr_format"),
                     Configuration.StderrFormat.allCases.map { ($0.rawValue, $0) })
                 ?? events.stderrFormat
+        }
+        if let node = mapping.value("journal_burst") {
+            events.journalBurst =
+                context.integer(node, keyPath: mapping.path("journal_burst"), in: 100...10_000_000) ?? events.journalBurst
+        }
+        if let node = mapping.value("journal_interval") {
+            let keyPath = mapping.path("journal_interval")
+            if let interval = duration(node, keyPath: keyPath) {
+                if interval >= .milliseconds(100) {
+                    events.journalInterval = interval
+                } else {
+                    context.report("must be at least 100ms", keyPath: keyPath, at: node)
+                }
+            }
+        }
+        if let node = mapping.value("max_pending") {
+            events.maximumPending =
+                context.integer(node, keyPath: mapping.path("max_pending"), in: 1_000...100_000_000)
+                ?? events.maximumPending
         }
         return events
     }

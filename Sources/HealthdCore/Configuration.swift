@@ -79,7 +79,25 @@ public struct Configuration: Sendable, Hashable {
     public struct Events: Sendable, Hashable {
         /// How events are written when no journal is available.
         public var stderrFormat: StderrFormat
-        public init(stderrFormat: StderrFormat = .logfmt) { self.stderrFormat = stderrFormat }
+        /// At most this many journal entries in any window of ``journalInterval``: kept below the unit's
+        /// `LogRateLimitBurst=` (50,000 per 10 s in the shipped unit) so journald never drops one.
+        public var journalBurst: Int
+        public var journalInterval: Duration
+        /// Committed events waiting for the journal beyond which polls wait (memory bound; none is dropped).
+        public var maximumPending: Int
+
+        public init(
+            stderrFormat: StderrFormat = .logfmt, journalBurst: Int = 40_000, journalInterval: Duration = .seconds(10),
+            maximumPending: Int = 50_000
+        ) {
+            self.stderrFormat = stderrFormat
+            self.journalBurst = journalBurst
+            self.journalInterval = journalInterval
+            self.maximumPending = maximumPending
+        }
+
+        /// The pacer these settings make.
+        public var pacer: JournalPacer { JournalPacer(burst: journalBurst, interval: journalInterval.seconds) }
     }
 
     public enum StderrFormat: String, Sendable, Hashable, CaseIterable {

@@ -25,6 +25,12 @@ public struct DaemonCounters: Sendable {
     public var reloads: [String: Int] = [:]
     /// Journal events written, by kind.
     public var eventsEmitted: [EventKind: Int] = [:]
+    /// Events committed and waiting for the journal (paced, or not yet sent).
+    public var eventsPending = 0
+    /// Seconds since the oldest waiting event was committed (0 when none waits), as of the snapshot.
+    public var oldestPendingEventAge = 0.0
+    /// State-file writes that failed (the events were still sent).
+    public var stateWriteErrors = 0
     /// Journal sends that failed (the event went to stderr instead).
     public var journalSendErrors = 0
     /// Repeated API failures not reported again (one event per outage, not per failed poll).

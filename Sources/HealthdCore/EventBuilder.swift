@@ -1,21 +1,15 @@
 import Foundation
 import LeenAPI
 
-/// Where and when events are made: the organization's label for messages, the observation time, and a
-/// source of unique event ids (injectable so tests are exact).
+/// Where and when events are made: the organization's label for messages and the observation time.
+/// Ids are not made here: ``EventStream/stamp(_:)`` gives them when the events are committed.
 public struct EventContext: Sendable {
     public var organizationLabel: String
     public var observedAt: Date
-    public var makeID: @Sendable () -> String
 
-    public init(
-        organizationLabel: String, observedAt: Date, makeID: @escaping @Sendable () -> String = {
-            UUID().uuidString.lowercased()
-        }
-    ) {
+    public init(organizationLabel: String, observedAt: Date) {
         self.organizationLabel = organizationLabel
         self.observedAt = observedAt
-        self.makeID = makeID
     }
 }
 
@@ -176,12 +170,10 @@ public enum EventBuilder {
 
     // MARK: Pieces
 
-    /// The fields every event starts with: what it is, its id, and when it was observed.
+    /// The fields every event starts with: what it is and when it was observed (``EventStream/stamp(_:)``
+    /// adds its id and sequence right after `LEEN_EVENT`).
     static func header(_ kind: EventKind, context: EventContext) -> [EventField] {
-        [
-            EventField("LEEN_EVENT", kind.rawValue), EventField("LEEN_EVENT_ID", context.makeID()),
-            EventField("LEEN_OBSERVED_AT", timestamp(context.observedAt)),
-        ]
+        [EventField("LEEN_EVENT", kind.rawValue), EventField("LEEN_OBSERVED_AT", timestamp(context.observedAt))]
     }
 
     /// `LEEN_API_ERROR` and, when there was a response, `LEEN_HTTP_STATUS`.

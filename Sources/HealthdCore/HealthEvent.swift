@@ -25,7 +25,7 @@ public enum EventPriority: Int, Codable, Sendable, Comparable, CaseIterable {
 ///
 /// Field names follow journald's rules (upper-case letters, digits and `_`, not starting with `_` or a
 /// digit, at most 64 characters); ``EventField/isValidName(_:)`` checks them.
-public struct HealthEvent: Sendable, Hashable {
+public struct HealthEvent: Codable, Sendable, Hashable {
     public var kind: EventKind
     public var priority: EventPriority
     public var message: String
@@ -52,7 +52,7 @@ public struct HealthEvent: Sendable, Hashable {
 }
 
 /// A journal field.
-public struct EventField: Sendable, Hashable {
+public struct EventField: Codable, Sendable, Hashable {
     public var name: String
     public var value: String
 

@@ -143,6 +143,15 @@ extension MetricFamily {
     public static let events = MetricFamily(
         "leen_events_total", .counter, labels: ["event"],
         help: "Events written (journal, or stderr without a journal) by event type (LEEN_EVENT).")
+    public static let eventsPending = MetricFamily(
+        "leen_events_pending", .gauge,
+        help: "Events committed to the state directory and not yet written to the journal (paced, or waiting).")
+    public static let eventsOldestPendingAge = MetricFamily(
+        "leen_events_oldest_pending_age_seconds", .gauge, unit: "seconds",
+        help: "Age of the oldest event waiting for the journal; 0 when none waits.")
+    public static let stateWriteErrors = MetricFamily(
+        "leen_state_write_errors_total", .counter,
+        help: "State-file writes that failed (the daemon logs why; the events were still written).")
     public static let journalSendErrors = MetricFamily(
         "leen_journal_send_errors_total", .counter,
         help: "Journal sends that failed; the event was written to stderr instead.")
@@ -172,7 +181,8 @@ extension MetricFamily {
         connectionOAuthPending, connectionTransitions, connectionHealthChange, connectionLastChange,
         apiUp, pollLastSuccess, polls, pollFailures, pollDuration, pollInterval, apiRequests, apiRetries,
         apiRetryAfter, buildInfo, configReloadSuccessful, configReloadSuccessTime, configReloads,
-        configReloadFailures, events, journalSendErrors, eventsSuppressed, processCPU, processResident,
+        configReloadFailures, events, eventsPending, eventsOldestPendingAge, stateWriteErrors, journalSendErrors,
+        eventsSuppressed, processCPU, processResident,
         processVirtual, processOpenFDs, processMaxFDs, processStartTime,
     ]
 }

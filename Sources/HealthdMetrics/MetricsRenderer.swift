@@ -258,6 +258,12 @@ public enum MetricsRenderer {
         for kind in EventKind.allCases {
             writer.sample(MetricFamily.events.name, [("event", kind.rawValue)], Double(daemon.eventsEmitted[kind] ?? 0))
         }
+        writer.family(.eventsPending, format)
+        writer.sample(MetricFamily.eventsPending.name, [], Double(daemon.eventsPending))
+        writer.family(.eventsOldestPendingAge, format)
+        writer.sample(MetricFamily.eventsOldestPendingAge.name, [], daemon.oldestPendingEventAge)
+        writer.family(.stateWriteErrors, format)
+        writer.sample(MetricFamily.stateWriteErrors.name, [], Double(daemon.stateWriteErrors))
         writer.family(.journalSendErrors, format)
         writer.sample(MetricFamily.journalSendErrors.name, [], Double(daemon.journalSendErrors))
         writer.family(.eventsSuppressed, format)

@@ -159,7 +159,7 @@ struct EventBuilderTests {
             F.events(from: Self.healthy, to: Self.observation(F.health(.unauthorized, details: [Self.alerts]))).first)
         let alerts = #"[{"endpoint":"/alerts","data_export_type":"alerts"}]"#
         let expected: [(String, String)] = [
-            ("LEEN_EVENT", "connection_unhealthy"), ("LEEN_EVENT_ID", "event-1"),
+            ("LEEN_EVENT", "connection_unhealthy"),
             ("LEEN_OBSERVED_AT", "2023-11-14T22:13:20.000Z"), ("LEEN_ORGANIZATION_ID", F.organization.rawValue),
             ("LEEN_CONNECTION_ID", "conn-tenable-prod"), ("LEEN_IDENTIFIER", "tenable-prod"),
             ("LEEN_VENDOR", "TENABLE"), ("LEEN_EFFECTIVE_STATUS", "UNHEALTHY"), ("LEEN_STATE", "ACTIVE"),
@@ -226,33 +226,22 @@ struct EventBuilderTests {
         #expect(event[field: "LEEN_DETAILS_ADDED_COUNT"] == "1")
     }
 
-    @Test func eachChangeOfAKindOtherThanHealthGetsItsOwnEventWithItsOwnID() {
-        let ids = IDSequence()
+    @Test func eachChangeOfAKindOtherThanHealthGetsItsOwnEvent() {
         let previous = F.observation(state: .pending, isActive: false, health: F.health(.executionTimeout))
         let current = F.observation(
             state: .paused, isActive: false, health: F.health(.unauthorized, details: [Self.alerts]),
             oauthURL: F.oauthURL)
-        let events = F.events(from: previous, to: current, previouslyMissing: true, context: F.context(ids: ids))
+        var events = F.events(from: previous, to: current, previouslyMissing: true)
         #expect(
             events.map(\.kind) == [
                 .connectionReappeared, .connectionReasonChanged, .connectionStateChanged, .connectionOAuthPending,
             ])
-        #expect(events.map { $0[field: "LEEN_EVENT_ID"] } == ["event-1", "event-2", "event-3", "event-4"])
         #expect(events[3][field: "LEEN_OAUTH_URL"] == F.oauthURL)
-        // The context's source is used again for the next events, and never repeats.
-        let more = F.events(from: nil, to: current, context: F.context(ids: ids))
-        #expect(more.map { $0[field: "LEEN_EVENT_ID"] } == ["event-5", "event-6"])
-    }
-
-    @Test func defaultEventIDsAreUniqueUUIDs() {
-        let context = EventContext(organizationLabel: "Acme", observedAt: F.time)
-        let events = (0..<50).flatMap { _ in
-            F.events(from: Self.healthy, to: Self.observation(F.health(.unauthorized)), context: context)
-        }
-        let ids = events.compactMap { $0[field: "LEEN_EVENT_ID"] }
-        #expect(ids.count == 50)
-        #expect(Set(ids).count == 50)
-        #expect(ids.allSatisfy { UUID(uuidString: $0) != nil && $0 == $0.lowercased() })
+        // Each gets its own id and the next number in the connection's sequence when committed.
+        var stream = EventStream(id: "s")
+        stream.stamp(&events)
+        #expect(events.map { $0[field: "LEEN_EVENT_SEQUENCE"] } == ["1", "2", "3", "4"])
+        #expect(Set(events.compactMap { $0[field: "LEEN_EVENT_ID"] }).count == 4)
     }
 
     // MARK: API and other events
@@ -305,7 +294,7 @@ struct EventBuilderTests {
             let names = event.fields.map(\.name)
             #expect(names.allSatisfy { EventField.isValidName($0) && $0.hasPrefix("LEEN_") }, "\(names)")
             #expect(Set(names).count == names.count, "repeated field in \(names)")
-            #expect(Array(names.prefix(3)) == ["LEEN_EVENT", "LEEN_EVENT_ID", "LEEN_OBSERVED_AT"])
+            #expect(Array(names.prefix(2)) == ["LEEN_EVENT", "LEEN_OBSERVED_AT"], "ids come from EventStream.stamp")
             #expect(event.journalFields.allSatisfy { EventField.isValidName($0.name) })
             #expect(Array(event.journalFields.dropFirst(4)) == event.fields)
         }

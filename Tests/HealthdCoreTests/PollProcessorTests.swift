@@ -11,12 +11,11 @@ struct PollProcessorTests {
     struct Organization {
         var state = OrganizationState()
         var declared: Set<String> = ["a", "b", "c"]
-        let ids = IDSequence()
 
         mutating func poll(_ listed: [Connection], at minute: Double) -> [HealthEvent] {
             let (next, events) = PollProcessor.apply(
                 listed: listed, declared: declared, organizationID: F.organization, to: state,
-                context: F.context(at: F.at(minute), ids: ids))
+                context: F.context(at: F.at(minute)))
             state = next
             return events
         }
@@ -25,7 +24,7 @@ struct PollProcessorTests {
             let failure = PollFailure(kind: kind, summary: "list_connections: \(kind)")
             let (next, events) = PollProcessor.apply(
                 failure: failure, organizationID: F.organization, to: state,
-                context: F.context(at: F.at(minute), ids: ids))
+                context: F.context(at: F.at(minute)))
             state = next
             return events
         }

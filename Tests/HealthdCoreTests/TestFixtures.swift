@@ -1,7 +1,6 @@
 import Foundation
 import HealthdCore
 import LeenAPI
-import Synchronization
 import Testing
 
 /// Small builders for observations, connections and event contexts, shared by the HealthdCore suites.
@@ -61,9 +60,8 @@ enum Fixture {
 
     static func connectionID(_ identifier: String) -> ConnectionID { ConnectionID("conn-\(identifier)") }
 
-    /// A context whose event ids are `event-1`, `event-2`, … in the order they are made.
-    static func context(at date: Date = time, ids: IDSequence = IDSequence()) -> EventContext {
-        EventContext(organizationLabel: organizationLabel, observedAt: date, makeID: { ids.next() })
+    static func context(at date: Date = time) -> EventContext {
+        EventContext(organizationLabel: organizationLabel, observedAt: date)
     }
 
     /// The events the diff from `previous` to `current` makes.
@@ -93,17 +91,5 @@ struct TransitionCase<Expected: Sendable>: Sendable, CustomTestStringConvertible
 
     var events: [HealthEvent] {
         Fixture.events(from: previous, to: current, previouslyMissing: previouslyMissing)
-    }
-}
-
-/// A counter for ``EventContext/makeID``.
-final class IDSequence: Sendable {
-    private let count = Mutex(0)
-
-    func next() -> String {
-        count.withLock {
-            $0 += 1
-            return "event-\($0)"
-        }
     }
 }

@@ -1,0 +1,169 @@
+import Foundation
+import HealthdCore
+import LeenAPI
+import NIOCore
+import Synchronization
+
+/// Events committed to the state directory and not yet written to the journal, in commit order.
+///
+/// The protocol that makes delivery exactly-once (docs/events.md, "Delivery"):
+/// 1. ``stage(_:in:now:)`` adds a batch to its stream's list *before* the stream's file is written, so every
+///    file written from then on includes it;
+/// 2. the file is written (state and unsent events together, atomically);
+/// 3. ``release(_:count:)`` hands the batch to the ``JournalWriter`` only then.
+/// An event therefore reaches the journal only after it is on disk, and stays on disk (in every later write
+/// of its stream's file) until it was sent. A file may still list an event that was sent just after it was
+/// written; start-up asks the journal which of those landed (``OutboxRecovery``).
+///
+/// Bounded: pollers wait in ``waitForRoom()`` while more than `limit` events are pending, so a storm slows
+/// polling instead of growing memory without end; nothing is discarded.
+public final class Outbox: Sendable {
+    /// Whose events: one organization's (its state file) or the daemon's own (`daemon.json`).
+    public enum Stream: Hashable, Sendable, CustomStringConvertible {
+        case daemon
+        case organization(OrganizationID)
+
+        public var description: String {
+            switch self {
+            case .daemon: "daemon"
+            case .organization(let id): id.rawValue
+            }
+        }
+    }
+
+    /// One unsent event and when it was committed (for the age of the oldest).
+    public struct Pending: Codable, Hashable, Sendable {
+        public var event: HealthEvent
+        public var since: Date
+
+        public init(event: HealthEvent, since: Date) {
+            self.event = event
+            self.since = since
+        }
+    }
+
+    struct State {
+        var unsent: [Stream: CircularBuffer<Pending>] = [:]
+        /// How many of each stream's first unsent events were released to the writer.
+        var released: [Stream: Int] = [:]
+        /// One entry per released event, in release order: the writer's queue.
+        var queue = CircularBuffer<Stream>()
+        var count = 0
+        var written: [EventKind: Int] = [:]
+        var roomWaiters: [CheckedContinuation<Void, Never>] = []
+        var closed = false
+    }
+
+    let state = Mutex(State())
+    /// Counts released events for the writer's thread to wait on (plus one wake-up on close).
+    let work = DispatchSemaphore(value: 0)
+    /// Pollers wait while more than this many events are pending.
+    public let limit: Int
+
+    public init(limit: Int = 50_000) {
+        self.limit = max(1, limit)
+    }
+
+    /// Adds a batch to the end of its stream, not yet to be sent (step 1).
+    public func stage(_ events: [HealthEvent], in stream: Stream, now: Date) {
+        guard !events.isEmpty else { return }
+        state.withLock { state in
+            state.unsent[stream, default: CircularBuffer()].append(
+                contentsOf: events.map { Pending(event: $0, since: now) })
+            state.count += events.count
+        }
+    }
+
+    /// Hands the first `count` staged-but-unreleased events of `stream` to the writer (step 3).
+    public func release(_ stream: Stream, count: Int) {
+        guard count > 0 else { return }
+        let released = state.withLock { state -> Int in
+            let available = (state.unsent[stream]?.count ?? 0) - state.released[stream, default: 0]
+            let released = min(count, available)
+            state.released[stream, default: 0] += released
+            for _ in 0..<released { state.queue.append(stream) }
+            return released
+        }
+        // The writer re-checks the queue after each wake-up, so surplus signals only cost a loop turn.
+        if released > 0 { work.signal() }
+    }
+
+    /// Stages and releases at once: for events already on disk (recovered at start-up).
+    public func restore(_ pending: [Pending], in stream: Stream) {
+        guard !pending.isEmpty else { return }
+        state.withLock { state in
+            state.unsent[stream, default: CircularBuffer()].append(contentsOf: pending)
+            state.count += pending.count
+        }
+        release(stream, count: pending.count)
+    }
+
+    /// What a write of `stream`'s file must include: every event staged and not yet sent.
+    public func unsent(_ stream: Stream) -> [Pending] {
+        state.withLock { Array($0.unsent[stream] ?? CircularBuffer()) }
+    }
+
+    /// The next released event, without removing it; blocks until there is one. Nil once closed and empty.
+    /// Only the writer's thread calls it (one consumer), so the event it returns stays first until ``sent(_:)``.
+    func next() -> (Stream, HealthEvent)? {
+        while true {
+            let head = state.withLock { state -> (Stream, HealthEvent)?? in
+                if let stream = state.queue.first, let pending = state.unsent[stream]?.first {
+                    return .some((stream, pending.event))
+                }
+                return state.closed ? .some(nil) : nil
+            }
+            if let head { return head }
+            work.wait()
+        }
+    }
+
+    /// The writer sent `stream`'s first event.
+    func sent(_ stream: Stream) {
+        let resumed = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard state.queue.first == stream, let pending = state.unsent[stream]?.popFirst() else { return [] }
+            state.queue.removeFirst()
+            state.released[stream, default: 1] -= 1
+            if state.unsent[stream]?.isEmpty == true {
+                state.unsent[stream] = nil
+                state.released[stream] = nil
+            }
+            state.count -= 1
+            state.written[pending.event.kind, default: 0] += 1
+            guard state.count < limit, !state.roomWaiters.isEmpty else { return [] }
+            defer { state.roomWaiters.removeAll() }
+            return state.roomWaiters
+        }
+        for waiter in resumed { waiter.resume() }
+    }
+
+    /// Returns once fewer than `limit` events are pending (at once when there are).
+    public func waitForRoom() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let hasRoom = state.withLock { state -> Bool in
+                if state.count < limit || state.closed { return true }
+                state.roomWaiters.append(continuation)
+                return false
+            }
+            if hasRoom { continuation.resume() }
+        }
+    }
+
+    /// Lets the writer end once the released events are sent, and lets waiting pollers go.
+    func close() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.closed = true
+            defer { state.roomWaiters.removeAll() }
+            return state.roomWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+        work.signal()
+    }
+
+    /// For metrics: pending events, the oldest one's commit time, events written by kind.
+    public var status: (pending: Int, oldest: Date?, written: [EventKind: Int]) {
+        state.withLock { state in
+            (state.count, state.unsent.values.compactMap { $0.first?.since }.min(), state.written)
+        }
+    }
+}

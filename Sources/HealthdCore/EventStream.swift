@@ -1,0 +1,58 @@
+import Foundation
+
+/// Where the events of one organization (or of the daemon itself) get their identities: a random stream id and,
+/// per subject (a connection's identifier, or "" for the organization or daemon), the number of events made.
+///
+/// `LEEN_EVENT_ID` is derived from (stream, subject, sequence), so the event a poll made keeps its id when a
+/// crash makes the daemon write it again: a consumer, and the daemon's own recovery, recognise the copy.
+/// The stream id is new whenever the stream is (a fresh state directory, an organization added again), so
+/// restarting sequences never reproduce an id already in the journal.
+public struct EventStream: Codable, Hashable, Sendable {
+    public var id: String
+    /// Events made so far, by subject. Never pruned: a connection removed from the config and added back
+    /// later continues its sequence instead of repeating old ids (an entry is a few bytes).
+    public var sequences: [String: UInt64]
+
+    public init(id: String = UUID().uuidString.lowercased(), sequences: [String: UInt64] = [:]) {
+        self.id = id
+        self.sequences = sequences
+    }
+
+    /// Gives each event its `LEEN_EVENT_ID` and `LEEN_EVENT_SEQUENCE` (right after `LEEN_EVENT`), counting per
+    /// subject. The subject is the event's `LEEN_IDENTIFIER`, else the stream itself.
+    public mutating func stamp(_ events: inout [HealthEvent]) {
+        for index in events.indices {
+            let subject = events[index][field: "LEEN_IDENTIFIER"] ?? ""
+            let sequence = sequences[subject, default: 0] + 1
+            sequences[subject] = sequence
+            var fields = events[index].fields.filter {
+                $0.name != "LEEN_EVENT_ID" && $0.name != "LEEN_EVENT_SEQUENCE"
+            }
+            let position = fields.firstIndex { $0.name == "LEEN_EVENT" }.map { $0 + 1 } ?? 0
+            fields.insert(
+                contentsOf: [
+                    EventField("LEEN_EVENT_ID", Self.eventID(stream: id, subject: subject, sequence: sequence)),
+                    EventField("LEEN_EVENT_SEQUENCE", String(sequence)),
+                ], at: position)
+            events[index].fields = fields
+        }
+    }
+
+    /// A UUID-shaped id (lower case, version nibble 8: "custom") from a 128-bit FNV-1a hash of the triple.
+    /// Not a secret and not an authenticator, only a name that does not collide by accident.
+    public static func eventID(stream: String, subject: String, sequence: UInt64) -> String {
+        var hash: UInt128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d
+        let prime: UInt128 = (1 << 88) + (1 << 8) + 0x3b
+        for byte in "\(stream)\u{0}\(subject)\u{0}\(sequence)".utf8 {
+            hash ^= UInt128(byte)
+            hash &*= prime
+        }
+        // Version 8 and the RFC 9562 variant, so the value parses as a UUID everywhere.
+        hash = (hash & ~(UInt128(0xf) << 76)) | (UInt128(0x8) << 76)
+        hash = (hash & ~(UInt128(0x3) << 62)) | (UInt128(0x2) << 62)
+        var hex = String(hash, radix: 16)
+        hex = String(repeating: "0", count: 32 - hex.count) + hex
+        let characters = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+    }
+}

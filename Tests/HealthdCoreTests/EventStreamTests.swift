@@ -1,0 +1,81 @@
+import Foundation
+import HealthdCore
+import Testing
+
+@Suite("Event ids: deterministic per stream, subject and sequence")
+struct EventStreamTests {
+    typealias F = Fixture
+
+    func event(_ identifier: String?) -> HealthEvent {
+        var fields = [EventField("LEEN_EVENT", "connection_unhealthy"), EventField("LEEN_OBSERVED_AT", "t")]
+        if let identifier { fields.append(EventField("LEEN_IDENTIFIER", identifier)) }
+        return HealthEvent(kind: .connectionUnhealthy, priority: .warning, message: "m", fields: fields)
+    }
+
+    @Test func stampsIdAndSequenceAfterTheEventName() {
+        var stream = EventStream(id: "stream-1")
+        var events = [event("a"), event("b"), event("a"), event(nil)]
+        stream.stamp(&events)
+        #expect(events.map { $0[field: "LEEN_EVENT_SEQUENCE"] } == ["1", "1", "2", "1"])
+        #expect(events[0].fields.map(\.name).prefix(4) == ["LEEN_EVENT", "LEEN_EVENT_ID", "LEEN_EVENT_SEQUENCE", "LEEN_OBSERVED_AT"])
+        #expect(stream.sequences == ["a": 2, "b": 1, "": 1])
+        let ids = events.compactMap { $0[field: "LEEN_EVENT_ID"] }
+        #expect(Set(ids).count == 4)
+        #expect(ids.allSatisfy { UUID(uuidString: $0) != nil && $0 == $0.lowercased() })
+        #expect(ids[0] == EventStream.eventID(stream: "stream-1", subject: "a", sequence: 1))
+    }
+
+    @Test func theSameTransitionFromTheSameStateGetsTheSameId() {
+        // A crash before the commit: the restarted daemon makes the poll's events again from the old state.
+        let saved = EventStream(id: "stream-1", sequences: ["a": 7])
+        var first = saved
+        var second = saved
+        var once = [event("a")]
+        var again = [event("a")]
+        first.stamp(&once)
+        second.stamp(&again)
+        #expect(once == again)
+        #expect(once[0][field: "LEEN_EVENT_SEQUENCE"] == "8")
+    }
+
+    @Test func restampingReplacesTheOldId() {
+        var stream = EventStream(id: "s")
+        var events = [event("a")]
+        stream.stamp(&events)
+        stream.stamp(&events)
+        #expect(events[0].fields.filter { $0.name == "LEEN_EVENT_ID" }.count == 1)
+        #expect(events[0][field: "LEEN_EVENT_SEQUENCE"] == "2")
+    }
+
+    @Test func idsDifferAcrossStreamsSubjectsAndSequences() {
+        var ids = Set<String>()
+        for stream in ["s1", "s2"] {
+            for subject in ["", "a", "b", "a\u{0}1"] {
+                for sequence in UInt64(1)...200 {
+                    ids.insert(EventStream.eventID(stream: stream, subject: subject, sequence: sequence))
+                }
+            }
+        }
+        #expect(ids.count == 2 * 4 * 200)
+        // Version 8, RFC 9562 variant.
+        let id = EventStream.eventID(stream: "s", subject: "a", sequence: 1)
+        #expect(Array(id)[14] == "8")
+        #expect("89ab".contains(Array(id)[19]))
+    }
+
+    @Test func aNewStreamNeverRepeatsAnOldStreamsIds() {
+        var old = EventStream()
+        var new = EventStream()
+        var a = [event("a"), event("a")]
+        var b = [event("a"), event("a")]
+        old.stamp(&a)
+        new.stamp(&b)
+        #expect(Set(a.compactMap { $0[field: "LEEN_EVENT_ID"] }).isDisjoint(with: b.compactMap { $0[field: "LEEN_EVENT_ID"] }))
+    }
+
+    @Test func streamsRoundTripThroughJSON() throws {
+        let stream = EventStream(id: "x", sequences: ["a": 3, "": 9])
+        let decoded = try JSONDecoder().decode(EventStream.self, from: JSONEncoder().encode(stream))
+        #expect(decoded == stream)
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import HealthdCore
+import HealthdTestSupport
+import LeenAPI
+import Synchronization
+import SystemdSupport
+import Testing
+
+@testable import Healthd
+
+/// The outbox protocol through the monitor: events are committed with the state before they are sent, a
+/// restart sends what was committed and not yet in the journal, once, with the same ids.
+@Suite("Delivery: commit, then send; recover after a crash")
+struct DeliveryTests {
+    let organization: OrganizationID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+
+    final class Recorded: Sendable {
+        let events = Mutex<[HealthEvent]>([])
+        var all: [HealthEvent] { events.withLock { $0 } }
+        var emitter: EventEmitter {
+            EventEmitter(sink: NullSink(), fallback: NullSink(), observers: [{ event in self.events.withLock { $0.append(event) } }])
+        }
+    }
+
+    func configuration(_ directory: URL, identifiers: [String] = ["a", "b"]) -> Configuration {
+        Configuration(
+            api: .init(endpoint: .custom("http://127.0.0.1:9/v1"), key: .file("/nonexistent")),
+            stateDirectory: directory.path,
+            organizations: [
+                OrganizationConfig(
+                    id: organization, name: "Acme", connections: identifiers.map { ConnectionConfig(identifier: $0, vendor: .tenable) })
+            ])
+    }
+
+    func listing(_ health: [String: HealthName]) -> PollOutcome {
+        .success(
+            health.sorted { $0.key < $1.key }.map { identifier, name in
+                Connection(
+                    id: ConnectionID("conn-\(identifier)"), vendor: .tenable, isActive: true, refreshIntervalSecs: 14_400,
+                    timeoutSecs: 1_800, organizationID: organization, state: .active, oauth2AuthorizeURL: nil,
+                    identifier: identifier, createdAt: Timestamp(rawValue: "2024-01-01T00:00:00Z"),
+                    health: ConnectionHealthStatus(documented: name, details: nil))
+            })
+    }
+
+    func withDirectory(_ body: (URL) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-delivery-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await body(directory)
+    }
+
+    func eventually(_ what: String, _ condition: () -> Bool) async throws {
+        let end = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            guard ContinuousClock.now < end else {
+                Issue.record("timed out waiting for \(what)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    @Test("Events are on disk before they are sent, and a restart sends only those the journal lacks")
+    func recoverAfterACrashBetweenCommitAndSend() async throws {
+        try await withDirectory { directory in
+            let config = configuration(directory)
+            let store = StateStore(directory: config.stateDirectory)
+            // The first process commits two polls' events and dies before its writer sends any.
+            let first = Recorded()
+            let crashed = try Monitor(configuration: config, store: store, emitter: first.emitter, logger: quietLogger)
+            await crashed.ingest(listing(["a": .healthy, "b": .healthy]), organization: organization)
+            await crashed.ingest(listing(["a": .unauthorized, "b": .healthy]), organization: organization)
+            #expect(first.all.isEmpty)
+            let committed = try #require(try store.loadStoredOrganizations()[organization]).delivery.outbox.map(\.event)
+            #expect(committed.map(\.kind) == [.connectionMonitored, .connectionMonitored, .connectionUnhealthy])
+            #expect(committed.allSatisfy { $0[field: "LEEN_EVENT_ID"] != nil })
+
+            // The journal already holds the first one (sent just before the crash).
+            let landedID = try #require(committed[0][field: "LEEN_EVENT_ID"])
+            let asked = Mutex<[String]>([])
+            let second = Recorded()
+            let restarted = try Monitor(
+                configuration: config, store: store, emitter: second.emitter,
+                landed: { pending in
+                    asked.withLock { $0 = pending.compactMap { $0.event[field: "LEEN_EVENT_ID"] } }
+                    return [landedID]
+                }, logger: quietLogger)
+            await restarted.startDelivery()
+            try await eventually("the recovered events") { second.all.count == 2 }
+            #expect(asked.withLock { $0 } == committed.compactMap { $0[field: "LEEN_EVENT_ID"] })
+            #expect(second.all == Array(committed.dropFirst()), "the same events, same ids, in order")
+
+            // The next poll continues the sequences and trims the file's outbox to what is unsent.
+            await restarted.ingest(listing(["a": .healthy, "b": .healthy]), organization: organization)
+            try await eventually("the recovery event") { second.all.count == 3 }
+            let recovered = second.all[2]
+            #expect(recovered.kind == .connectionRecovered)
+            #expect(recovered[field: "LEEN_EVENT_SEQUENCE"] == "3")
+            await restarted.finishDelivery(grace: .seconds(5))
+            #expect(try store.loadStoredOrganizations()[organization]?.delivery.outbox.isEmpty == true)
+            let ids = (first.all + second.all).compactMap { $0[field: "LEEN_EVENT_ID"] }
+            #expect(Set(ids).count == ids.count)
+        }
+    }
+
+    @Test("Without a journal to ask, recovered events are all sent again, with the ids they had")
+    func recoverWithoutAJournal() async throws {
+        try await withDirectory { directory in
+            let config = configuration(directory)
+            let store = StateStore(directory: config.stateDirectory)
+            let crashed = try Monitor(configuration: config, store: store, emitter: Recorded().emitter, logger: quietLogger)
+            await crashed.ingest(listing(["a": .healthy, "b": .vendorServerError]), organization: organization)
+            let committed = try #require(try store.loadStoredOrganizations()[organization]).delivery.outbox.map(\.event)
+            let again = Recorded()
+            let restarted = try Monitor(
+                configuration: config, store: store, emitter: again.emitter,
+                landed: { _ in throw JournalQuery.Failure(operation: "sd_journal_open", errno: EACCES) }, logger: quietLogger)
+            await restarted.startDelivery()
+            try await eventually("the resent events") { again.all.count == committed.count }
+            #expect(again.all == committed)
+        }
+    }
+
+    @Test("A clean shutdown sends what it can within the grace and keeps the rest for the next start")
+    func shutdownKeepsWhatIsLeft() async throws {
+        try await withDirectory { directory in
+            let identifiers = (0..<40).map { "c\($0)" }
+            let config = configuration(directory, identifiers: identifiers)
+            let store = StateStore(directory: config.stateDirectory)
+            let sent = Recorded()
+            // 4 entries per second at most: 40 first events cannot all go out within the grace.
+            let monitor = try Monitor(
+                configuration: config, store: store, emitter: sent.emitter, pacer: JournalPacer(burst: 4, interval: 1),
+                logger: quietLogger)
+            await monitor.startDelivery()
+            await monitor.ingest(listing(Dictionary(uniqueKeysWithValues: identifiers.map { ($0, .healthy) })), organization: organization)
+            await monitor.finishDelivery(grace: .milliseconds(300))
+            let left = try #require(try store.loadStoredOrganizations()[organization]).delivery.outbox.map(\.event)
+            #expect(!sent.all.isEmpty)
+            #expect(!left.isEmpty)
+            #expect(sent.all.count + left.count == 40, "every event either sent or kept, none twice")
+            #expect(Set(sent.all).isDisjoint(with: left))
+
+            let next = Recorded()
+            let restarted = try Monitor(configuration: config, store: store, emitter: next.emitter, landed: { _ in [] }, logger: quietLogger)
+            await restarted.startDelivery()
+            try await eventually("the kept events") { next.all.count == left.count }
+            #expect(next.all == left)
+        }
+    }
+
+    @Test("While too many events wait, pollers wait; they go on as the writer catches up")
+    func backpressure() async throws {
+        let outbox = Outbox(limit: 3)
+        outbox.stage((0..<5).map { _ in HealthEvent(kind: .daemonStarted, priority: .info, message: "m", fields: []) }, in: .daemon, now: Date())
+        let passed = Mutex(false)
+        let waiter = Task {
+            await outbox.waitForRoom()
+            passed.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(passed.withLock { !$0 })
+        outbox.release(.daemon, count: 5)
+        for _ in 0..<3 {
+            _ = try #require(outbox.next())
+            outbox.sent(.daemon)
+        }
+        await waiter.value
+        #expect(passed.withLock { $0 })
+        #expect(outbox.status.pending == 2)
+        #expect(outbox.status.written[.daemonStarted] == 3)
+    }
+
+    @Test("Only released events are handed out, in release order across streams")
+    func releaseOrder() throws {
+        let outbox = Outbox()
+        func event(_ message: String) -> HealthEvent { HealthEvent(kind: .daemonStarted, priority: .info, message: message, fields: []) }
+        outbox.stage([event("d1"), event("d2")], in: .daemon, now: Date())
+        outbox.stage([event("o1")], in: .organization(organization), now: Date())
+        outbox.release(.organization(organization), count: 1)
+        outbox.release(.daemon, count: 1)
+        #expect(outbox.unsent(.daemon).map(\.event.message) == ["d1", "d2"])
+        var order: [String] = []
+        for _ in 0..<2 {
+            let (stream, next) = try #require(outbox.next())
+            order.append(next.message)
+            outbox.sent(stream)
+        }
+        #expect(order == ["o1", "d1"])
+        #expect(outbox.unsent(.daemon).map(\.event.message) == ["d2"], "staged, not released: kept, not sent")
+        outbox.close()
+        #expect(outbox.next().map { _ in true } == nil)
+    }
+}
