@@ -47,6 +47,17 @@ public struct EventStream: Codable, Hashable, Sendable {
             hash ^= UInt128(byte)
             hash &*= prime
         }
+        // FNV alone changes only a few digits between neighbouring sequences; a finalizer spreads every bit so
+        // ids that differ look different to a person reading the journal.
+        func mix(_ value: UInt64) -> UInt64 {
+            var x = value
+            x = (x ^ (x >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            x = (x ^ (x >> 27)) &* 0x94d0_49bb_1331_11eb
+            return x ^ (x >> 31)
+        }
+        let low = mix(UInt64(truncatingIfNeeded: hash) ^ UInt64(truncatingIfNeeded: hash >> 64))
+        let high = mix(UInt64(truncatingIfNeeded: hash >> 64) ^ low)
+        hash = (UInt128(high) << 64) | UInt128(low)
         // Version 8 and the RFC 9562 variant, so the value parses as a UUID everywhere.
         hash = (hash & ~(UInt128(0xf) << 76)) | (UInt128(0x8) << 76)
         hash = (hash & ~(UInt128(0x3) << 62)) | (UInt128(0x2) << 62)

@@ -69,14 +69,22 @@ struct CrashRecoveryTests {
                 _ = try await daemon.waitForExit()
                 kills += 1
             }
-            // A last run that is left to catch up, then stopped cleanly.
+            // A last run that is left to catch up, then stopped cleanly once started.
+            let started = try JournalReader.entries(["SYSLOG_IDENTIFIER=leen-healthd", "LEEN_EVENT=daemon_started"]).count
             let daemon = try DaemonProcess(configPath: workspace.path("config.yaml"))
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try JournalReader.entries(["SYSLOG_IDENTIFIER=leen-healthd", "LEEN_EVENT=daemon_started"]).count == started,
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             try await JournalReader.waitFor(organization: organization, "the journal to match leen-sim", timeout: .seconds(90)) {
                 events in
                 let last = Self.lastHealth(events)
                 return identifiers.allSatisfy { last[$0] == expected[$0] }
             }
-            #expect(try await daemon.stop() == 0)
+            let status = try await daemon.stop()
+            #expect(status == 0, "exit status \(status); stderr ends: \(daemon.stderr.suffix(3000))")
         }
 
         let events = try JournalReader.events(organization: organization)
