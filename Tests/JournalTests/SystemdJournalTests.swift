@@ -39,6 +39,26 @@ struct SystemdJournalTests {
         #expect(record["LEEN_FORGED"] == nil)
     }
 
+    @Test("JournalQuery: a barrier shows, then exactly the ids written since a time are found")
+    func queryFindsWrittenIDs() throws {
+        guard Journal.isAvailable else { return }
+        let identifier = "leen-query-test-\(UUID().uuidString.prefix(8))"
+        let before = Date().addingTimeInterval(-1)
+        let written = (0..<5).map { _ in UUID().uuidString.lowercased() }
+        for id in written {
+            try SystemdJournalSink().send(
+                JournalEntry([("MESSAGE", "query test"), ("SYSLOG_IDENTIFIER", identifier), ("LEEN_EVENT_ID", id)]))
+        }
+        // Nothing is waited for: the barrier alone must make the entries readable.
+        #expect(try JournalQuery.barrier(message: "query test barrier", timeout: .seconds(10)))
+        let never = UUID().uuidString.lowercased()
+        let found = try JournalQuery.present(
+            Set(written + [never]), field: "LEEN_EVENT_ID", identifier: identifier, since: before)
+        #expect(found == Set(written))
+        // Entries older than `since` are not looked at.
+        #expect(try JournalQuery.present(Set(written), field: "LEEN_EVENT_ID", identifier: identifier, since: Date().addingTimeInterval(60)).isEmpty)
+    }
+
     /// The entry `journalctl -o json LEEN_TEST_ID=<id>` shows, waiting up to 10 s for journald to store it.
     static func readBack(testID: String) async throws -> [String: String] {
         let journalctl = try #require(
