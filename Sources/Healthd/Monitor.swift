@@ -47,9 +47,12 @@ public actor Monitor {
 
     public var appliedCredentials: StateStore.AppliedCredentials { credentials }
 
-    /// Replaces the configuration; organizations no longer configured are forgotten (and their files removed).
+    /// Replaces the configuration; organizations no longer configured are forgotten (and their files removed),
+    /// each with an `organization_untracked` event.
     public func setConfiguration(_ configuration: Configuration) async {
+        let untracked = untrackedOrganizations(leaving: configuration)
         self.configuration = configuration
+        await emit(untracked)
         let configured = Set(configuration.organizations.map(\.id))
         let removed = organizations.keys.filter { !configured.contains($0) }
         for id in removed { organizations[id] = nil }
@@ -105,9 +108,11 @@ public actor Monitor {
             case .success(let listed):
                 PollProcessor.apply(
                     listed: listed, declared: Set(config.connections.map(\.identifier)), organizationID: organization,
-                    to: previous, context: context)
+                    to: previous, policy: configuration.alerting, context: context)
             case .failure(let failure):
-                PollProcessor.apply(failure: failure, organizationID: organization, to: previous, context: context)
+                PollProcessor.apply(
+                    failure: failure, organizationID: organization, to: previous, policy: configuration.alerting,
+                    context: context)
             }
         organizations[organization] = next
         let result: String

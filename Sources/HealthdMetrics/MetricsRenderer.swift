@@ -189,6 +189,11 @@ public enum MetricsRenderer {
         for (organization, labels) in labeled {
             writer.sample(MetricFamily.apiUp.name, escaped: labels, organization.state.api.isOK ? 1 : 0)
         }
+        writer.family(.apiDownConfirmed, format)
+        for (organization, labels) in labeled {
+            writer.sample(
+                MetricFamily.apiDownConfirmed.name, escaped: labels, organization.state.apiConfirmedAt != nil ? 1 : 0)
+        }
         writer.family(.pollLastSuccess, format)
         for (organization, labels) in labeled {
             guard let last = organization.state.lastSuccessfulPoll else { continue }
