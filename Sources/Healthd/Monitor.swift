@@ -13,6 +13,8 @@ public actor Monitor {
     public private(set) var configuration: Configuration
     var organizations: [OrganizationID: OrganizationState]
     var credentials: StateStore.AppliedCredentials
+    /// Storms across organizations (`Monitor+Alerting.swift`), persisted in their own file.
+    var incidents: IncidentDetector
     private var credentialsDirty = false
     private var lastCredentialsSave: Date?
     let store: StateStore
@@ -43,6 +45,7 @@ public actor Monitor {
         self.now = now
         organizations = try store.loadOrganizations()
         credentials = try store.loadCredentials()
+        incidents = try store.loadIncidents()
     }
 
     public var appliedCredentials: StateStore.AppliedCredentials { credentials }
@@ -103,7 +106,7 @@ public actor Monitor {
         guard let config = configuration.organizations.first(where: { $0.id == organization }) else { return nil }
         let context = EventContext(organizationLabel: config.label, observedAt: now())
         let previous = organizations[organization] ?? OrganizationState()
-        let (next, events) =
+        let (next, polled) =
             switch outcome {
             case .success(let listed):
                 PollProcessor.apply(
@@ -115,6 +118,7 @@ public actor Monitor {
                     context: context)
             }
         organizations[organization] = next
+        let events = await correlate(polled, state: next, organization: organization, at: context.observedAt)
         let result: String
         switch outcome {
         case .success: result = "success"
@@ -170,6 +174,7 @@ public actor Monitor {
         daemon.eventsEmitted = counters.eventsEmitted
         daemon.journalSendErrors = counters.journalSendErrors
         daemon.eventsSuppressed = counters.eventsSuppressed
+        daemon.openIncidents = incidents.open.count
         return MonitorSnapshot(
             takenAt: now(),
             organizations: configuration.organizations.map {

@@ -37,6 +37,10 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
     case connectionUntracked = "connection_untracked"
     /// An organization is no longer tracked (removed from the config).
     case organizationUntracked = "organization_untracked"
+    /// Many connections turned UNHEALTHY the same way within one poll interval: one incident.
+    case incidentStarted = "incident_started"
+    /// An incident no longer holds (too few of its connections are still affected).
+    case incidentResolved = "incident_resolved"
     /// Polling an organization failed: timeout, transport error, 5xx, 429 after retries, or a malformed body.
     case apiUnreachable = "api_unreachable"
     /// Leen rejected the daemon's requests (401/403): the API key is wrong, expired or for another region.
@@ -82,6 +86,8 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
         case .connectionFlappingEnded: "f18ca91161d1460d8b1c048c53dc7536"
         case .connectionUntracked: "75746aa448ed476d8f1bf7aadcab780c"
         case .organizationUntracked: "557f379ffdd648359b1cc78a31ebec1f"
+        case .incidentStarted: "c2cf8b287a214a99a0a8caf636ccc53c"
+        case .incidentResolved: "b4d3ee745d464176853514020722f1e4"
         case .apiUnreachable: "c6f0420b1a9847f992d3850e21b9d2e6"
         case .apiRejected: "423cff12d67343fb88ee543628d9123a"
         case .apiRecovered: "3d72b93947174f2ba594c74cbe38f6e0"

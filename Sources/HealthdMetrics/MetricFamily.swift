@@ -158,6 +158,9 @@ extension MetricFamily {
     public static let journalSendErrors = MetricFamily(
         "leen_journal_send_errors_total", .counter,
         help: "Journal sends that failed; the event was written to stderr instead.")
+    public static let incidentsOpen = MetricFamily(
+        "leen_incidents_open", .gauge,
+        help: "Incidents open now: many connections that turned UNHEALTHY the same way at once (alerting.incidents).")
     public static let eventsSuppressed = MetricFamily(
         "leen_events_suppressed_total", .counter,
         help: "Failed polls not reported again because their outage was already reported by one event.")
@@ -184,7 +187,7 @@ extension MetricFamily {
         connectionOAuthPending, connectionTransitions, connectionHealthChange, connectionLastChange,
         connectionUnhealthyConfirmed, connectionFlapping, apiUp, apiDownConfirmed, pollLastSuccess, polls, pollFailures, pollDuration, pollInterval, apiRequests, apiRetries,
         apiRetryAfter, buildInfo, configReloadSuccessful, configReloadSuccessTime, configReloads,
-        configReloadFailures, events, journalSendErrors, eventsSuppressed, processCPU, processResident,
+        configReloadFailures, events, journalSendErrors, eventsSuppressed, incidentsOpen, processCPU, processResident,
         processVirtual, processOpenFDs, processMaxFDs, processStartTime,
     ]
 }

@@ -267,6 +267,8 @@ public enum MetricsRenderer {
         writer.sample(MetricFamily.journalSendErrors.name, [], Double(daemon.journalSendErrors))
         writer.family(.eventsSuppressed, format)
         writer.sample(MetricFamily.eventsSuppressed.name, [], Double(daemon.eventsSuppressed))
+        writer.family(.incidentsOpen, format)
+        writer.sample(MetricFamily.incidentsOpen.name, [], Double(daemon.openIncidents))
     }
 
     static func writeProcess(_ process: ProcessMetrics, format: ExpositionFormat, into writer: inout ExpositionWriter) {
