@@ -118,7 +118,7 @@ public final class HealthDaemon: Service {
         metrics?.setPollInterval(configuration.poll.interval)
         await provisionAll(configuration, client: client)
         await monitor.emit([EventBuilder.daemonStarted(configuration, context: Self.daemonContext())])
-        var machine = SchedulerStateMachine(poll: configuration.poll)
+        var machine = SchedulerStateMachine(poll: configuration.poll, heartbeat: configuration.alerting.heartbeat)
         let post = self.post
 
         try await withThrowingDiscardingTaskGroup { group in
@@ -157,6 +157,8 @@ public final class HealthDaemon: Service {
                         hooks.progress(await monitor.snapshot().summary)
                     case .startReload:
                         group.addTask { post.yield(.reloaded(await self.reload())) }
+                    case .heartbeat:
+                        await monitor.heartbeat()
                     case .finish:
                         hooks.stopping()
                         await monitor.emit([EventBuilder.daemonStopping(context: Self.daemonContext())])
@@ -200,7 +202,9 @@ public final class HealthDaemon: Service {
                         configuration = reloaded.configuration
                         client = reloaded.client
                         actions = machine.reloadFinished(
-                            .applied(organizations: configuration.organizations.map(\.id), poll: configuration.poll),
+                            .applied(
+                                organizations: configuration.organizations.map(\.id), poll: configuration.poll,
+                                heartbeat: configuration.alerting.heartbeat),
                             now: .now)
                     } else {
                         actions = machine.reloadFinished(.refused, now: .now)

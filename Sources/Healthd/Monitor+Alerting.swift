@@ -52,4 +52,14 @@ extension Monitor {
         }
         return result
     }
+
+    /// Writes `daemon_heartbeat` with the summary counts.
+    public func heartbeat() async {
+        let summary = StatusSummary(snapshot().organizations)
+        // outbox depth: wired when the outbox lands
+        let event = EventBuilder.daemonHeartbeat(
+            summary, openIncidents: incidents.open.count, pendingEvents: 0,
+            context: EventContext(organizationLabel: "", observedAt: now()))
+        await emit([event])
+    }
 }

@@ -65,6 +65,8 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
     case daemonStarted = "daemon_started"
     /// leen-healthd is stopping.
     case daemonStopping = "daemon_stopping"
+    /// Every `alerting.heartbeat`: leen-healthd runs, with its summary counts.
+    case daemonHeartbeat = "daemon_heartbeat"
 
     /// The journal `MESSAGE_ID` (32 lower-case hex digits).
     public var messageID: String {
@@ -100,6 +102,7 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
         case .configReloadFailed: "6ef4b0c3d88b4533a329c3d8243e335f"
         case .daemonStarted: "7a9008ec4d614b748d967022b57aea4c"
         case .daemonStopping: "83acbcc99120469bacf57d98093a5099"
+        case .daemonHeartbeat: "f7a4b8193c504cd2ab13e39046914aba"
         }
     }
 }
