@@ -90,8 +90,11 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
                 organizationID: organization, identifier: identifier, healthName: health.name.rawValue,
                 resolutionOwner: health.resolutionOwner.rawValue, since: since)
             unhealthy[identifier] = member
-            // The first poll that sees it UNHEALTHY is its onset.
-            if tracked.alert.unhealthyPolls == 1 { onsets.append(member) }
+            // An onset is a change seen by this poll: not a connection first seen UNHEALTHY (a first start, a
+            // new declaration), nor one UNHEALTHY for longer than its alert state knows (a state file from
+            // before the alerting rules); those are not a storm.
+            let changedNow = tracked.transitions > 0 && tracked.healthSince == since
+            if tracked.alert.unhealthyPolls == 1, changedNow { onsets.append(member) }
         }
         sizes[organization] = state.connections.values.filter { !$0.missing }.count
 

@@ -28,7 +28,8 @@ struct IncidentDetectorTests {
         }
         for (identifier, name, polls) in unhealthy {
             var tracked = TrackedConnection(
-                observation: F.observation(identifier, health: F.health(name)), healthSince: since, changedAt: since)
+                observation: F.observation(identifier, health: F.health(name)), healthSince: since, changedAt: since,
+                transitions: 1)
             tracked.alert.unhealthySince = since
             tracked.alert.unhealthyPolls = polls
             state.connections[identifier] = tracked
@@ -123,6 +124,19 @@ struct IncidentDetectorTests {
         #expect(resolved.resolved.first?.members.map(\.identifier) == ["c-0", "late"])
         #expect(resolved.membership.isEmpty)
         #expect(detector.open.isEmpty)
+    }
+
+    @Test func connectionsFirstSeenUnhealthyAreNoStorm() {
+        var detector = IncidentDetector()
+        var state = Self.state(healthy: 0, unhealthy: Self.turned("c", 12, .unauthorized))
+        // First seen (no transition yet), and UNHEALTHY since before the alert state began.
+        for identifier in ["c-0", "c-1", "c-2", "c-3", "c-4", "c-5"] { state.connections[identifier]?.transitions = 0 }
+        for identifier in ["c-6", "c-7", "c-8", "c-9", "c-10"] { state.connections[identifier]?.healthSince = F.at(-60) }
+        let verdict = detector.observe(
+            organization: Self.organization(1), state: state, rule: Self.rule, window: Self.window, now: F.time,
+            makeID: { "incident" })
+        #expect(verdict.started.isEmpty)
+        #expect(detector.recent.map(\.identifier) == ["c-11"])
     }
 
     @Test func anOpenIncidentSurvivesEncoding() throws {

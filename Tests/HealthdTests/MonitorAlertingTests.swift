@@ -44,6 +44,15 @@ struct MonitorAlertingTests {
         let store = StateStore(directory: directory.path)
         let monitor = try Monitor(configuration: configuration, store: store, emitter: emitter, logger: quietLogger)
 
+        // Seen healthy first: connections first seen UNHEALTHY are not a storm.
+        await monitor.ingest(
+            .success([Self.connection("a", in: Self.first, .healthy), Self.connection("b", in: Self.first, .healthy)]),
+            organization: Self.first)
+        await monitor.ingest(
+            .success([Self.connection("c", in: Self.second, .healthy), Self.connection("d", in: Self.second, .healthy)]),
+            organization: Self.second)
+        _ = events.take()
+
         await monitor.ingest(
             .success([Self.connection("a", in: Self.first, .unauthorized), Self.connection("b", in: Self.first, .unauthorized)]),
             organization: Self.first)
