@@ -68,8 +68,19 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
         changedAt = try container.decode(Date.self, forKey: .changedAt)
         missing = try container.decode(Bool.self, forKey: .missing)
         transitions = try container.decode(Int.self, forKey: .transitions)
-        // State files written before alerting existed: nothing confirmed, nothing flapping.
-        alert = try container.decodeIfPresent(ConnectionAlertState.self, forKey: .alert) ?? ConnectionAlertState()
+        if let alert = try container.decodeIfPresent(ConnectionAlertState.self, forKey: .alert) {
+            self.alert = alert
+        } else {
+            // Written before the alerting rules, whose daemon paged every UNHEALTHY change at once: an open
+            // problem counts as confirmed since its health last changed, so an upgrade does not page it again.
+            alert = ConnectionAlertState()
+            let effective = EffectiveStatus(observation, missing: missing, organizationStale: false)
+            if effective == .unhealthy, observation.state != .deleted {
+                alert.unhealthySince = healthSince
+                alert.unhealthyPolls = 1
+                alert.confirmedAt = healthSince
+            }
+        }
     }
 }
 

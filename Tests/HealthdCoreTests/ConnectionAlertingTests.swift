@@ -268,7 +268,9 @@ struct ConnectionAlertingTests {
 
     @Test func stateWrittenBeforeAlertingStillDecodes() throws {
         var harness = Harness()
-        _ = harness.poll(.unauthorized, at: 0)
+        harness.declared = ["a", "b"]
+        _ = harness.poll([F.connection("a", health: .healthy), F.connection("b", health: .healthy)], at: 0)
+        _ = harness.poll([F.connection("a", health: .healthy), F.connection("b", health: .vendorServerError)], at: 1)
         _ = harness.fail(.unauthorized, at: 1)
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
@@ -277,15 +279,26 @@ struct ConnectionAlertingTests {
         #expect(json["apiConfirmedAt"] != nil)
         json["apiConfirmedAt"] = nil
         var connections = try #require(json["connections"] as? [String: [String: Any]])
-        #expect(connections["a"]?["alert"] != nil)
+        #expect(connections["a"]?["alert"] != nil && connections["b"]?["alert"] != nil)
         connections["a"]?["alert"] = nil
+        connections["b"]?["alert"] = nil
         json["connections"] = connections
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         let old = try decoder.decode(OrganizationState.self, from: JSONSerialization.data(withJSONObject: json))
         #expect(old.apiConfirmedAt == nil)
         #expect(old.connections["a"]?.alert == ConnectionAlertState())
-        #expect(old.connections["a"]?.observation == harness.state.connections["a"]?.observation)
+        #expect(old.connections["b"]?.observation == harness.state.connections["b"]?.observation)
         #expect(old.api == harness.state.api)
+        // The daemon that wrote it had paged b's problem already: it counts as confirmed since it began.
+        let b = try #require(old.connections["b"]?.alert)
+        #expect(b.confirmedAt == F.at(1) && b.unhealthySince == F.at(1) && b.unhealthyPolls == 1)
+
+        // So the first poll after the upgrade pages nothing again.
+        harness.state = old
+        harness.state.api = .ok
+        let next = harness.poll([F.connection("a", health: .healthy), F.connection("b", health: .vendorServerError)], at: 2)
+        #expect(next.isEmpty)
+        #expect(harness.state.connections["b"]?.alert.unhealthyPolls == 2)
     }
 }
