@@ -2,7 +2,7 @@ import Foundation
 import LeenAPI
 
 /// Why a connection or organization stops being tracked (`LEEN_REASON`).
-public enum UntrackedReason: String, Sendable, Hashable, CaseIterable {
+public enum UntrackedReason: String, Sendable, Hashable {
     case removedFromConfig = "removed_from_config"
     case deleted
     case notListed = "not_listed"
