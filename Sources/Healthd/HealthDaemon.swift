@@ -119,7 +119,7 @@ public final class HealthDaemon: Service {
         await monitor.startDelivery()
         await provisionAll(configuration, client: client)
         await monitor.emit([EventBuilder.daemonStarted(configuration, context: Self.daemonContext())])
-        var machine = SchedulerStateMachine(poll: configuration.poll)
+        var machine = SchedulerStateMachine(poll: configuration.poll, heartbeat: configuration.alerting.heartbeat)
         let post = self.post
 
         try await withThrowingDiscardingTaskGroup { group in
@@ -162,6 +162,8 @@ public final class HealthDaemon: Service {
                         hooks.progress(await monitor.snapshot().summary)
                     case .startReload:
                         group.addTask { post.yield(.reloaded(await self.reload())) }
+                    case .heartbeat:
+                        await monitor.heartbeat()
                     case .finish:
                         hooks.stopping()
                         await monitor.emit([EventBuilder.daemonStopping(context: Self.daemonContext())])
@@ -205,7 +207,9 @@ public final class HealthDaemon: Service {
                         configuration = reloaded.configuration
                         client = reloaded.client
                         actions = machine.reloadFinished(
-                            .applied(organizations: configuration.organizations.map(\.id), poll: configuration.poll),
+                            .applied(
+                                organizations: configuration.organizations.map(\.id), poll: configuration.poll,
+                                heartbeat: configuration.alerting.heartbeat),
                             now: .now)
                     } else {
                         actions = machine.reloadFinished(.refused, now: .now)

@@ -18,6 +18,9 @@ public actor Monitor {
     /// Unsent events the state files held at start, until ``startDelivery()`` hands the rest to the outbox.
     var recovered: [Outbox.Stream: [Outbox.Pending]]
     var credentials: StateStore.AppliedCredentials
+    /// Storms across organizations (`Monitor+Alerting.swift`), persisted in their own file.
+    var incidents: IncidentDetector
+    var incidentsChanged = false
     private var credentialsDirty = false
     private var lastCredentialsSave: Date?
     let store: StateStore
@@ -67,6 +70,7 @@ public actor Monitor {
         self.streams = streams
         self.recovered = recovered.filter { !$0.value.isEmpty }
         credentials = try store.loadCredentials()
+        incidents = try store.loadIncidents()
     }
 
     /// Hands the events the state files held at start to the writer, except those the journal already has,
@@ -102,6 +106,12 @@ public actor Monitor {
         writer.start()
     }
 
+    /// Returns once every committed event was written (the writer must be running). For tests and tools that
+    /// read what a poll wrote.
+    public func waitUntilWritten() async {
+        while outbox.status.pending > 0 { try? await Task.sleep(for: .milliseconds(2)) }
+    }
+
     /// Sends what is left for up to `grace`, then saves every stream (their unsent events included) for the
     /// next start. Shutdown.
     public func finishDelivery(grace: Duration) async {
@@ -111,10 +121,13 @@ public actor Monitor {
 
     public var appliedCredentials: StateStore.AppliedCredentials { credentials }
 
-    /// Replaces the configuration; organizations no longer configured are forgotten, and their files removed
-    /// once none of their events waits for the journal (until then ``persistAll()`` keeps them).
+    /// Replaces the configuration; organizations no longer configured are forgotten, each with an
+    /// `organization_untracked` event, and their files removed once none of their events waits for the journal
+    /// (until then ``persistAll()`` keeps them).
     public func setConfiguration(_ configuration: Configuration) async {
+        let untracked = untrackedOrganizations(leaving: configuration)
         self.configuration = configuration
+        await emit(untracked)
         let configured = Set(configuration.organizations.map(\.id))
         let removed = organizations.keys.filter { !configured.contains($0) }
         for id in removed { organizations[id] = nil }
@@ -178,16 +191,19 @@ public actor Monitor {
         guard let config = configuration.organizations.first(where: { $0.id == organization }) else { return nil }
         let context = EventContext(organizationLabel: config.label, observedAt: now())
         let previous = organizations[organization] ?? OrganizationState()
-        let (next, events) =
+        let (next, polled) =
             switch outcome {
             case .success(let listed):
                 PollProcessor.apply(
                     listed: listed, declared: Set(config.connections.map(\.identifier)), organizationID: organization,
-                    to: previous, context: context)
+                    to: previous, policy: configuration.alerting, context: context)
             case .failure(let failure):
-                PollProcessor.apply(failure: failure, organizationID: organization, to: previous, context: context)
+                PollProcessor.apply(
+                    failure: failure, organizationID: organization, to: previous, policy: configuration.alerting,
+                    context: context)
             }
         organizations[organization] = next
+        let events = await correlate(polled, state: next, organization: organization, at: context.observedAt)
         let result: String
         switch outcome {
         case .success: result = "success"
@@ -199,6 +215,7 @@ public actor Monitor {
         counters.polls[DaemonCounters.PollKey(organization: organization, result: result), default: 0] += 1
         counters.pollDurations[organization, default: Histogram()].observe(duration.seconds)
         await commit(events, to: .organization(organization), state: next)
+        await saveIncidentsIfChanged()
         return (next, events.count)
     }
 
@@ -279,6 +296,7 @@ public actor Monitor {
         daemon.journalSendErrors = writer.sendErrors
         daemon.eventsSuppressed = counters.eventsSuppressed
         daemon.stateWriteErrors = counters.stateWriteErrors
+        daemon.openIncidents = incidents.open.count
         return MonitorSnapshot(
             takenAt: now(),
             organizations: configuration.organizations.map {

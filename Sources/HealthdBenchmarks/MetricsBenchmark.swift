@@ -130,6 +130,8 @@ public enum MetricsBenchmark {
         let transitions = descriptor(.connectionTransitions)
         let healthChange = descriptor(.connectionHealthChange)
         let lastChange = descriptor(.connectionLastChange)
+        let confirmed = descriptor(.connectionUnhealthyConfirmed)
+        let flapping = descriptor(.connectionFlapping)
         for organization in input.organizations {
             for tracked in organization.state.connections.values where !tracked.missing {
                 let observation = tracked.observation
@@ -156,6 +158,9 @@ public enum MetricsBenchmark {
                 registry.makeCounter(descriptor: transitions, labels: labels).increment(by: Int64(tracked.transitions))
                 registry.makeGauge(descriptor: healthChange, labels: labels).set(to: tracked.healthSince.timeIntervalSince1970)
                 registry.makeGauge(descriptor: lastChange, labels: labels).set(to: tracked.changedAt.timeIntervalSince1970)
+                registry.makeGauge(descriptor: confirmed, labels: labels)
+                    .set(to: effective == .unhealthy && tracked.alert.isConfirmed ? 1.0 : 0.0)
+                registry.makeGauge(descriptor: flapping, labels: labels).set(to: tracked.alert.flappingSince != nil ? 1.0 : 0.0)
             }
         }
     }

@@ -3,7 +3,7 @@ import Yams
 
 /// The keys each mapping of the configuration accepts.
 enum ConfigKeys {
-    static let root = ["api", "poll", "state_directory", "metrics", "events", "organizations"]
+    static let root = ["api", "poll", "state_directory", "metrics", "events", "alerting", "organizations"]
     static let api = ["region", "base_url", "key", "timeout", "attempts"]
     static let poll = ["interval", "jitter", "concurrency", "page_size", "pagination", "max_backoff"]
     static let metrics = ["listen"]
@@ -34,12 +34,14 @@ struct ConfigurationDecoder {
         }
         let metrics = context.optionalMapping("metrics", in: root, known: ConfigKeys.metrics).map(metrics) ?? .init()
         let events = context.optionalMapping("events", in: root, known: ConfigKeys.events).map(events) ?? .init()
+        let alerting =
+            context.optionalMapping("alerting", in: root, known: ConfigKeys.alerting).map(alerting) ?? .init()
         let organizations = context.require("organizations", in: root).flatMap {
             self.organizations($0, keyPath: "organizations")
         }
         guard let api, let organizations else { return nil }
         var configuration = Configuration(
-            api: api, poll: poll, metrics: metrics, events: events, organizations: organizations)
+            api: api, poll: poll, metrics: metrics, events: events, alerting: alerting, organizations: organizations)
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
         return configuration
     }
@@ -157,7 +159,7 @@ struct ConfigurationDecoder {
         return events
     }
 
-    private func duration(_ node: Node, keyPath: String) -> Duration? {
+    func duration(_ node: Node, keyPath: String) -> Duration? {
         context.value(node, keyPath: keyPath, expected: ConfigValues.durationExpectation, ConfigValues.duration)
     }
 

@@ -10,17 +10,20 @@ public struct Configuration: Sendable, Hashable {
     public var stateDirectory: String
     public var metrics: Metrics
     public var events: Events
+    /// When problems page, flapping, incidents, reminders and the heartbeat (``Alerting``).
+    public var alerting: Alerting
     public var organizations: [OrganizationConfig]
 
     public init(
         api: API, poll: Poll = Poll(), stateDirectory: String = "/var/lib/leen-healthd", metrics: Metrics = Metrics(),
-        events: Events = Events(), organizations: [OrganizationConfig]
+        events: Events = Events(), alerting: Alerting = Alerting(), organizations: [OrganizationConfig]
     ) {
         self.api = api
         self.poll = poll
         self.stateDirectory = stateDirectory
         self.metrics = metrics
         self.events = events
+        self.alerting = alerting
         self.organizations = organizations
     }
 

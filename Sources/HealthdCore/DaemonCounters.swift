@@ -35,6 +35,8 @@ public struct DaemonCounters: Sendable {
     public var journalSendErrors = 0
     /// Repeated API failures not reported again (one event per outage, not per failed poll).
     public var eventsSuppressed = 0
+    /// Incidents open now (``IncidentDetector``).
+    public var openIncidents = 0
     /// True once every organization was polled since start (`/-/ready`).
     public var ready = false
     /// The configured `poll.interval` (`leen_poll_interval_seconds`, for the "polls stale" alert).

@@ -25,6 +25,22 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
     case connectionDisappeared = "connection_disappeared"
     /// A connection that had disappeared is listed again.
     case connectionReappeared = "connection_reappeared"
+    /// A connection's UNHEALTHY state was confirmed by its owner's rule (hard): the event that pages.
+    case connectionUnhealthyConfirmed = "connection_unhealthy_confirmed"
+    /// A reminder, every `alerting.remind_every`, that a confirmed problem lasts.
+    case connectionStillUnhealthy = "connection_still_unhealthy"
+    /// A connection's status changed too often within the window; its transitions are written at info.
+    case connectionFlapping = "connection_flapping"
+    /// A flapping connection has been stable long enough; its transitions are written as usual again.
+    case connectionFlappingEnded = "connection_flapping_ended"
+    /// A connection is no longer tracked (removed from the config, deleted in Leen, no longer listed).
+    case connectionUntracked = "connection_untracked"
+    /// An organization is no longer tracked (removed from the config).
+    case organizationUntracked = "organization_untracked"
+    /// Many connections turned UNHEALTHY the same way within one poll interval: one incident.
+    case incidentStarted = "incident_started"
+    /// An incident no longer holds (too few of its connections are still affected).
+    case incidentResolved = "incident_resolved"
     /// Polling an organization failed: timeout, transport error, 5xx, 429 after retries, or a malformed body.
     case apiUnreachable = "api_unreachable"
     /// Leen rejected the daemon's requests (401/403): the API key is wrong, expired or for another region.
@@ -49,6 +65,8 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
     case daemonStarted = "daemon_started"
     /// leen-healthd is stopping.
     case daemonStopping = "daemon_stopping"
+    /// Every `alerting.heartbeat`: leen-healthd runs, with its summary counts.
+    case daemonHeartbeat = "daemon_heartbeat"
 
     /// The journal `MESSAGE_ID` (32 lower-case hex digits).
     public var messageID: String {
@@ -64,6 +82,14 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
         case .connectionOAuthCompleted: "2b6b5df4a1c54a2eb636851997228901"
         case .connectionDisappeared: "b707f5ebf3744e8aa3783394c0ade84a"
         case .connectionReappeared: "c28d3c11e7034dfe9a1d7209f2d019fe"
+        case .connectionUnhealthyConfirmed: "6b8df4f12209406c8890b4093b95c711"
+        case .connectionStillUnhealthy: "b0e08211a84a4959a61f2566226b070f"
+        case .connectionFlapping: "b840c797c4f94cc1b71669a15a263892"
+        case .connectionFlappingEnded: "f18ca91161d1460d8b1c048c53dc7536"
+        case .connectionUntracked: "75746aa448ed476d8f1bf7aadcab780c"
+        case .organizationUntracked: "557f379ffdd648359b1cc78a31ebec1f"
+        case .incidentStarted: "c2cf8b287a214a99a0a8caf636ccc53c"
+        case .incidentResolved: "b4d3ee745d464176853514020722f1e4"
         case .apiUnreachable: "c6f0420b1a9847f992d3850e21b9d2e6"
         case .apiRejected: "423cff12d67343fb88ee543628d9123a"
         case .apiRecovered: "3d72b93947174f2ba594c74cbe38f6e0"
@@ -76,6 +102,7 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
         case .configReloadFailed: "6ef4b0c3d88b4533a329c3d8243e335f"
         case .daemonStarted: "7a9008ec4d614b748d967022b57aea4c"
         case .daemonStopping: "83acbcc99120469bacf57d98093a5099"
+        case .daemonHeartbeat: "f7a4b8193c504cd2ab13e39046914aba"
         }
     }
 }

@@ -42,16 +42,45 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
     public var missing: Bool
     /// Health transitions seen since monitoring began.
     public var transitions: Int
+    /// What the alerting rules remember (soft or hard, flapping, reminders); absent from older state files.
+    public var alert: ConnectionAlertState
 
     public init(
         observation: ConnectionObservation, healthSince: Date, changedAt: Date, missing: Bool = false,
-        transitions: Int = 0
+        transitions: Int = 0, alert: ConnectionAlertState = ConnectionAlertState()
     ) {
         self.observation = observation
         self.healthSince = healthSince
         self.changedAt = changedAt
         self.missing = missing
         self.transitions = transitions
+        self.alert = alert
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case observation, healthSince, changedAt, missing, transitions, alert
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        observation = try container.decode(ConnectionObservation.self, forKey: .observation)
+        healthSince = try container.decode(Date.self, forKey: .healthSince)
+        changedAt = try container.decode(Date.self, forKey: .changedAt)
+        missing = try container.decode(Bool.self, forKey: .missing)
+        transitions = try container.decode(Int.self, forKey: .transitions)
+        if let alert = try container.decodeIfPresent(ConnectionAlertState.self, forKey: .alert) {
+            self.alert = alert
+        } else {
+            // Written before the alerting rules, whose daemon paged every UNHEALTHY change at once: an open
+            // problem counts as confirmed since its health last changed, so an upgrade does not page it again.
+            alert = ConnectionAlertState()
+            let effective = EffectiveStatus(observation, missing: missing, organizationStale: false)
+            if effective == .unhealthy, observation.state != .deleted {
+                alert.unhealthySince = healthSince
+                alert.unhealthyPolls = 1
+                alert.confirmedAt = healthSince
+            }
+        }
     }
 }
 
@@ -63,6 +92,9 @@ public struct OrganizationState: Codable, Hashable, Sendable {
     public var consecutiveFailures = 0
     /// Monitored connections by identifier.
     public var connections: [String: TrackedConnection] = [:]
+    /// When the failing API was confirmed (``Configuration/APIRule``); nil while it answers or is not yet
+    /// confirmed. Optional, so older state files decode.
+    public var apiConfirmedAt: Date?
 
     public init() {}
 

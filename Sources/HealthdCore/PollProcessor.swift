@@ -8,25 +8,32 @@ public enum PollProcessor {
     /// - Parameters:
     ///   - listed: all connections the organization's pages returned.
     ///   - declared: the identifiers the config declares for this organization.
+    ///   - policy: when problems are confirmed, flapping, reminders (``ConnectionAlerting``).
     public static func apply(
         listed: [Connection], declared: Set<String>, organizationID: OrganizationID, to state: OrganizationState,
-        context: EventContext
+        policy: Configuration.Alerting = Configuration.Alerting(), context: EventContext
     ) -> (OrganizationState, [HealthEvent]) {
         var next = state
         var events: [HealthEvent] = []
         let now = context.observedAt
         if let since = state.api.failingSince {
-            events.append(
-                EventBuilder.apiEvent(
-                    .apiRecovered, organizationID: organizationID, failure: nil, since: since,
-                    context: context))
+            var recovered = EventBuilder.apiEvent(
+                .apiRecovered, organizationID: organizationID, failure: nil, since: since, context: context)
+            recovered.fields.append(EventBuilder.confirmedField(state.apiConfirmedAt != nil))
+            events.append(recovered)
         }
         next.api = .ok
+        next.apiConfirmedAt = nil
         next.lastSuccessfulPoll = now
         next.lastAttempt = now
         next.consecutiveFailures = 0
 
         let current = match(listed, declared: declared)
+        // Connections removed from the config say so once (one already missing said so when it went).
+        for (identifier, tracked) in state.connections.sorted(by: { $0.key < $1.key })
+        where !declared.contains(identifier) && !tracked.missing {
+            events.append(EventBuilder.connectionUntracked(tracked, reason: .removedFromConfig, context: context))
+        }
         next.connections = next.connections.filter { declared.contains($0.key) }
         for identifier in declared.sorted() {
             let previous = next.connections[identifier]
@@ -34,7 +41,7 @@ public enum PollProcessor {
             let changes = ConnectionDiff.changes(
                 previous: previous?.observation, current: observation, previouslyMissing: previous?.missing ?? false)
             guard !changes.isEmpty || observation != nil else { continue }
-            events += EventBuilder.connectionEvents(
+            let connectionEvents = EventBuilder.connectionEvents(
                 changes: changes, previous: previous?.observation, current: observation, context: context)
             if let observation {
                 let healthChanged = changes.contains {
@@ -43,14 +50,23 @@ public enum PollProcessor {
                     default: false
                     }
                 }
-                next.connections[identifier] = TrackedConnection(
+                var tracked = TrackedConnection(
                     observation: observation,
                     healthSince: healthChanged || previous == nil ? now : previous!.healthSince,
                     changedAt: changes.isEmpty ? previous?.changedAt ?? now : now, missing: false,
                     transitions: (previous?.transitions ?? 0) + (healthChanged && previous != nil ? 1 : 0))
+                events += ConnectionAlerting.apply(
+                    &tracked, previous: previous, events: connectionEvents, policy: policy, context: context)
+                if let previous, observation.state == .deleted, previous.observation.state != .deleted {
+                    events.append(EventBuilder.connectionUntracked(previous, reason: .deleted, context: context))
+                }
+                next.connections[identifier] = tracked
             } else if var gone = previous, !gone.missing {
+                events += connectionEvents
+                events.append(EventBuilder.connectionUntracked(gone, reason: .notListed, context: context))
                 gone.missing = true
                 gone.changedAt = now
+                gone.alert.endProblem()
                 next.connections[identifier] = gone
             }
         }
@@ -59,9 +75,13 @@ public enum PollProcessor {
 
     /// A failed poll: the organization's connections become stale, and one API event is made when the
     /// API's status changes (ok -> unreachable, unreachable -> rejected, …). Never a connection event.
+    ///
+    /// The first event is at notice until the outage is confirmed by ``Configuration/APIRule`` (so many
+    /// failures in a row, or so long); the poll that confirms it writes the event again, at err, with
+    /// `LEEN_CONFIRMED=true`. A rejected key is confirmed at once.
     public static func apply(
         failure: PollFailure, organizationID: OrganizationID, to state: OrganizationState,
-        context: EventContext
+        policy: Configuration.Alerting = Configuration.Alerting(), context: EventContext
     ) -> (OrganizationState, [HealthEvent]) {
         var next = state
         let now = context.observedAt
@@ -71,12 +91,19 @@ public enum PollProcessor {
         let status: APIStatus =
             failure.isRejection
             ? .rejected(since: since, reason: failure.summary) : .unreachable(since: since, reason: failure.summary)
+        let confirmedNow =
+            state.apiConfirmedAt == nil
+            && (failure.isRejection
+                || policy.api.isMet(failures: next.consecutiveFailures, elapsed: .seconds(now.timeIntervalSince(since))))
+        next.apiConfirmedAt = state.apiConfirmedAt ?? (confirmedNow ? now : nil)
         var events: [HealthEvent] = []
-        if state.api.name != status.name {
-            events.append(
-                EventBuilder.apiEvent(
-                    failure.isRejection ? .apiRejected : .apiUnreachable, organizationID: organizationID,
-                    failure: failure, since: since, context: context))
+        if state.api.name != status.name || confirmedNow {
+            var event = EventBuilder.apiEvent(
+                failure.isRejection ? .apiRejected : .apiUnreachable, organizationID: organizationID,
+                failure: failure, since: since, context: context)
+            event.fields.append(EventBuilder.confirmedField(next.apiConfirmedAt != nil))
+            if next.apiConfirmedAt == nil { event.priority = .notice }
+            events.append(event)
         }
         next.api = status
         return (next, events)

@@ -2,8 +2,9 @@ import LeenAPI
 
 /// The daemon's scheduler as a value: it takes what happened (a poll finished, a timer fired, a reload was
 /// asked for or ended, the watchdog pinged, shutdown began) and says what to do next (start these polls, arm
-/// a timer, report ready or status, start a reload, finish). It owns, once, when each organization is next
-/// due, the concurrency bound, backoff with `Retry-After`, readiness and the reload's lifecycle.
+/// a timer, report ready or status, start a reload, write the heartbeat, finish). It owns, once, when each
+/// organization is next due, the concurrency bound, backoff with `Retry-After`, readiness, the heartbeat's
+/// period and the reload's lifecycle.
 ///
 /// It does no I/O and never reads a clock: every event carries `now`, and the jitter's random draw comes in
 /// with the poll that needs it, so tests drive it step by step with exact instants.
@@ -21,6 +22,8 @@ public struct SchedulerStateMachine: Sendable {
         case reportStatus
         /// Re-read the configuration and provision; deliver ``reloadFinished(_:now:)`` when done.
         case startReload
+        /// Write the `daemon_heartbeat` event (every `alerting.heartbeat`, the first one period after start).
+        case heartbeat
         /// Stop: cancel polls in flight and end the loop.
         case finish
     }
@@ -39,8 +42,8 @@ public struct SchedulerStateMachine: Sendable {
 
     /// How a reload ended.
     public enum ReloadResult: Sendable, Hashable {
-        /// The new configuration is in force.
-        case applied(organizations: [OrganizationID], poll: Configuration.Poll)
+        /// The new configuration is in force; `heartbeat` is its `alerting.heartbeat` (nil: off).
+        case applied(organizations: [OrganizationID], poll: Configuration.Poll, heartbeat: Duration?)
         /// The configuration was refused; the previous one stays in force.
         case refused
     }
@@ -73,12 +76,16 @@ public struct SchedulerStateMachine: Sendable {
     /// The earliest timer armed and not yet fired.
     private(set) var armedFor: Instant?
     private(set) var lastStatus: Instant?
+    /// The heartbeat's period (nil: no heartbeat) and when it is next due.
+    private(set) var heartbeat: Duration?
+    private(set) var nextHeartbeat: Instant?
 
     /// The status line is refreshed at most this often: computing it walks every connection.
     public static let statusInterval = Duration.seconds(1)
 
-    public init(poll: Configuration.Poll) {
+    public init(poll: Configuration.Poll, heartbeat: Duration? = nil) {
         self.poll = poll
+        self.heartbeat = heartbeat
     }
 
     // MARK: Events
@@ -87,6 +94,7 @@ public struct SchedulerStateMachine: Sendable {
     public mutating func start(organizations: [OrganizationID], now: Instant) -> [Action] {
         guard phase == .idle else { return [] }
         phase = .running
+        nextHeartbeat = heartbeat.map { now + $0 }
         reconcile(organizations, now: now)
         var actions: [Action] = []
         becomeReadyIfCycleComplete(now: now, into: &actions)
@@ -145,8 +153,12 @@ public struct SchedulerStateMachine: Sendable {
     public mutating func reloadFinished(_ result: ReloadResult, now: Instant) -> [Action] {
         guard phase == .running else { return [] }
         var actions: [Action] = []
-        if case .applied(let organizations, let poll) = result {
+        if case .applied(let organizations, let poll, let heartbeat) = result {
             self.poll = poll
+            if heartbeat != self.heartbeat {
+                self.heartbeat = heartbeat
+                nextHeartbeat = heartbeat.map { now + $0 }
+            }
             reconcile(organizations, now: now)
             // A timer armed for a removed organization is harmless; forgetting it lets a new one be armed.
             armedFor = nil
@@ -216,9 +228,14 @@ public struct SchedulerStateMachine: Sendable {
         polledSinceStart.formIntersection(keep)
     }
 
-    /// Starts what is due, earliest first, within the concurrency bound; then, while a slot is free, arms a
-    /// timer for the next due organization not in flight, unless one is armed for that time or earlier.
+    /// Writes the heartbeat when due and starts what is due, earliest first, within the concurrency bound;
+    /// then arms a timer for the next heartbeat or, while a slot is free, the next due organization not in
+    /// flight, unless one is armed for that time or earlier.
     private mutating func dispatch(now: Instant, into actions: inout [Action]) {
+        if let every = heartbeat, let next = nextHeartbeat, next <= now {
+            actions.append(.heartbeat)
+            nextHeartbeat = now + every
+        }
         let limit = max(1, poll.concurrency)
         if inFlight.count < limit {
             let ready = due.filter { $0.value <= now && !inFlight.contains($0.key) }
@@ -229,9 +246,9 @@ public struct SchedulerStateMachine: Sendable {
                 actions.append(.startPolls(Array(ready)))
             }
         }
-        // With every slot taken no timer is needed: the next poll to finish dispatches again.
-        guard inFlight.count < limit else { return }
-        if let next = due.filter({ !inFlight.contains($0.key) }).values.min(), armedFor.map({ next < $0 }) ?? true {
+        // With every slot taken no poll timer is needed: the next poll to finish dispatches again.
+        let nextPoll = inFlight.count < limit ? due.filter({ !inFlight.contains($0.key) }).values.min() : nil
+        if let next = [nextPoll, nextHeartbeat].compactMap({ $0 }).min(), armedFor.map({ next < $0 }) ?? true {
             armedFor = next
             actions.append(.armTimer(next))
         }

@@ -27,6 +27,9 @@ package struct ConnectionRows: Sendable {
         var transitions: Int
         var healthChange: Date
         var lastChange: Date
+        /// Confirmed UNHEALTHY, as the exported status shows it (not while the organization is stale).
+        var unhealthyConfirmed: Bool
+        var flapping: Bool
     }
 
     /// One organization's rows.
@@ -96,13 +99,15 @@ package struct ConnectionRows: Sendable {
                 prefix: prefix, connectionID: tracked.observation.connectionID.rawValue,
                 identifier: tracked.observation.identifier, vendor: tracked.observation.vendor.rawValue,
                 name: health?.name.rawValue, owner: health?.resolutionOwner.rawValue)
+            let status = EffectiveStatus(tracked, organizationStale: stale).exported
             segment.rows.append(
                 Row(
-                    labels: labels, reason: reason,
-                    status: EffectiveStatus(tracked, organizationStale: stale).exported,
+                    labels: labels, reason: reason, status: status,
                     stateIndex: stateIndex(tracked.observation.state), failingDetails: health?.details.count ?? 0,
                     oauthPending: tracked.observation.oauthPending, transitions: tracked.transitions,
-                    healthChange: tracked.healthSince, lastChange: tracked.changedAt))
+                    healthChange: tracked.healthSince, lastChange: tracked.changedAt,
+                    unhealthyConfirmed: status == .unhealthy && tracked.alert.isConfirmed,
+                    flapping: tracked.alert.flappingSince != nil))
             segment.longestLabels = max(segment.longestLabels, labels.count + reason.count)
         }
         return segment

@@ -91,11 +91,23 @@ extension MetricFamily {
         "leen_connection_last_change_timestamp_seconds", .gauge, labels: connectionLabels, unit: "seconds",
         help: "When anything about the connection last changed (health, details, state, OAuth, presence).")
 
+    public static let connectionUnhealthyConfirmed = MetricFamily(
+        "leen_connection_unhealthy_confirmed", .gauge, labels: connectionLabels,
+        help: "1 while the connection is UNHEALTHY and its problem is confirmed (hard) by the alerting rules, "
+            + "else 0 (healthy, soft, unknown or paused). Alert on this, not on leen_connection_status.")
+    public static let connectionFlapping = MetricFamily(
+        "leen_connection_flapping", .gauge, labels: connectionLabels,
+        help: "1 while the connection's status changes too often (alerting.flapping), else 0.")
+
     // MARK: Per organization and API
 
     public static let apiUp = MetricFamily(
         "leen_api_up", .gauge, labels: ["organization_id"],
         help: "1 when the last poll of the organization succeeded, 0 while polls fail or before the first poll.")
+    public static let apiDownConfirmed = MetricFamily(
+        "leen_api_down_confirmed", .gauge, labels: ["organization_id"],
+        help: "1 while failing polls of the organization are confirmed by alerting.api (so many in a row, or so "
+            + "long; a rejected key at once), else 0.")
     public static let pollLastSuccess = MetricFamily(
         "leen_poll_last_success_timestamp_seconds", .gauge, labels: ["organization_id"], unit: "seconds",
         help: "When the organization was last polled successfully (absent until the first success).")
@@ -155,6 +167,9 @@ extension MetricFamily {
     public static let journalSendErrors = MetricFamily(
         "leen_journal_send_errors_total", .counter,
         help: "Journal sends that failed; the event was written to stderr instead.")
+    public static let incidentsOpen = MetricFamily(
+        "leen_incidents_open", .gauge,
+        help: "Incidents open now: many connections that turned UNHEALTHY the same way at once (alerting.incidents).")
     public static let eventsSuppressed = MetricFamily(
         "leen_events_suppressed_total", .counter,
         help: "Failed polls not reported again because their outage was already reported by one event.")
@@ -179,10 +194,10 @@ extension MetricFamily {
     public static let all: [MetricFamily] = [
         connectionHealthy, connectionStatus, connectionReason, connectionState, connectionFailingDetails,
         connectionOAuthPending, connectionTransitions, connectionHealthChange, connectionLastChange,
-        apiUp, pollLastSuccess, polls, pollFailures, pollDuration, pollInterval, apiRequests, apiRetries,
+        connectionUnhealthyConfirmed, connectionFlapping, apiUp, apiDownConfirmed, pollLastSuccess, polls, pollFailures, pollDuration, pollInterval, apiRequests, apiRetries,
         apiRetryAfter, buildInfo, configReloadSuccessful, configReloadSuccessTime, configReloads,
         configReloadFailures, events, eventsPending, eventsOldestPendingAge, stateWriteErrors, journalSendErrors,
-        eventsSuppressed, processCPU, processResident,
+        eventsSuppressed, incidentsOpen, processCPU, processResident,
         processVirtual, processOpenFDs, processMaxFDs, processStartTime,
     ]
 }

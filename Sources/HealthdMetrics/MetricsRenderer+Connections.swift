@@ -8,7 +8,8 @@ extension MetricsRenderer {
 
     /// The per-connection families, in the order they are written.
     enum ConnectionFamily: CaseIterable {
-        case healthy, status, reason, state, failingDetails, oauthPending, transitions, healthChange, lastChange
+        case healthy, status, reason, state, failingDetails, oauthPending, transitions, healthChange, lastChange,
+            unhealthyConfirmed, flapping
 
         var metric: MetricFamily {
             switch self {
@@ -21,6 +22,8 @@ extension MetricsRenderer {
             case .transitions: .connectionTransitions
             case .healthChange: .connectionHealthChange
             case .lastChange: .connectionLastChange
+            case .unhealthyConfirmed: .connectionUnhealthyConfirmed
+            case .flapping: .connectionFlapping
             }
         }
     }
@@ -114,6 +117,8 @@ extension MetricsRenderer {
         case .transitions: integers { $0.transitions }
         case .healthChange: timestamps { $0.healthChange }
         case .lastChange: timestamps { $0.lastChange }
+        case .unhealthyConfirmed: integers { $0.unhealthyConfirmed ? 1 : 0 }
+        case .flapping: integers { $0.flapping ? 1 : 0 }
         }
     }
 

@@ -189,6 +189,11 @@ public enum MetricsRenderer {
         for (organization, labels) in labeled {
             writer.sample(MetricFamily.apiUp.name, escaped: labels, organization.state.api.isOK ? 1 : 0)
         }
+        writer.family(.apiDownConfirmed, format)
+        for (organization, labels) in labeled {
+            writer.sample(
+                MetricFamily.apiDownConfirmed.name, escaped: labels, organization.state.apiConfirmedAt != nil ? 1 : 0)
+        }
         writer.family(.pollLastSuccess, format)
         for (organization, labels) in labeled {
             guard let last = organization.state.lastSuccessfulPoll else { continue }
@@ -268,6 +273,8 @@ public enum MetricsRenderer {
         writer.sample(MetricFamily.journalSendErrors.name, [], Double(daemon.journalSendErrors))
         writer.family(.eventsSuppressed, format)
         writer.sample(MetricFamily.eventsSuppressed.name, [], Double(daemon.eventsSuppressed))
+        writer.family(.incidentsOpen, format)
+        writer.sample(MetricFamily.incidentsOpen.name, [], Double(daemon.openIncidents))
     }
 
     static func writeProcess(_ process: ProcessMetrics, format: ExpositionFormat, into writer: inout ExpositionWriter) {

@@ -221,6 +221,8 @@ struct ConfigParserTests {
         let keys =
             ConfigKeys.root + ConfigKeys.api + ConfigKeys.poll + ConfigKeys.metrics + ConfigKeys.events
             + ConfigKeys.organization + ConfigKeys.connection + ConfigKeys.secretSource + ConfigKeys.redirectURLs
+            + ConfigKeys.alerting + ConfigKeys.confirm + ConfigKeys.rule + ConfigKeys.apiRule + ConfigKeys.flapping
+            + ConfigKeys.incidents
         for key in keys {
             #expect(docs.contains("`\(key)`"), "docs/configuration.md does not mention `\(key)`")
         }
@@ -369,8 +371,8 @@ struct ConfigParserTests {
         (
             "unknown key without suggestion", configYAML(rest: "colour: red"),
             [
-                "t.yaml:7:1: unknown key 'colour'; expected 'api', 'poll', 'state_directory', 'metrics', 'events' or "
-                    + "'organizations'"
+                "t.yaml:7:1: unknown key 'colour'; expected 'api', 'poll', 'state_directory', 'metrics', 'events', "
+                    + "'alerting' or 'organizations'"
             ]
         ),
         (

@@ -44,8 +44,13 @@ struct PollProcessorTests {
         org.declared = ["a", "b", "never-listed"]
         let events = org.poll(
             Self.fleet + [F.connection("undeclared"), F.connection(nil, id: "anonymous")], at: 0)
-        #expect(Self.summary(events) == ["connection_monitored a", "connection_monitored b"])
-        #expect(events[1].priority == .error)
+        // b is first seen UNAUTHORIZED, which is confirmed at once: the confirmation pages, not the health event.
+        #expect(
+            Self.summary(events) == [
+                "connection_monitored a", "connection_monitored b", "connection_unhealthy_confirmed b",
+            ])
+        #expect(events[1].priority == .notice)
+        #expect(events[2].priority == .error)
         #expect(org.state.api == .ok)
         #expect(!org.state.isStale)
         #expect(org.state.lastSuccessfulPoll == F.time)
@@ -69,7 +74,9 @@ struct PollProcessorTests {
         let events = org.fail(error, at: 1)
         #expect(events.map(\.kind) == [kind])
         let event = try #require(events.first)
-        #expect(event.priority == .error)
+        // Failures are confirmed after three polls or ten minutes by default; a rejected key at once.
+        #expect(event.priority == (kind == .apiRejected ? .error : .notice))
+        #expect(event[field: "LEEN_CONFIRMED"] == (kind == .apiRejected ? "true" : "false"))
         #expect(event[field: "LEEN_API_ERROR"] == error.rawValue)
         #expect(event[field: "LEEN_CONNECTION_ID"] == nil)
         #expect(org.state.connections == before)
@@ -116,7 +123,8 @@ struct PollProcessorTests {
         // The first successful poll after it: recovered, then the connections seen for the first time.
         #expect(
             Self.summary(org.poll(Self.fleet, at: 1)) == [
-                "api_recovered", "connection_monitored a", "connection_monitored b", "connection_monitored c",
+                "api_recovered", "connection_monitored a", "connection_monitored b",
+                "connection_unhealthy_confirmed b", "connection_monitored c",
             ])
     }
 
@@ -136,7 +144,7 @@ struct PollProcessorTests {
         var org = Organization()
         _ = org.poll(Self.fleet, at: 0)
         let withoutB = [Self.fleet[0], Self.fleet[2]]
-        #expect(Self.summary(org.poll(withoutB, at: 1)) == ["connection_disappeared b"])
+        #expect(Self.summary(org.poll(withoutB, at: 1)) == ["connection_disappeared b", "connection_untracked b"])
         let gone = try #require(org.state.connections["b"])
         #expect(gone.missing && gone.changedAt == F.at(1))
         #expect(gone.observation == ConnectionObservation(Self.fleet[1], identifier: "b"))
@@ -146,7 +154,9 @@ struct PollProcessorTests {
         #expect(org.state.connections["b"]?.missing == true)
         #expect(Self.summary(org.poll(withoutB, at: 4)) == ["api_recovered"])
 
-        #expect(Self.summary(org.poll(Self.fleet, at: 5)) == ["connection_reappeared b"])
+        // Its problem stopped being tracked when it went, so it is confirmed afresh.
+        #expect(
+            Self.summary(org.poll(Self.fleet, at: 5)) == ["connection_reappeared b", "connection_unhealthy_confirmed b"])
         #expect(org.state.connections["b"]?.missing == false)
         #expect(org.poll(Self.fleet, at: 6).isEmpty)
     }
@@ -156,7 +166,10 @@ struct PollProcessorTests {
         _ = org.poll(Self.fleet, at: 0)
         _ = org.poll([Self.fleet[0], Self.fleet[1]], at: 1)
         let events = org.poll([Self.fleet[0], Self.fleet[1], F.connection("c", health: .unauthorized)], at: 2)
-        #expect(Self.summary(events) == ["connection_reappeared c", "connection_unhealthy c"])
+        #expect(
+            Self.summary(events) == [
+                "connection_reappeared c", "connection_unhealthy c", "connection_unhealthy_confirmed c",
+            ])
     }
 
     @Test(arguments: [false, true])
@@ -175,15 +188,22 @@ struct PollProcessorTests {
         #expect(org.state.connections["b"]?.observation.connectionID == "b-new")
     }
 
-    @Test func identifiersNoLongerDeclaredAreDroppedSilently() {
+    @Test func identifiersNoLongerDeclaredAreUntrackedOnce() throws {
         var org = Organization()
         _ = org.poll(Self.fleet, at: 0)
         org.declared = ["a"]
-        #expect(org.poll(Self.fleet, at: 1).isEmpty)
+        let events = org.poll(Self.fleet, at: 1)
+        #expect(Self.summary(events) == ["connection_untracked b", "connection_untracked c"])
+        #expect(events.allSatisfy { $0[field: "LEEN_REASON"] == "removed_from_config" && $0.priority == .notice })
+        // b's confirmed problem is named, so whoever was paged knows it is no longer followed.
+        #expect(events[0][field: "LEEN_CONFIRMED"] == "true")
+        #expect(events[0].message.contains("UNAUTHORIZED"))
+        #expect(events[1][field: "LEEN_CONFIRMED"] == "false")
         #expect(Set(org.state.connections.keys) == ["a"])
         #expect(org.poll([Self.fleet[0]], at: 2).isEmpty)
         org.declared = ["a", "b"]
-        #expect(Self.summary(org.poll(Self.fleet, at: 3)) == ["connection_monitored b"])
+        #expect(
+            Self.summary(org.poll(Self.fleet, at: 3)) == ["connection_monitored b", "connection_unhealthy_confirmed b"])
     }
 
     @Test func transitionsAndHealthSinceFollowHealthChangesOnly() throws {

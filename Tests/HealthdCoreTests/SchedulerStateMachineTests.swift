@@ -151,7 +151,8 @@ struct SchedulerStateMachineTests {
         #expect(machine.nextPoll(of: Self.a) == Self.at(61))
         // The reload drops b (still in flight) and adds c with a shorter interval.
         let applied = machine.reloadFinished(
-            .applied(organizations: [Self.a, Self.c], poll: Self.poll(interval: .seconds(30), concurrency: 2)),
+            .applied(
+                organizations: [Self.a, Self.c], poll: Self.poll(interval: .seconds(30), concurrency: 2), heartbeat: nil),
             now: Self.at(2))
         #expect(!machine.isReloading)
         #expect(machine.nextPoll(of: Self.b) == nil)
@@ -174,7 +175,7 @@ struct SchedulerStateMachineTests {
         _ = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
         #expect(!machine.isReady)
         let actions = machine.reloadFinished(
-            .applied(organizations: [Self.a], poll: Self.poll(concurrency: 1)), now: Self.at(2))
+            .applied(organizations: [Self.a], poll: Self.poll(concurrency: 1), heartbeat: nil), now: Self.at(2))
         #expect(actions.contains(.reportReady))
     }
 
@@ -209,5 +210,41 @@ struct SchedulerStateMachineTests {
     func emptyConfiguration() {
         var machine = Machine(poll: Self.poll())
         #expect(machine.start(organizations: [], now: Self.at(0)) == [.reportReady])
+    }
+
+    @Test("the heartbeat: first one period after start, then every period, its timer armed even with every slot taken")
+    func heartbeat() {
+        var machine = Machine(poll: Self.poll(interval: .seconds(600), concurrency: 1), heartbeat: .seconds(3600))
+        let start = machine.start(organizations: [Self.a], now: Self.at(0))
+        #expect(Self.started(start) == [Self.a])
+        #expect(!start.contains(.heartbeat))
+        #expect(Self.timers(start) == [Self.at(3600)])
+        // The next poll comes first: its timer is armed.
+        #expect(Self.timers(machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))) == [Self.at(601)])
+        #expect(!machine.timerFired(now: Self.at(3599)).contains(.heartbeat))
+        #expect(machine.timerFired(now: Self.at(3600)).filter { $0 == .heartbeat }.count == 1)
+        #expect(!machine.timerFired(now: Self.at(3601)).contains(.heartbeat))
+        #expect(machine.timerFired(now: Self.at(7200)).contains(.heartbeat))
+    }
+
+    @Test("a reload turns the heartbeat off, or on one period later; without one there is none")
+    func heartbeatFollowsReloads() {
+        var machine = Machine(poll: Self.poll(concurrency: 1), heartbeat: .seconds(60))
+        _ = machine.start(organizations: [Self.a], now: Self.at(0))
+        _ = machine.reloadRequested()
+        _ = machine.reloadFinished(.applied(organizations: [Self.a], poll: Self.poll(concurrency: 1), heartbeat: nil), now: Self.at(1))
+        #expect(!machine.timerFired(now: Self.at(120)).contains(.heartbeat))
+        _ = machine.reloadRequested()
+        let on = machine.reloadFinished(
+            .applied(organizations: [Self.a], poll: Self.poll(concurrency: 1), heartbeat: .seconds(30)), now: Self.at(200))
+        #expect(Self.timers(on).contains(Self.at(230)))
+        #expect(!machine.timerFired(now: Self.at(229)).contains(.heartbeat))
+        #expect(machine.timerFired(now: Self.at(230)).contains(.heartbeat))
+
+        var silent = Machine(poll: Self.poll(concurrency: 1))
+        _ = silent.start(organizations: [Self.a], now: Self.at(0))
+        for second in stride(from: 60.0, through: 86_400, by: 3600) {
+            #expect(!silent.timerFired(now: Self.at(second)).contains(.heartbeat))
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HealthdCore
 import LeenAPI
 import Testing
@@ -91,5 +92,17 @@ struct TransitionCase<Expected: Sendable>: Sendable, CustomTestStringConvertible
 
     var events: [HealthEvent] {
         Fixture.events(from: previous, to: current, previouslyMissing: previouslyMissing)
+    }
+}
+
+/// Incident ids `event-1`, `event-2`, … in the order ``IncidentDetector`` asks for them.
+final class IDSequence: Sendable {
+    private let count = Mutex(0)
+
+    func next() -> String {
+        count.withLock {
+            $0 += 1
+            return "event-\($0)"
+        }
     }
 }

@@ -28,9 +28,50 @@ struct RenderingTests {
             "leen_connection_health_transitions_total{\(labels)} 2",
             "leen_connection_health_change_timestamp_seconds{\(labels)} 1764460200",
             "leen_connection_last_change_timestamp_seconds{\(labels)} 1764460740",
+            "leen_connection_unhealthy_confirmed{\(labels)} 0",
+            "leen_connection_flapping{\(labels)} 0",
         ]
         let connectionLines = Set(lines(text).filter { $0.hasPrefix("leen_connection_") })
         #expect(connectionLines == expected)
+    }
+
+    @Test("Confirmed problems and flapping are 1 only while the connection counts as UNHEALTHY; confirmed outages per organization")
+    func alertingGauges() {
+        let unauthorized = ConnectionObservation.Health(status: .unhealthy, name: .unauthorized, resolutionOwner: .customer)
+        func problem(_ identifier: String, confirmed: Bool, flapping: Bool = false, state: ConnectionState = .active)
+            -> TrackedConnection
+        {
+            var connection = tracked(identifier, state: state, health: unauthorized)
+            connection.alert.unhealthySince = referenceNow
+            connection.alert.confirmedAt = confirmed ? referenceNow : nil
+            connection.alert.flappingSince = flapping ? referenceNow : nil
+            return connection
+        }
+        var outage = organization(
+            organizationB, api: .unreachable(since: referenceNow, reason: "timeout"),
+            [problem("stale", confirmed: true)])
+        outage.state.apiConfirmedAt = referenceNow
+        let text = render(
+            metricsInput([
+                organization([
+                    problem("hard", confirmed: true), problem("soft", confirmed: false, flapping: true),
+                    problem("paused", confirmed: true, state: .paused),
+                ]),
+                outage,
+            ]))
+        func value(_ family: String, _ identifier: String) -> String? {
+            samples(text).first { $0.name == family && $0.labels["identifier"] == identifier }?.value
+        }
+        #expect(value("leen_connection_unhealthy_confirmed", "hard") == "1")
+        #expect(value("leen_connection_unhealthy_confirmed", "soft") == "0")
+        // Paused, or in an organization whose polls fail, the connection is UNKNOWN: never confirmed there.
+        #expect(value("leen_connection_unhealthy_confirmed", "paused") == "0")
+        #expect(value("leen_connection_unhealthy_confirmed", "stale") == "0")
+        #expect(value("leen_connection_flapping", "soft") == "1")
+        #expect(value("leen_connection_flapping", "hard") == "0")
+        let down = samples(text).filter { $0.name == "leen_api_down_confirmed" }
+        #expect(down.first { $0.labels["organization_id"] == organizationA.rawValue }?.value == "0")
+        #expect(down.first { $0.labels["organization_id"] == organizationB.rawValue }?.value == "1")
     }
 
     @Test("Label values escape backslash, double quote and line feed, and keep UTF-8 as is")
@@ -166,8 +207,9 @@ struct RenderingTests {
             let exported = Set(connections.filter { !$0.missing }.map(\.observation.identifier))
             let perConnection = all.filter { $0.name.hasPrefix("leen_connection_") }
             #expect(Set(perConnection.compactMap { $0.labels["identifier"] }) == exported)
-            // 1 healthy + 3 status + 1 reason + 4 state + details + oauth + transitions + 2 timestamps.
-            #expect(perConnection.count == exported.count * 14)
+            // 1 healthy + 3 status + 1 reason + 4 state + details + oauth + transitions + 2 timestamps
+            // + confirmed + flapping.
+            #expect(perConnection.count == exported.count * 16)
         }
     }
 

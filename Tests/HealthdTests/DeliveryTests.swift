@@ -72,7 +72,10 @@ struct DeliveryTests {
             await crashed.ingest(listing(["a": .unauthorized, "b": .healthy]), organization: organization)
             #expect(first.all.isEmpty)
             let committed = try #require(try store.loadStoredOrganizations()[organization]).delivery.outbox.map(\.event)
-            #expect(committed.map(\.kind) == [.connectionMonitored, .connectionMonitored, .connectionUnhealthy])
+            #expect(
+                committed.map(\.kind) == [
+                    .connectionMonitored, .connectionMonitored, .connectionUnhealthy, .connectionUnhealthyConfirmed,
+                ])
             #expect(committed.allSatisfy { $0[field: "LEEN_EVENT_ID"] != nil })
 
             // The journal already holds the first one (sent just before the crash).
@@ -86,16 +89,16 @@ struct DeliveryTests {
                     return [landedID]
                 }, logger: quietLogger)
             await restarted.startDelivery()
-            try await eventually("the recovered events") { second.all.count == 2 }
+            try await eventually("the recovered events") { second.all.count == 3 }
             #expect(asked.withLock { $0 } == committed.compactMap { $0[field: "LEEN_EVENT_ID"] })
             #expect(second.all == Array(committed.dropFirst()), "the same events, same ids, in order")
 
             // The next poll continues the sequences and trims the file's outbox to what is unsent.
             await restarted.ingest(listing(["a": .healthy, "b": .healthy]), organization: organization)
-            try await eventually("the recovery event") { second.all.count == 3 }
-            let recovered = second.all[2]
+            try await eventually("the recovery event") { second.all.count == 4 }
+            let recovered = second.all[3]
             #expect(recovered.kind == .connectionRecovered)
-            #expect(recovered[field: "LEEN_EVENT_SEQUENCE"] == "3")
+            #expect(recovered[field: "LEEN_EVENT_SEQUENCE"] == "4")
             await restarted.finishDelivery(grace: .seconds(5))
             #expect(try store.loadStoredOrganizations()[organization]?.delivery.outbox.isEmpty == true)
             let ids = (first.all + second.all).compactMap { $0[field: "LEEN_EVENT_ID"] }

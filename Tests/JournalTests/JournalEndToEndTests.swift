@@ -64,7 +64,11 @@ struct JournalEndToEndTests {
             }
             let unhealthy = try #require(events.of("connection_unhealthy", "tenable-e2e").first)
             #expect(unhealthy["MESSAGE_ID"] == EventKind.connectionUnhealthy.messageID)
-            #expect(unhealthy["PRIORITY"] == "3")
+            // The change itself is a notice; UNAUTHORIZED is confirmed at once, and its confirmation pages.
+            #expect(unhealthy["PRIORITY"] == "5")
+            #expect(unhealthy["LEEN_CONFIRMED"] == "true")
+            let confirmed = try #require(events.of("connection_unhealthy_confirmed", "tenable-e2e").first)
+            #expect(confirmed["PRIORITY"] == "3")
             #expect(unhealthy["SYSLOG_IDENTIFIER"] == "leen-healthd")
             #expect(unhealthy["LEEN_VENDOR"] == "TENABLE")
             #expect(unhealthy["LEEN_STATUS"] == "UNHEALTHY")
@@ -112,6 +116,7 @@ struct JournalEndToEndTests {
                         "connection_oauth_completed entra-e2e", "connection_oauth_pending entra-e2e",
                         "connection_recovered entra-e2e", "connection_recovered tenable-e2e",
                         "connection_state_changed entra-e2e", "connection_unhealthy tenable-e2e",
+                        "connection_unhealthy_confirmed tenable-e2e",
                     ])
             let ids = events.compactMap { $0["LEEN_EVENT_ID"] }
             #expect(Set(ids).count == ids.count)
@@ -145,7 +150,7 @@ struct JournalEndToEndTests {
         }
     }
 
-    @Test("an API outage is one API event, never connection events; recovery reports only real changes")
+    @Test("an API outage is one API event and its confirmation, never connection events; recovery reports only real changes")
     func outage() async throws {
         try await withSetup { simulator, workspace, _, stderr in
             let daemon = try DaemonProcess(configPath: workspace.path("config.yaml"))
@@ -160,9 +165,16 @@ struct JournalEndToEndTests {
                 !$0.of("api_unreachable").isEmpty
             }
             let unreachable = try #require(events.of("api_unreachable").first)
-            #expect(unreachable["PRIORITY"] == "3")
+            #expect(unreachable["PRIORITY"] == "5")
+            #expect(unreachable["LEEN_CONFIRMED"] == "false")
             #expect(unreachable["LEEN_API_ERROR"] == "server")
             #expect(unreachable["LEEN_HTTP_STATUS"] == "503")
+            // The third failed poll in a row confirms the outage: the same event again, at err.
+            events = try await JournalReader.waitFor(organization: organization, "api_unreachable confirmed") {
+                $0.of("api_unreachable").count == 2
+            }
+            #expect(events.of("api_unreachable").last?["PRIORITY"] == "3")
+            #expect(events.of("api_unreachable").last?["LEEN_CONFIRMED"] == "true")
             let during = events.count
             // While down, a connection really changes; polls keep failing.
             try simulator.state.setHealth("tenable-e2e", try #require(ConnectionHealthStatus(documented: .rateLimitExceeded)))

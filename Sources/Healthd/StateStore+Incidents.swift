@@ -1,0 +1,24 @@
+import Foundation
+import HealthdCore
+
+/// The incident detector's file, `incidents.json`: it spans organizations, so it is kept apart from their
+/// files, and written atomically like them, so an open incident survives a restart.
+extension StateStore {
+    var incidentsFile: URL { directory.appendingPathComponent("incidents.json") }
+
+    /// One version of the file.
+    struct IncidentsFile: Codable {
+        var version = 1
+        var detector: IncidentDetector
+    }
+
+    /// The saved detector; an empty one when there is no file yet.
+    public func loadIncidents() throws -> IncidentDetector {
+        guard FileManager.default.fileExists(atPath: incidentsFile.path) else { return IncidentDetector() }
+        return try decode(IncidentsFile.self, from: incidentsFile).detector
+    }
+
+    public func save(_ detector: IncidentDetector) throws {
+        try write(IncidentsFile(detector: detector), to: incidentsFile)
+    }
+}

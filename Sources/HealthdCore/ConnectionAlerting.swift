@@ -1,0 +1,118 @@
+import Foundation
+import LeenAPI
+
+/// The alerting rules for one connection after one successful poll: soft and hard problems, reminders and
+/// flapping. Pure: the time is the context's.
+///
+/// - Every health change is still written; while the problem is soft its health events are at most notice,
+///   and `LEEN_CONFIRMED` says which it is.
+/// - The poll that confirms a problem writes `connection_unhealthy_confirmed` (err for CUSTOMER, warning
+///   otherwise): the one event that pages. Later changes of a confirmed problem (reason, owner, details) keep
+///   their usual priority: they change what the paged person must do.
+/// - A flapping connection's events are all written at info, `connection_flapping` (warning) and
+///   `connection_flapping_ended` apart.
+public enum ConnectionAlerting {
+    /// Events whose priority a soft problem lowers (they describe the problem itself).
+    static let problemKinds: Set<EventKind> = [
+        .connectionMonitored, .connectionUnhealthy, .connectionReasonChanged, .connectionOwnerChanged,
+        .connectionDetailsChanged,
+    ]
+    /// Events that carry `LEEN_CONFIRMED`.
+    static let healthKinds = problemKinds.union([.connectionRecovered])
+
+    /// Updates `tracked.alert` from `previous` and returns this poll's events of the connection, adjusted,
+    /// followed by the alerting events it earned.
+    public static func apply(
+        _ tracked: inout TrackedConnection, previous: TrackedConnection?, events: [HealthEvent],
+        policy: Configuration.Alerting, context: EventContext
+    ) -> [HealthEvent] {
+        let now = context.observedAt
+        let observation = tracked.observation
+        var alert = previous?.alert ?? ConnectionAlertState()
+        let wasConfirmed = alert.isConfirmed
+
+        var newlyConfirmed = false
+        let effective = EffectiveStatus(observation, missing: false, organizationStale: false)
+        if effective == .unhealthy, observation.state != .deleted, let health = observation.health {
+            let since = alert.unhealthySince ?? now
+            alert.unhealthySince = since
+            alert.unhealthyPolls += 1
+            let elapsed = Duration.seconds(now.timeIntervalSince(since))
+            if !wasConfirmed, policy.rule(for: health).isMet(polls: alert.unhealthyPolls, elapsed: elapsed) {
+                alert.confirmedAt = now
+                newlyConfirmed = true
+            }
+        } else {
+            alert.endProblem()
+        }
+
+        var remind = false
+        if alert.isConfirmed, !newlyConfirmed, let every = policy.remindEvery, let confirmedAt = alert.confirmedAt,
+            now.timeIntervalSince(alert.remindedAt ?? confirmedAt) >= every.seconds
+        {
+            alert.remindedAt = now
+            remind = true
+        }
+
+        let (flappingStarted, flappingEnded) = updateFlapping(
+            &alert, previous: previous?.observation.health?.status, current: observation.health?.status,
+            rule: policy.flapping, now: now)
+        tracked.alert = alert
+
+        var result = events.map { event in
+            var event = event
+            if healthKinds.contains(event.kind) {
+                // A recovery says whether the problem that ended had paged.
+                event.fields.append(
+                    EventBuilder.confirmedField(event.kind == .connectionRecovered ? wasConfirmed : alert.isConfirmed))
+            }
+            if problemKinds.contains(event.kind), !(wasConfirmed && alert.isConfirmed) {
+                event.priority = max(event.priority, .notice)
+            }
+            return event
+        }
+        if newlyConfirmed { result.append(EventBuilder.connectionUnhealthyConfirmed(tracked, context: context)) }
+        if remind { result.append(EventBuilder.connectionStillUnhealthy(tracked, context: context)) }
+        if alert.flappingSince != nil {
+            result = result.map { event in
+                var event = event
+                event.priority = max(event.priority, .info)
+                return event
+            }
+        }
+        if flappingStarted, let rule = policy.flapping {
+            result.append(EventBuilder.connectionFlapping(tracked, rule: rule, context: context))
+        }
+        if flappingEnded { result.append(EventBuilder.connectionFlappingEnded(tracked, context: context)) }
+        return result
+    }
+
+    /// Records a status change and says whether flapping started or ended. Only changes between two known
+    /// statuses count (a first health result is not a flap).
+    static func updateFlapping(
+        _ alert: inout ConnectionAlertState, previous: HealthStatus?, current: HealthStatus?,
+        rule: Configuration.Flapping?, now: Date
+    ) -> (started: Bool, ended: Bool) {
+        guard let rule else {
+            // Turned off by a reload: a connection that flapped stops being held at info, and says so.
+            let ended = alert.flappingSince != nil
+            alert.flappingSince = nil
+            alert.statusChanges = []
+            return (false, ended)
+        }
+        let changed = previous != nil && current != nil && previous != current
+        if changed { alert.statusChanges.append(now) }
+        let recent = alert.statusChanges.filter { now.timeIntervalSince($0) < rule.window.seconds }
+        // The last change is kept past the window: stability is measured from it.
+        alert.statusChanges = recent.isEmpty ? Array(alert.statusChanges.suffix(1)) : recent
+        if alert.flappingSince == nil {
+            guard recent.count > rule.changes else { return (false, false) }
+            alert.flappingSince = now
+            return (true, false)
+        }
+        guard !changed, let last = alert.statusChanges.last, now.timeIntervalSince(last) >= rule.stableFor.seconds
+        else { return (false, false) }
+        alert.flappingSince = nil
+        return (false, true)
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import LeenAPI
+
+/// Finds storms: many connections turning UNHEALTHY the same way (same health name, or same resolution owner)
+/// within one poll interval, across organizations. A storm is one incident: one `incident_started`, its
+/// members' own events lowered to info while it lasts, one `incident_resolved` when it no longer holds.
+///
+/// A value fed each organization's state after each successful poll; it never reads a clock (`now` comes
+/// in) and is persisted (Codable) so an open incident survives a restart.
+public struct IncidentDetector: Codable, Hashable, Sendable {
+    /// What an incident's connections have in common.
+    public struct Key: Codable, Hashable, Sendable {
+        public enum Dimension: String, Codable, Hashable, Sendable {
+            case healthName = "health_name"
+            case resolutionOwner = "resolution_owner"
+        }
+        public var dimension: Dimension
+        public var value: String
+
+        public init(_ dimension: Dimension, _ value: String) {
+            self.dimension = dimension
+            self.value = value
+        }
+
+        func matches(_ member: Member) -> Bool {
+            value == (dimension == .healthName ? member.healthName : member.resolutionOwner)
+        }
+    }
+
+    /// A connection that turned UNHEALTHY.
+    public struct Member: Codable, Hashable, Sendable {
+        public var organizationID: OrganizationID
+        public var identifier: String
+        public var healthName: String
+        public var resolutionOwner: String
+        /// When it turned UNHEALTHY.
+        public var since: Date
+
+        public init(
+            organizationID: OrganizationID, identifier: String, healthName: String, resolutionOwner: String, since: Date
+        ) {
+            self.organizationID = organizationID
+            self.identifier = identifier
+            self.healthName = healthName
+            self.resolutionOwner = resolutionOwner
+            self.since = since
+        }
+    }
+
+    public struct Incident: Codable, Hashable, Sendable {
+        public var id: String
+        public var key: Key
+        public var startedAt: Date
+        /// Connections still UNHEALTHY the incident's way.
+        public var members: [Member]
+        /// The most members it had.
+        public var peak: Int
+    }
+
+    /// What one organization's poll changed.
+    public struct Verdict: Sendable, Hashable {
+        public var started: [Incident] = []
+        public var resolved: [Incident] = []
+        /// The organization's connections in an open incident: identifier -> incident id.
+        public var membership: [String: String] = [:]
+    }
+
+    /// Connections that turned UNHEALTHY within the last poll interval and belong to no incident yet.
+    public private(set) var recent: [Member] = []
+    public private(set) var open: [Incident] = []
+    /// Monitored connections per organization at its last poll, for the shares.
+    private(set) var sizes: [OrganizationID: Int] = [:]
+
+    public init() {}
+
+    /// Takes one organization's state after a successful poll.
+    ///
+    /// - Parameters:
+    ///   - window: one poll interval: connections turning UNHEALTHY further apart are not one storm.
+    ///   - makeID: the id of an incident that starts.
+    public mutating func observe(
+        organization: OrganizationID, state: OrganizationState, rule: Configuration.Incidents, window: Duration,
+        now: Date, makeID: () -> String
+    ) -> Verdict {
+        var unhealthy: [String: Member] = [:]
+        var onsets: [Member] = []
+        for (identifier, tracked) in state.connections where !tracked.missing {
+            guard let since = tracked.alert.unhealthySince, let health = tracked.observation.health else { continue }
+            let member = Member(
+                organizationID: organization, identifier: identifier, healthName: health.name.rawValue,
+                resolutionOwner: health.resolutionOwner.rawValue, since: since)
+            unhealthy[identifier] = member
+            // An onset is a change seen by this poll: not a connection first seen UNHEALTHY (a first start, a
+            // new declaration), nor one UNHEALTHY for longer than its alert state knows (a state file from
+            // before the alerting rules); those are not a storm.
+            let changedNow = tracked.transitions > 0 && tracked.healthSince == since
+            if tracked.alert.unhealthyPolls == 1, changedNow { onsets.append(member) }
+        }
+        sizes[organization] = state.connections.values.filter { !$0.missing }.count
+
+        // Members of this organization that recovered, or changed their way, leave.
+        func stillAffected(_ member: Member, _ key: Key?) -> Bool {
+            guard member.organizationID == organization else { return true }
+            guard let now = unhealthy[member.identifier] else { return false }
+            return key.map { $0.matches(now) } ?? (now.healthName == member.healthName
+                && now.resolutionOwner == member.resolutionOwner)
+        }
+        recent = recent.filter { now.timeIntervalSince($0.since) < window.seconds && stillAffected($0, nil) }
+        for index in open.indices {
+            let key = open[index].key
+            open[index].members.removeAll { !stillAffected($0, key) }
+        }
+
+        // New onsets join an open incident of their kind, or wait for others like them.
+        for member in onsets.sorted(by: { $0.identifier < $1.identifier }) {
+            if let index = open.firstIndex(where: { $0.key.matches(member) }) {
+                open[index].members.append(member)
+                open[index].peak = max(open[index].peak, open[index].members.count)
+            } else {
+                recent.append(member)
+            }
+        }
+
+        var verdict = Verdict()
+        for dimension in [Key.Dimension.healthName, .resolutionOwner] {
+            let values = Set(recent.map { dimension == .healthName ? $0.healthName : $0.resolutionOwner })
+            for value in values.sorted() {
+                let key = Key(dimension, value)
+                let members = recent.filter { key.matches($0) }
+                guard isStorm(members, rule: rule) else { continue }
+                let incident = Incident(
+                    id: makeID(), key: key, startedAt: now,
+                    members: members.sorted { ($0.organizationID, $0.identifier) < ($1.organizationID, $1.identifier) },
+                    peak: members.count)
+                open.append(incident)
+                verdict.started.append(incident)
+                recent.removeAll { key.matches($0) }
+            }
+        }
+        let holding = open.filter { isStorm($0.members, rule: rule) }
+        verdict.resolved = open.filter { !isStorm($0.members, rule: rule) }
+        open = holding
+        for incident in open {
+            for member in incident.members where member.organizationID == organization {
+                verdict.membership[member.identifier] = incident.id
+            }
+        }
+        return verdict
+    }
+
+    /// Forgets organizations no longer configured; incidents left without a storm resolve at the next poll.
+    public mutating func forget(_ organizations: Set<OrganizationID>) {
+        recent.removeAll { organizations.contains($0.organizationID) }
+        for index in open.indices { open[index].members.removeAll { organizations.contains($0.organizationID) } }
+        for id in organizations { sizes[id] = nil }
+    }
+
+    /// At least two connections, and: `minimumConnections` of them, or `minimumShare` of an organization of
+    /// `minimumOrganizationSize` or more, or of the fleet (as large).
+    func isStorm(_ members: [Member], rule: Configuration.Incidents) -> Bool {
+        guard members.count >= 2 else { return false }
+        if members.count >= rule.minimumConnections { return true }
+        func share(_ count: Int, of size: Int) -> Bool {
+            size >= rule.minimumOrganizationSize && Double(count) >= rule.minimumShare * Double(size)
+        }
+        let byOrganization = Dictionary(grouping: members, by: \.organizationID)
+        if byOrganization.contains(where: { share($0.value.count, of: sizes[$0.key] ?? 0) }) { return true }
+        return share(members.count, of: sizes.values.reduce(0, +))
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import HealthdCore
+import HealthdTestSupport
+import LeenAPI
+import Synchronization
+import SystemdSupport
+import Testing
+
+@testable import Healthd
+
+@Suite("Monitor: incidents across organizations")
+struct MonitorAlertingTests {
+    final class Events: Sendable {
+        let all = Mutex<[HealthEvent]>([])
+        func take() -> [HealthEvent] { all.withLock { events in defer { events = [] }; return events } }
+    }
+
+    /// What the monitor's writer sent since the last call, once it has sent everything committed.
+    static func written(_ monitor: Monitor, _ events: Events) async -> [HealthEvent] {
+        await monitor.waitUntilWritten()
+        return events.take()
+    }
+
+    static let first: OrganizationID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+    static let second: OrganizationID = "7f1e2d3c-4b5a-4968-8776-655443322110"
+
+    static func connection(_ identifier: String, in organization: OrganizationID, _ health: HealthName) -> Connection {
+        Connection(
+            id: ConnectionID("conn-\(identifier)"), vendor: .tenable, isActive: true, refreshIntervalSecs: 14_400,
+            timeoutSecs: 1_800, organizationID: organization, state: .active, identifier: identifier,
+            health: ConnectionHealthStatus(documented: health, details: nil))
+    }
+
+    @Test("A storm across two organizations is one incident: its connections' events at info, kept across a restart")
+    func stormAcrossOrganizations() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-incidents-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = Configuration(
+            api: .init(endpoint: .us, key: .file("/nonexistent")), stateDirectory: directory.path,
+            organizations: [
+                OrganizationConfig(
+                    id: Self.first, connections: ["a", "b"].map { ConnectionConfig(identifier: $0, vendor: .tenable) }),
+                OrganizationConfig(
+                    id: Self.second, connections: ["c", "d"].map { ConnectionConfig(identifier: $0, vendor: .tenable) }),
+            ])
+        configuration.alerting.incidents = .init(minimumConnections: 3, minimumShare: 1, minimumOrganizationSize: 100)
+        let events = Events()
+        let emitter = EventEmitter(
+            sink: NullSink(), fallback: NullSink(), observers: [{ event in events.all.withLock { $0.append(event) } }])
+        let store = StateStore(directory: directory.path)
+        let monitor = try Monitor(configuration: configuration, store: store, emitter: emitter, logger: quietLogger)
+        await monitor.startDelivery()
+
+        // Seen healthy first: connections first seen UNHEALTHY are not a storm.
+        await monitor.ingest(
+            .success([Self.connection("a", in: Self.first, .healthy), Self.connection("b", in: Self.first, .healthy)]),
+            organization: Self.first)
+        await monitor.ingest(
+            .success([Self.connection("c", in: Self.second, .healthy), Self.connection("d", in: Self.second, .healthy)]),
+            organization: Self.second)
+        _ = await Self.written(monitor, events)
+
+        await monitor.ingest(
+            .success([Self.connection("a", in: Self.first, .unauthorized), Self.connection("b", in: Self.first, .unauthorized)]),
+            organization: Self.first)
+        let alone = await Self.written(monitor, events)
+        #expect(!alone.contains { $0.kind == .incidentStarted })
+        #expect(alone.filter { $0.kind == .connectionUnhealthyConfirmed }.allSatisfy { $0.priority == .error })
+
+        await monitor.ingest(
+            .success([Self.connection("c", in: Self.second, .unauthorized), Self.connection("d", in: Self.second, .unauthorized)]),
+            organization: Self.second)
+        let storm = await Self.written(monitor, events)
+        let started = try #require(storm.first)
+        #expect(started.kind == .incidentStarted && started.priority == .error)
+        #expect(started[field: "LEEN_CONNECTIONS"] == "4")
+        let id = try #require(started[field: "LEEN_INCIDENT_ID"])
+        let members = storm.dropFirst()
+        #expect(!members.isEmpty && members.allSatisfy { $0.priority == .info && $0[field: "LEEN_INCIDENT_ID"] == id })
+        #expect(await monitor.snapshot().daemon.openIncidents == 1)
+
+        // A restart finds the incident open; its members recovering in one organization resolves it.
+        await monitor.finishDelivery(grace: .seconds(10))
+        let restarted = try Monitor(configuration: configuration, store: store, emitter: emitter, logger: quietLogger)
+        await restarted.startDelivery()
+        #expect(await restarted.snapshot().daemon.openIncidents == 1)
+        await restarted.ingest(
+            .success([Self.connection("c", in: Self.second, .healthy), Self.connection("d", in: Self.second, .healthy)]),
+            organization: Self.second)
+        let resolved = await Self.written(restarted, events)
+        #expect(resolved.last?.kind == .incidentResolved)
+        #expect(resolved.last?[field: "LEEN_INCIDENT_ID"] == id)
+        #expect(resolved.filter { $0.kind == .connectionRecovered }.allSatisfy { $0[field: "LEEN_INCIDENT_ID"] == nil })
+        #expect(await restarted.snapshot().daemon.openIncidents == 0)
+    }
+}
