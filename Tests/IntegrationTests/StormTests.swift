@@ -99,6 +99,7 @@ struct StormTests {
             #"curl -sf -X PUT http://127.0.0.1:\#(simPort)/_sim/bulk/health -d '{"select": {"all": true}, "health": {"name": "INTERNAL_ERROR"}}'"#)
         #expect(flip.output.contains("\"matched\":\(Self.connections)"), "\(flip.output)")
         let flipped = ContinuousClock.now
+        let flippedAt = Date()
         var unhealthy = 0
         while ContinuousClock.now - flipped < .seconds(300) {
             unhealthy = try count("connection_unhealthy")
@@ -106,7 +107,25 @@ struct StormTests {
             try await Task.sleep(for: .milliseconds(500))
         }
         let allWritten = ContinuousClock.now - flipped
-        #expect(unhealthy == Self.connections, "every per-connection transition reaches the journal")
+        // A storm is one incident event (the connections' own events come at info, all of them still written).
+        let incidents = try inside("journalctl -u leen-healthd -o json LEEN_EVENT=incident_started").output
+            .split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(incidents.count == 1, "\(incidents.count) incident_started events")
+        var incidentDelay = Double.nan
+        if let incident = incidents.first {
+            #expect(Int(incident["LEEN_CONNECTIONS"] as? String ?? "") ?? 0 >= 10)
+            #expect(incident["PRIORITY"] as? String == "4", "LEEN owns INTERNAL_ERROR: warning, not err")
+            // Within one poll interval (5 s) of the flip, plus the time one poll of an organization takes.
+            let written = Double(incident["__REALTIME_TIMESTAMP"] as? String ?? "").map { Date(timeIntervalSince1970: $0 / 1e6) }
+            let delay = written.map { $0.timeIntervalSince(flippedAt) } ?? .infinity
+            #expect(delay < 5 + 5, "incident_started came \(delay) s after the flip")
+            incidentDelay = delay
+        }
+        // Nothing else pages: every other event of the storm is below warning.
+        let loud = try inside("journalctl -u leen-healthd -o json -p warning").output.split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .compactMap { $0["LEEN_EVENT"] as? String }.filter { $0 != "incident_started" }
+        #expect(loud.isEmpty, "\(Dictionary(grouping: loud, by: { $0 }).mapValues(\.count))")
         let metrics = try inside("curl -sf http://127.0.0.1:\(metricsPort)/metrics").output
         let pending = metrics.split(separator: "\n").first { $0.hasPrefix("leen_events_pending ") }
         #expect(pending == "leen_events_pending 0", "\(pending ?? "no leen_events_pending")")
@@ -116,7 +135,7 @@ struct StormTests {
         #expect(suppressed.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(suppressed)")
         let ids = try inside("journalctl -u leen-healthd -o cat --output-fields=LEEN_EVENT_ID LEEN_EVENT=connection_unhealthy | sort | uniq -d | wc -l").output
         #expect(ids.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "no event written twice")
-        print("storm test: \(Self.connections) connections; first start's monitored events all written \(firstWritten) after READY; all \(unhealthy) unhealthy events in the journal \(allWritten) after the flip")
+        print("storm test: \(Self.connections) connections; first start's monitored events all written \(firstWritten) after READY; all \(unhealthy) unhealthy events in the journal \(allWritten) after the flip; \(incidents.count) incident_started, \(incidentDelay) s after the flip")
         #expect(try inside("systemctl stop leen-healthd").status == 0)
     }
 }
