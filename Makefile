@@ -10,20 +10,16 @@ BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev pkg-config
 # for the metrics tests; curl for commands run inside the systemd namespace.
 TEST_DEBS    ?= systemd util-linux prometheus curl
 BENCH_DEBS   ?= wrk curl jq procps bc
-# No index store: it only serves editors (which build their own), and skipping it cuts about an eighth of a
-# first build's CPU time (docs/benchmarks.md, "First run"). Every build here uses the same flags, so
-# `make demo` and `make test` share one build.
-BUILD_FLAGS  ?= --disable-index-store
 
 .PHONY: all build release test demo sim bench-sim bench-metrics bench-daemon clean deps build-deps
 
 all: build
 
 build: build-deps
-	$(SWIFT) build $(BUILD_FLAGS)
+	$(SWIFT) build
 
 release: build-deps
-	$(SWIFT) build $(BUILD_FLAGS) -c release
+	$(SWIFT) build -c release
 
 build-deps:
 	@./scripts/ensure-packages.sh $(BUILD_DEBS)
@@ -46,7 +42,7 @@ HOST_BASELINE = $(CURDIR)/.build/host-baseline.json
 HOST_CHECK = LEEN_HOST_BASELINE=$(HOST_BASELINE) $(SWIFT) test --skip-build --disable-xctest \
     --filter '^IntegrationTests\.HostIsolationTests/wholePhase'
 test: deps
-	$(SWIFT) build $(BUILD_FLAGS) --build-tests
+	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest --skip '^($(REAL_PART_TARGETS))\.'
 	rm -f $(HOST_BASELINE)
 	$(HOST_CHECK)
@@ -64,12 +60,12 @@ test: deps
 # The daemon against an embedded leen-sim with a lively fleet; every event is printed (Ctrl-C stops).
 # DURATION=60 make demo stops by itself after 60 seconds. The first run builds first (see the README).
 demo: build-deps
-	$(SWIFT) build $(BUILD_FLAGS) --product leen-healthd
+	$(SWIFT) build --product leen-healthd
 	$$($(SWIFT) build --show-bin-path)/leen-healthd demo $(if $(DURATION),--duration $(DURATION))
 
 # leen-sim with a lively demo fleet on 127.0.0.1:8080 (key: leen-sim-key).
 sim: build
-	$(SWIFT) run $(BUILD_FLAGS) leen-sim --organizations 3 --connections 24 --time-scale 1440 --seed 7
+	$(SWIFT) run leen-sim --organizations 3 --connections 24 --time-scale 1440 --seed 7
 
 # Throughput of leen-sim's list endpoint with 100,000 connections (prints a table).
 bench-sim:
@@ -121,8 +117,8 @@ PATH_SUBST     = s\#/usr/bin/leen-healthd\#$(BINDIR)/leen-healthd\#g; s\#/usr/sh
 
 # Release binaries with the Swift runtime linked in (they need no Swift toolchain where they run).
 release-static: build-deps
-	$(SWIFT) build $(BUILD_FLAGS) $(RELEASE_FLAGS) --product leen-healthd
-	$(SWIFT) build $(BUILD_FLAGS) $(RELEASE_FLAGS) --product leen-sim
+	$(SWIFT) build $(RELEASE_FLAGS) --product leen-healthd
+	$(SWIFT) build $(RELEASE_FLAGS) --product leen-sim
 
 # out/man: leen-healthd.1 is written by hand (packaging/man: commands, systemd integration, files, exit
 # status); leen-sim.1 is generated from leen-sim's own help by swift-argument-parser's generate-manual tool
@@ -130,7 +126,7 @@ release-static: build-deps
 man: release-static
 	@mkdir -p $(OUT)/man
 	sed -e '$(PATH_SUBST)' packaging/man/leen-healthd.1 > $(OUT)/man/leen-healthd.1
-	$(SWIFT) build $(BUILD_FLAGS) --product generate-manual
+	$(SWIFT) build --product generate-manual
 	$$($(SWIFT) build --show-bin-path)/generate-manual $(RELEASE_BIN)/leen-sim --date $(MAN_DATE) \
 	    --authors 'The leen-healthd authors' --output-directory $(OUT)/man
 
