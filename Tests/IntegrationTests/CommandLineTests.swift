@@ -169,7 +169,8 @@ struct CommandLineTests {
             let monitor = try Monitor(
                 configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
                 emitter: EventEmitter(sink: NullSink(), fallback: NullSink()), logger: quietLogger)
-            #expect(await monitor.ingest(.success(try await bench.listed()), organization: organization)?.events == 3)
+            // Two monitored, one OAuth pending, and UNAUTHORIZED confirmed at once (alerting.confirm).
+            #expect(await monitor.ingest(.success(try await bench.listed()), organization: organization)?.events == 4)
 
             let table = try await runDaemonBinary(
                 ["status", "--state-directory", workspace.path("state")], in: workspace)
