@@ -42,8 +42,14 @@ public enum DaemonRunner {
     /// - Parameter listen: replaces `metrics.listen` of the configuration (the listener is bound once, at
     ///   start; a reload does not move it). A socket passed by systemd wins over both.
     public static func run(configPath: String, listen: ListenOverride? = nil, logger: Logger) async throws {
+        if !CoreDumps.disable() {
+            logger.warning("cannot turn core dumps off; a crash could write secrets to a core file")
+        }
         let environment = ProcessInfo.processInfo.environment
         let configuration = try ConfigLoader.load(path: configPath, environment: environment)
+        // Held until the process ends: a second daemon on this state directory stops here.
+        let lock = try StateDirectoryLock(directory: configuration.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
         let reader = SecretReader(environment: environment)
         let serviceManager = ServiceManager()
         try await HTTPClient.withHTTPClient(

@@ -16,6 +16,9 @@ public enum ProvisionCommand {
         let configuration = try ConfigLoader.load(path: configPath, environment: environment)
         let reader = SecretReader(environment: environment)
         let store = StateStore(directory: configuration.stateDirectory)
+        // A pass that records credentials must not race a running daemon's writes (a dry run writes nothing).
+        let lock = dryRun ? nil : try StateDirectoryLock(directory: configuration.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
         return try await HTTPClient.withHTTPClient(configuration: .init(), backgroundActivityLogger: logger) { http in
             let client = LeenClient(
                 configuration: DaemonRunner.clientConfiguration(configuration, key: try reader.read(configuration.api.key)),

@@ -210,13 +210,16 @@ public struct SchedulerStateMachine: Sendable {
         poll: Configuration.Poll, failures: Int, retryAfter: Duration?, jitter unit: Double
     ) -> Duration {
         let interval = poll.interval.seconds
+        let longest = max(interval, poll.maximumBackoff.seconds)
         var base = interval
         if failures > 1 {
-            base = min(interval * Double(1 << min(failures - 1, 20)), max(interval, poll.maximumBackoff.seconds))
+            base = min(interval * Double(1 << min(failures - 1, 20)), longest)
         }
         let jitter = min(max(poll.jitter, 0), 0.5)
         var seconds = base * (1 + jitter * (2 * unit - 1))
-        if let retryAfter { seconds = max(seconds, retryAfter.seconds) }
+        // The server's Retry-After is honoured up to the longest backoff: a huge value or a far-future date must
+        // neither park an organization for years nor overflow the conversion below.
+        if let retryAfter { seconds = max(seconds, min(retryAfter.seconds, longest)) }
         return .milliseconds(Int64(seconds * 1000))
     }
 

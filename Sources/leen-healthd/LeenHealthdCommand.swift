@@ -62,6 +62,9 @@ struct Run: AsyncParsableCommand {
                 logger: logger)
         } catch let error as ConfigErrors {
             throw failConfiguration(error)
+        } catch let error as StateDirectoryLock.Busy {
+            // A configuration problem (two instances, one state_directory): restarting cannot fix it.
+            throw failConfiguration(error)
         }
     }
 }
@@ -101,6 +104,8 @@ struct Provision: AsyncParsableCommand {
                 configPath: options.config, dryRun: dryRun, logger: Logger(label: "leen-healthd"),
                 print: { Swift.print($0) })
         } catch let error as ConfigErrors {
+            throw failConfiguration(error)
+        } catch let error as StateDirectoryLock.Busy {
             throw failConfiguration(error)
         }
         if code != 0 { throw ExitCode(code) }

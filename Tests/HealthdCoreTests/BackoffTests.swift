@@ -45,6 +45,17 @@ struct BackoffTests {
         #expect(abs(Self.delay(failures: 1, retryAfter: .seconds(300)) - 300) <= 0.002)
         #expect(abs(Self.delay(failures: 1, retryAfter: .seconds(10)) - 60) <= 0.002)
         #expect(abs(Self.delay(failures: 2, retryAfter: .seconds(90), unit: 0) - 108) <= 0.002)
-        #expect(abs(Self.delay(failures: 8, retryAfter: .seconds(3_600)) - 3_600) <= 0.002)
+    }
+
+    @Test(arguments: [
+        Duration.seconds(3_600), .seconds(99_999_999_999_999_999), .seconds(86_400 * 365 * 1_000),
+    ])
+    func retryAfterIsClampedToTheMaximumBackoff(_ retryAfter: Duration) {
+        // A huge delay-seconds or a far-future HTTP-date waits max_backoff at most, and never traps.
+        #expect(abs(Self.delay(failures: 8, retryAfter: retryAfter) - 600) <= 0.002)
+        #expect(abs(Self.delay(failures: 1, retryAfter: retryAfter) - 600) <= 0.002)
+        // With max_backoff below the interval, the interval is the longest wait.
+        let short = Configuration.Poll(interval: .seconds(60), jitter: 0, maximumBackoff: .seconds(1))
+        #expect(abs(Self.delay(short, failures: 3, retryAfter: retryAfter) - 60) <= 0.002)
     }
 }

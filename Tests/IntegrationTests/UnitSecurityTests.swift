@@ -96,6 +96,8 @@ struct UnitSecurityTests {
                 "SystemCallArchitectures=native",
                 "SystemCallFilter=@system-service",
                 "SystemCallFilter=~@privileged @resources",
+                "LimitCORE=0",
+                "SupplementaryGroups=systemd-journal",
             ] {
                 #expect(lines.contains(line), "\(name) lacks '\(line)'")
             }
