@@ -41,12 +41,8 @@ extension ConfigurationDecoder {
             }
         }
         if let api = context.optionalMapping("api", in: mapping, known: ConfigKeys.apiRule) {
-            if let node = api.value("polls") {
-                alerting.api.polls = context.integer(node, keyPath: api.path("polls"), in: 1...Int.max) ?? alerting.api.polls
-            }
-            if let node = api.value("after") {
-                alerting.api.after = duration(node, keyPath: api.path("after")) ?? alerting.api.after
-            }
+            read("polls", in: api, range: 1...Int.max, into: &alerting.api.polls)
+            read("after", in: api, into: &alerting.api.after)
         }
         if let node = mapping.value("flapping") {
             alerting.flapping = switchable(node) { self.flapping($0, keyPath: mapping.path("flapping")) }
@@ -88,37 +84,23 @@ extension ConfigurationDecoder {
     private func flapping(_ node: Node, keyPath: String) -> Configuration.Flapping? {
         guard let mapping = context.mapping(node, keyPath: keyPath, known: ConfigKeys.flapping) else { return nil }
         var flapping = Configuration.Flapping()
-        if let node = mapping.value("changes") {
-            flapping.changes = context.integer(node, keyPath: mapping.path("changes"), in: 1...Int.max) ?? flapping.changes
-        }
-        if let node = mapping.value("window") {
-            flapping.window = duration(node, keyPath: mapping.path("window")) ?? flapping.window
-        }
-        if let node = mapping.value("stable_for") {
-            flapping.stableFor = duration(node, keyPath: mapping.path("stable_for")) ?? flapping.stableFor
-        }
+        read("changes", in: mapping, range: 1...Int.max, into: &flapping.changes)
+        read("window", in: mapping, into: &flapping.window)
+        read("stable_for", in: mapping, into: &flapping.stableFor)
         return flapping
     }
 
     private func incidents(_ node: Node, keyPath: String) -> Configuration.Incidents? {
         guard let mapping = context.mapping(node, keyPath: keyPath, known: ConfigKeys.incidents) else { return nil }
         var incidents = Configuration.Incidents()
-        if let node = mapping.value("min_connections") {
-            incidents.minimumConnections =
-                context.integer(node, keyPath: mapping.path("min_connections"), in: 2...Int.max)
-                ?? incidents.minimumConnections
-        }
+        read("min_connections", in: mapping, range: 2...Int.max, into: &incidents.minimumConnections)
         if let node = mapping.value("min_share") {
             incidents.minimumShare =
                 context.value(
                     node, keyPath: mapping.path("min_share"), expected: ConfigValues.shareExpectation,
                     ConfigValues.share) ?? incidents.minimumShare
         }
-        if let node = mapping.value("min_organization_size") {
-            incidents.minimumOrganizationSize =
-                context.integer(node, keyPath: mapping.path("min_organization_size"), in: 2...Int.max)
-                ?? incidents.minimumOrganizationSize
-        }
+        read("min_organization_size", in: mapping, range: 2...Int.max, into: &incidents.minimumOrganizationSize)
         return incidents
     }
 }

@@ -75,9 +75,7 @@ struct ConfigurationDecoder {
 
     private func poll(_ mapping: ConfigMapping) -> Configuration.Poll {
         var poll = Configuration.Poll()
-        if let node = mapping.value("interval") {
-            poll.interval = duration(node, keyPath: mapping.path("interval")) ?? poll.interval
-        }
+        read("interval", in: mapping, into: &poll.interval)
         if let node = mapping.value("jitter") {
             poll.jitter =
                 context.value(
@@ -85,25 +83,15 @@ struct ConfigurationDecoder {
                 )
                 ?? poll.jitter
         }
-        if let node = mapping.value("concurrency") {
-            poll.concurrency =
-                context.integer(node, keyPath: mapping.path("concurrency"), in: 1...Int.max)
-                ?? poll.concurrency
-        }
-        if let node = mapping.value("page_size") {
-            poll.pageSize =
-                context.integer(node, keyPath: mapping.path("page_size"), in: 1...Self.maximumPageSize)
-                ?? poll.pageSize
-        }
+        read("concurrency", in: mapping, range: 1...Int.max, into: &poll.concurrency)
+        read("page_size", in: mapping, range: 1...Self.maximumPageSize, into: &poll.pageSize)
         if let node = mapping.value("pagination") {
             poll.pagination =
                 context.choice(
                     node, keyPath: mapping.path("pagination"), PaginationMode.allCases.map { ($0.rawValue, $0) })
                 ?? poll.pagination
         }
-        if let node = mapping.value("max_backoff") {
-            poll.maximumBackoff = duration(node, keyPath: mapping.path("max_backoff")) ?? poll.maximumBackoff
-        }
+        read("max_backoff", in: mapping, into: &poll.maximumBackoff)
         return poll
     }
 
@@ -137,10 +125,7 @@ struct ConfigurationDecoder {
                     Configuration.StderrFormat.allCases.map { ($0.rawValue, $0) })
                 ?? events.stderrFormat
         }
-        if let node = mapping.value("journal_burst") {
-            events.journalBurst =
-                context.integer(node, keyPath: mapping.path("journal_burst"), in: 100...10_000_000) ?? events.journalBurst
-        }
+        read("journal_burst", in: mapping, range: 100...10_000_000, into: &events.journalBurst)
         if let node = mapping.value("journal_interval") {
             let keyPath = mapping.path("journal_interval")
             if let interval = duration(node, keyPath: keyPath) {
@@ -151,12 +136,20 @@ struct ConfigurationDecoder {
                 }
             }
         }
-        if let node = mapping.value("max_pending") {
-            events.maximumPending =
-                context.integer(node, keyPath: mapping.path("max_pending"), in: 1_000...100_000_000)
-                ?? events.maximumPending
-        }
+        read("max_pending", in: mapping, range: 1_000...100_000_000, into: &events.maximumPending)
         return events
+    }
+
+    /// Replaces `value` with the integer at `key` when present and within `range`; problems are reported.
+    func read(_ key: String, in mapping: ConfigMapping, range: ClosedRange<Int>, into value: inout Int) {
+        guard let node = mapping.value(key) else { return }
+        value = context.integer(node, keyPath: mapping.path(key), in: range) ?? value
+    }
+
+    /// Replaces `value` with the duration at `key` when present and valid; problems are reported.
+    func read(_ key: String, in mapping: ConfigMapping, into value: inout Duration) {
+        guard let node = mapping.value(key) else { return }
+        value = duration(node, keyPath: mapping.path(key)) ?? value
     }
 
     func duration(_ node: Node, keyPath: String) -> Duration? {

@@ -240,6 +240,22 @@ struct ConfigParserTests {
         #expect(configuration.poll.interval == expected)
     }
 
+    @Test func journalPacing() throws {
+        let configuration = try ConfigParser.parse(
+            configYAML(rest: "events:\n  journal_burst: 5000\n  journal_interval: 30s\n  max_pending: 2000"), path: "t.yaml")
+        #expect(configuration.events.journalBurst == 5000)
+        #expect(configuration.events.journalInterval == .seconds(30))
+        #expect(configuration.events.maximumPending == 2000)
+        #expect(configuration.events.pacer == JournalPacer(burst: 5000, interval: 30))
+        #expect(
+            configIssues(configYAML(rest: "events:\n  journal_burst: 10\n  journal_interval: 50ms\n  max_pending: 5"))
+                == [
+                    "t.yaml:8:18: events.journal_burst: must be between 100 and 10000000, found 10",
+                    "t.yaml:9:21: events.journal_interval: must be at least 100ms",
+                    "t.yaml:10:16: events.max_pending: must be between 1000 and 100000000, found 5",
+                ])
+    }
+
     @Test(arguments: [("10%", 0.1), ("0.1", 0.1), ("0", 0.0), ("50%", 0.5), ("0.5", 0.5), ("2.5%", 0.025)])
     func jitter(_ text: String, _ expected: Double) throws {
         let configuration = try ConfigParser.parse(configYAML(rest: "poll:\n  jitter: \(text)"), path: "t.yaml")
