@@ -72,6 +72,7 @@ struct HealthDaemonTests {
             try await eventually("READY") { !recorder.ready.withLock { $0.isEmpty } }
             #expect(daemon.isReady)
             #expect(recorder.ready.withLock { $0 }.first?.hasPrefix("2 connections:") == true)
+            try await eventually("daemon_started") { recorder.count(.daemonStarted) >= 1 }
             #expect(recorder.count(.daemonStarted) == 1)
             #expect(recorder.count(.connectionAdopted) == 1, "provisioning ran before the loop")
 
@@ -94,6 +95,8 @@ struct HealthDaemonTests {
             daemon.requestReload()
             try await eventually("the reload") { recorder.reloads.withLock { $0.count } == 1 }
             #expect(recorder.reloads.withLock { $0 } == [nil])
+            // Events reach the journal writer's thread after the hook: wait for them, then count exactly.
+            try await eventually("config_reloaded") { recorder.count(.configReloaded) >= 1 }
             #expect(recorder.count(.configReloaded) == 1)
             #expect(recorder.events.withLock { $0 }.of(.connectionCreated, "entra-reload").count == 1)
             try await eventually("the new connection to be monitored") {
@@ -104,6 +107,7 @@ struct HealthDaemonTests {
             daemon.requestReload()
             try await eventually("the refused reload") { recorder.reloads.withLock { $0.count } == 2 }
             #expect(recorder.reloads.withLock { $0.last ?? nil }?.contains("refused by the test") == true)
+            try await eventually("config_reload_failed") { recorder.count(.configReloadFailed) >= 1 }
             #expect(recorder.count(.configReloadFailed) == 1)
 
             running.cancel()
