@@ -231,14 +231,14 @@ public final class HealthDaemon: Service {
         pageDone: @Sendable () -> Void = {}
     ) async -> PollOutcome? {
         do {
-            var all: [Connection] = []
+            var listing = Listing<Connection>(items: [])
             for try await page in client.connectionPages(
                 organizationID: organization.id, pageSize: poll.pageSize, mode: poll.pagination)
             {
-                all += page.items
+                listing.append(page)
                 pageDone()
             }
-            return .success(all)
+            return .success(listing)
         } catch is CancellationError {
             return nil
         } catch let error as LeenAPIError where error.kind == .cancelled {

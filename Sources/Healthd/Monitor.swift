@@ -195,7 +195,7 @@ public actor Monitor {
             switch outcome {
             case .success(let listed):
                 PollProcessor.apply(
-                    listed: listed, declared: Set(config.connections.map(\.identifier)), organizationID: organization,
+                    listed: listed.items, unreadable: listed.undecodable, declared: Set(config.connections.map(\.identifier)), organizationID: organization,
                     to: previous, policy: configuration.alerting, context: context)
             case .failure(let failure):
                 PollProcessor.apply(

@@ -1,4 +1,5 @@
 import HealthdCore
+import LeenAPI
 import LeenAPIClient
 
 extension PollFailure {
@@ -14,6 +15,8 @@ extension PollFailure {
     init(calling operation: String, _ error: any Error) {
         if let error = error as? LeenAPIError {
             self.init(error)
+        } else if let error = error as? ListingError {
+            self.init(kind: .incompleteListing, summary: "\(operation): \(error)")
         } else {
             self.init(kind: .transport, summary: "\(operation): \(error)")
         }

@@ -71,6 +71,7 @@ public enum ProvisionCommand {
                 case .vendorMismatch(let identifier, let id, let declared, let existing):
                     (identifier, "\(declared.rawValue) (Leen has \(existing.rawValue))", id.rawValue)
                 case .unmanaged(let id, let identifier, let vendor): (identifier ?? "-", vendor.rawValue, id.rawValue)
+                case .blocked(let identifier, let vendor, let why): (identifier, vendor.rawValue, "-  (\(why))")
                 }
             var line = "  " + action.verb.padding(toLength: 10, withPad: " ", startingAt: 0)
             line += identifier.padding(toLength: 28, withPad: " ", startingAt: 0) + " "

@@ -54,7 +54,8 @@ public struct Provisioner: Sendable {
             recorded[connection.identifier] =
                 applied.applied[StateStore.AppliedCredentials.key(organization.id, connection.identifier)]
         }
-        let actions = ProvisioningPlanner.plan(declared: declared, existing: existing, applied: recorded)
+        let actions = ProvisioningPlanner.plan(
+            declared: declared, existing: existing.items, unreadable: existing.undecodable, applied: recorded)
         return Plan(organization: organization, actions: actions, resolved: resolved, unresolvable: unresolvable)
     }
 
@@ -127,6 +128,8 @@ public struct Provisioner: Sendable {
                 failed(
                     identifier, declaredVendor, id,
                     "Leen's connection \(id) with this identifier is a \(existing) connection; it is left alone")
+            case .blocked(let identifier, let vendor, let why):
+                failed(identifier, vendor, nil, why)
             case .unmanaged(let id, let identifier, let vendor):
                 outcome.events.append(EventBuilder.connectionUnmanaged(subject(identifier, vendor, id), context: context))
             }

@@ -44,6 +44,9 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
     public var transitions: Int
     /// What the alerting rules remember (soft or hard, flapping, reminders); absent from older state files.
     public var alert: ConnectionAlertState
+    /// Complete listings in a row that did not list it (it is declared gone at
+    /// ``PollProcessor/unlistedPollsToDisappear``); absent from older state files.
+    public var unlistedPolls = 0
 
     public init(
         observation: ConnectionObservation, healthSince: Date, changedAt: Date, missing: Bool = false,
@@ -58,7 +61,7 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case observation, healthSince, changedAt, missing, transitions, alert
+        case observation, healthSince, changedAt, missing, transitions, alert, unlistedPolls
     }
 
     public init(from decoder: any Decoder) throws {
@@ -68,6 +71,7 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
         changedAt = try container.decode(Date.self, forKey: .changedAt)
         missing = try container.decode(Bool.self, forKey: .missing)
         transitions = try container.decode(Int.self, forKey: .transitions)
+        unlistedPolls = try container.decodeIfPresent(Int.self, forKey: .unlistedPolls) ?? 0
         if let alert = try container.decodeIfPresent(ConnectionAlertState.self, forKey: .alert) {
             self.alert = alert
         } else {

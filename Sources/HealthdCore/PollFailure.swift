@@ -26,6 +26,9 @@ public struct PollFailure: Sendable, Hashable {
         case transport
         /// A 2xx response whose body is not the JSON expected.
         case malformedResponse
+        /// Every page answered, but the walk is not provably complete (``ListingError``): a repeated cursor,
+        /// an empty page before `total`, fewer or more items than `total`, an item listed twice.
+        case incompleteListing
         /// The poll was cancelled.
         case cancelled
     }
@@ -55,6 +58,7 @@ public struct PollFailure: Sendable, Hashable {
 
 /// The outcome of polling one organization: every connection its pages listed, or why it failed.
 public enum PollOutcome: Sendable {
-    case success([Connection])
+    /// A provably complete listing (``PageSequence``).
+    case success(Listing<Connection>)
     case failure(PollFailure)
 }

@@ -3,15 +3,21 @@ import LeenAPI
 
 /// Applies one poll's outcome to an organization's state and says which events that makes. Pure.
 public enum PollProcessor {
+    /// How many complete listings in a row must miss a connection before it is declared gone: one miss can
+    /// be a listing that shifted under the walk (a deletion elsewhere moves every later offset).
+    public static let unlistedPollsToDisappear = 2
+
     /// A successful poll: every declared identifier is diffed against its last observation.
     ///
     /// - Parameters:
     ///   - listed: all connections the organization's pages returned.
+    ///   - unreadable: listed items that did not decode. A connection among them keeps its last observation;
+    ///     while one of them has no readable identifier, no connection is declared gone.
     ///   - declared: the identifiers the config declares for this organization.
     ///   - policy: when problems are confirmed, flapping, reminders (``ConnectionAlerting``).
     public static func apply(
-        listed: [Connection], declared: Set<String>, organizationID: OrganizationID, to state: OrganizationState,
-        policy: Configuration.Alerting = Configuration.Alerting(), context: EventContext
+        listed: [Connection], unreadable: [UndecodableItem] = [], declared: Set<String>, organizationID: OrganizationID,
+        to state: OrganizationState, policy: Configuration.Alerting = Configuration.Alerting(), context: EventContext
     ) -> (OrganizationState, [HealthEvent]) {
         var next = state
         var events: [HealthEvent] = []
@@ -29,6 +35,8 @@ public enum PollProcessor {
         next.consecutiveFailures = 0
 
         let current = match(listed, declared: declared)
+        let unreadableIdentifiers = Set(unreadable.compactMap(\.identifier))
+        let anyoneMayBeUnreadable = unreadable.contains { $0.identifier == nil }
         // Connections removed from the config say so once (one already missing said so when it went).
         for (identifier, tracked) in state.connections.sorted(by: { $0.key < $1.key })
         where !declared.contains(identifier) && !tracked.missing {
@@ -38,6 +46,15 @@ public enum PollProcessor {
         for identifier in declared.sorted() {
             let previous = next.connections[identifier]
             let observation = current[identifier]
+            if observation == nil, var tracked = previous, !tracked.missing {
+                // Listed but unreadable, or maybe so: what is known of it stays as it was.
+                if unreadableIdentifiers.contains(identifier) || anyoneMayBeUnreadable { continue }
+                tracked.unlistedPolls += 1
+                if tracked.unlistedPolls < unlistedPollsToDisappear {
+                    next.connections[identifier] = tracked
+                    continue
+                }
+            }
             let changes = ConnectionDiff.changes(
                 previous: previous?.observation, current: observation, previouslyMissing: previous?.missing ?? false)
             guard !changes.isEmpty || observation != nil else { continue }

@@ -29,6 +29,9 @@ public enum ProvisioningAction: Sendable, Hashable {
     case vendorMismatch(identifier: String, connectionID: ConnectionID, declared: Vendor, existing: Vendor)
     /// In Leen, not declared: reported, never deleted.
     case unmanaged(connectionID: ConnectionID, identifier: String?, vendor: Vendor)
+    /// Not found, but the listing had an item it could not read that may be this connection: creating it
+    /// could make a duplicate, so it is neither created nor touched (reported; retried later).
+    case blocked(identifier: String, vendor: Vendor, reason: String)
 
     /// `create`, `adopt`, `update`, `unchanged`, `conflict` or `unmanaged` (for the dry-run table).
     public var verb: String {
@@ -39,6 +42,7 @@ public enum ProvisioningAction: Sendable, Hashable {
         case .unchanged: "unchanged"
         case .vendorMismatch: "conflict"
         case .unmanaged: "unmanaged"
+        case .blocked: "blocked"
         }
     }
 }
@@ -48,9 +52,11 @@ public enum ProvisioningPlanner {
     /// - Parameters:
     ///   - declared: the organization's declared connections.
     ///   - existing: every connection Leen lists for the organization.
+    ///   - unreadable: listed items that did not decode (``Listing/undecodable``).
     ///   - applied: the credentials hash last applied per identifier (from the state file).
     public static func plan(
-        declared: [DeclaredConnection], existing: [Connection], applied: [String: String]
+        declared: [DeclaredConnection], existing: [Connection], unreadable: [UndecodableItem] = [],
+        applied: [String: String]
     ) -> [ProvisioningAction] {
         var live: [String: Connection] = [:]
         for connection in existing where connection.state != .deleted {
@@ -61,7 +67,15 @@ public enum ProvisioningPlanner {
         var actions: [ProvisioningAction] = []
         for declaration in declared {
             guard let match = live[declaration.identifier] else {
-                actions.append(.create(identifier: declaration.identifier, vendor: declaration.vendor))
+                if let item = unreadable.first(where: { $0.identifier == nil || $0.identifier == declaration.identifier }) {
+                    let which = item.id.map { "connection \($0)" } ?? "item \(item.index) of a page"
+                    actions.append(
+                        .blocked(
+                            identifier: declaration.identifier, vendor: declaration.vendor,
+                            reason: "not created: Leen lists \(which) that cannot be read (\(item.reason))"))
+                } else {
+                    actions.append(.create(identifier: declaration.identifier, vendor: declaration.vendor))
+                }
                 continue
             }
             if match.vendor != declaration.vendor {

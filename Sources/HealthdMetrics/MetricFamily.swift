@@ -117,7 +117,7 @@ extension MetricFamily {
     public static let pollFailures = MetricFamily(
         "leen_poll_failures_total", .counter, labels: ["organization_id", "reason"],
         help: "Failed polls of the organization by reason (timeout, transport, server, rateLimited, "
-            + "malformedResponse, unauthorized, forbidden, ...).")
+            + "malformedResponse, incompleteListing, unauthorized, forbidden, ...).")
     public static let pollDuration = MetricFamily(
         "leen_poll_duration_seconds", .histogram, labels: ["organization_id"], unit: "seconds",
         help: "Duration of one poll of an organization, all pages and retries included.")

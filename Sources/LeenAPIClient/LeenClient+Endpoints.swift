@@ -35,7 +35,8 @@ extension LeenClient {
     public func organizationPages(
         pageSize: Int = 100, mode: PaginationMode = .offset, excludeTotal: Bool = false
     ) -> PageSequence<Organization> {
-        PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal) { request in
+        PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, identify: { $0.id.rawValue }) {
+            request in
             try await listOrganizations(request)
         }
     }
@@ -96,20 +97,18 @@ extension LeenClient {
         organizationID: OrganizationID, pageSize: Int = 100, mode: PaginationMode = .offset,
         excludeTotal: Bool = false
     ) -> PageSequence<Connection> {
-        PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal) { request in
+        PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, identify: { $0.id.rawValue }) {
+            request in
             try await listConnections(organizationID: organizationID, request)
         }
     }
 
-    /// All of an organization's connections, every page walked.
+    /// All of an organization's connections, every page walked; throws ``ListingError`` unless the walk is
+    /// provably complete.
     public func allConnections(
         organizationID: OrganizationID, pageSize: Int = 100, mode: PaginationMode = .offset
-    ) async throws -> [Connection] {
-        var all: [Connection] = []
-        for try await page in connectionPages(organizationID: organizationID, pageSize: pageSize, mode: mode) {
-            all += page.items
-        }
-        return all
+    ) async throws -> Listing<Connection> {
+        try await connectionPages(organizationID: organizationID, pageSize: pageSize, mode: mode).collect()
     }
 
     /// The organization's connection with this `identifier` that is not deleted, if any.

@@ -243,6 +243,7 @@ struct ConnectionAlertingTests {
 
         var unlisted = Harness()
         _ = unlisted.poll(.vendorServerError, at: 0)
+        #expect(unlisted.poll([], at: 0.5).isEmpty)
         let gone = unlisted.poll([], at: 1)
         #expect(Self.kinds(gone) == [.connectionDisappeared, .connectionUntracked])
         #expect(gone[1][field: "LEEN_REASON"] == "not_listed" && gone[1][field: "LEEN_CONFIRMED"] == "false")

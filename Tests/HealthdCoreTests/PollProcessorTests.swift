@@ -12,9 +12,11 @@ struct PollProcessorTests {
         var state = OrganizationState()
         var declared: Set<String> = ["a", "b", "c"]
 
-        mutating func poll(_ listed: [Connection], at minute: Double) -> [HealthEvent] {
+        mutating func poll(
+            _ listed: [Connection], unreadable: [UndecodableItem] = [], at minute: Double
+        ) -> [HealthEvent] {
             let (next, events) = PollProcessor.apply(
-                listed: listed, declared: declared, organizationID: F.organization, to: state,
+                listed: listed, unreadable: unreadable, declared: declared, organizationID: F.organization, to: state,
                 context: F.context(at: F.at(minute)))
             state = next
             return events
@@ -144,6 +146,9 @@ struct PollProcessorTests {
         var org = Organization()
         _ = org.poll(Self.fleet, at: 0)
         let withoutB = [Self.fleet[0], Self.fleet[2]]
+        // One listing without it may have shifted under the walk: nothing yet; the second confirms.
+        #expect(org.poll(withoutB, at: 0.5).isEmpty)
+        #expect(org.state.connections["b"]?.unlistedPolls == 1 && org.state.connections["b"]?.missing == false)
         #expect(Self.summary(org.poll(withoutB, at: 1)) == ["connection_disappeared b", "connection_untracked b"])
         let gone = try #require(org.state.connections["b"])
         #expect(gone.missing && gone.changedAt == F.at(1))
@@ -161,9 +166,56 @@ struct PollProcessorTests {
         #expect(org.poll(Self.fleet, at: 6).isEmpty)
     }
 
+    @Test func aSingleMissFromOneListingIsForgottenWhenItIsListedAgain() {
+        var org = Organization()
+        _ = org.poll(Self.fleet, at: 0)
+        #expect(org.poll([Self.fleet[0], Self.fleet[2]], at: 1).isEmpty)
+        #expect(org.poll(Self.fleet, at: 2).isEmpty)
+        #expect(org.state.connections["b"]?.unlistedPolls == 0)
+        // The count starts again: one more miss is still not a disappearance.
+        #expect(org.poll([Self.fleet[0], Self.fleet[2]], at: 3).isEmpty)
+    }
+
+    @Test func anEmptyListingIsNotEveryConnectionGone() {
+        var org = Organization()
+        _ = org.poll(Self.fleet, at: 0)
+        #expect(org.poll([], at: 1).isEmpty)
+        #expect(org.poll(Self.fleet, at: 2).isEmpty)
+    }
+
+    @Test func anUnreadableItemKeepsItsConnectionAsItWas() {
+        var org = Organization()
+        _ = org.poll(Self.fleet, at: 0)
+        let before = org.state.connections["b"]
+        // b comes back unreadable, while c changes: c's change is written, b stays as it was.
+        let unreadable = [UndecodableItem(index: 1, id: "conn-b", identifier: "b", reason: ".health: expected String")]
+        let events = org.poll([Self.fleet[0], F.connection("c", health: .unauthorized)], unreadable: unreadable, at: 1)
+        #expect(Self.summary(events) == ["connection_unhealthy c", "connection_unhealthy_confirmed c"])
+        #expect(org.state.connections["b"] == before)
+        for minute in 2...4 {
+            #expect(
+                org.poll([Self.fleet[0], F.connection("c", health: .unauthorized)], unreadable: unreadable, at: Double(minute))
+                    .isEmpty)
+        }
+    }
+
+    @Test func anUnreadableItemWithoutIdentifierStopsEveryDisappearance() {
+        var org = Organization()
+        _ = org.poll(Self.fleet, at: 0)
+        let anonymous = [UndecodableItem(index: 0, reason: ": expected object")]
+        for minute in 1...3 {
+            #expect(org.poll([Self.fleet[0]], unreadable: anonymous, at: Double(minute)).isEmpty)
+        }
+        #expect(org.state.connections.values.allSatisfy { !$0.missing && $0.unlistedPolls == 0 })
+        // Readable again, b and c are gone: confirmed by two listings.
+        #expect(org.poll([Self.fleet[0]], at: 4).isEmpty)
+        #expect(Self.summary(org.poll([Self.fleet[0]], at: 5)).filter { $0.hasPrefix("connection_disappeared") }.count == 2)
+    }
+
     @Test func reappearingWithOtherHealthSaysBoth() {
         var org = Organization()
         _ = org.poll(Self.fleet, at: 0)
+        _ = org.poll([Self.fleet[0], Self.fleet[1]], at: 0.5)
         _ = org.poll([Self.fleet[0], Self.fleet[1]], at: 1)
         let events = org.poll([Self.fleet[0], Self.fleet[1], F.connection("c", health: .unauthorized)], at: 2)
         #expect(

@@ -122,7 +122,9 @@ package struct ProvisioningHarness {
     }
 
     /// The organization's connections, as Leen lists them.
-    package func listed() async throws -> [Connection] { try await client.allConnections(organizationID: organization) }
+    package func listed() async throws -> [Connection] {
+        try await client.allConnections(organizationID: organization).items
+    }
 
     /// The credentials the simulator stores for the connection with this identifier.
     package func stored(_ identifier: String) -> VendorCredentials? {

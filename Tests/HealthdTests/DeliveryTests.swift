@@ -34,13 +34,13 @@ struct DeliveryTests {
 
     func listing(_ health: [String: HealthName]) -> PollOutcome {
         .success(
-            health.sorted { $0.key < $1.key }.map { identifier, name in
+            Listing(items: health.sorted { $0.key < $1.key }.map { identifier, name in
                 Connection(
                     id: ConnectionID("conn-\(identifier)"), vendor: .tenable, isActive: true, refreshIntervalSecs: 14_400,
                     timeoutSecs: 1_800, organizationID: organization, state: .active, oauth2AuthorizeURL: nil,
                     identifier: identifier, createdAt: Timestamp(rawValue: "2024-01-01T00:00:00Z"),
                     health: ConnectionHealthStatus(documented: name, details: nil))
-            })
+            }))
     }
 
     func withDirectory(_ body: (URL) async throws -> Void) async throws {

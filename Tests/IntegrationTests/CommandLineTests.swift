@@ -170,7 +170,7 @@ struct CommandLineTests {
                 configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
                 emitter: EventEmitter(sink: NullSink(), fallback: NullSink()), logger: quietLogger)
             // Two monitored, one OAuth pending, and UNAUTHORIZED confirmed at once (alerting.confirm).
-            #expect(await monitor.ingest(.success(try await bench.listed()), organization: organization)?.events == 4)
+            #expect(await monitor.ingest(.success(Listing(items: try await bench.listed())), organization: organization)?.events == 4)
 
             let table = try await runDaemonBinary(
                 ["status", "--state-directory", workspace.path("state")], in: workspace)

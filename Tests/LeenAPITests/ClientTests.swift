@@ -96,7 +96,7 @@ struct ClientTests {
         config.cursorSupport = false
         try await withClient(config) { client, simulator, _ in
             let org = simulator.state.organizationIDs()[0]
-            let all = try await client.allConnections(organizationID: org, pageSize: 5, mode: .cursor)
+            let all = try await client.allConnections(organizationID: org, pageSize: 5, mode: .cursor).items
             #expect(Set(all.map(\.id)).count == 12)
         }
     }
@@ -285,7 +285,7 @@ struct ClientTests {
                 organizationID: org, .init(vendor: .msEntra, identifier: "entra-once"))
             #expect(created.identifier == "entra-once")
             #expect(recorder.count("create_connection") == 1)
-            let all = try await client.allConnections(organizationID: org)
+            let all = try await client.allConnections(organizationID: org).items
             #expect(all.filter { $0.identifier == "entra-once" }.count == 1)
         }
     }
@@ -300,7 +300,7 @@ struct ClientTests {
             #expect(created.identifier == "entra-retry")
             #expect(recorder.count("create_connection") == 2)
             #expect(recorder.count("list_connections") >= 1)
-            let all = try await client.allConnections(organizationID: org)
+            let all = try await client.allConnections(organizationID: org).items
             #expect(all.filter { $0.identifier == "entra-retry" }.count == 1)
         }
     }

@@ -1147,15 +1147,38 @@ struct ErrorMappingTests {
     }
 
     @Test func decodingErrorSummariesNamePathNotBody() throws {
+        struct Envelope: Decodable { var items: [Connection] }
         do {
-            _ = try JSONDecoder().decode(
-                Page<Connection>.self, from: Data(#"{"items":[{"id":"x","vendor":"TENABLE"}]}"#.utf8))
+            _ = try JSONDecoder().decode(Envelope.self, from: Data(#"{"items":[{"id":"x","vendor":"TENABLE"}]}"#.utf8))
             Issue.record("expected a decoding error")
         } catch {
             let summary = LeenClient.summary(of: error)
             #expect(summary.hasPrefix("missing key '"))
             #expect(summary.contains("at items.0"))
         }
+    }
+
+    @Test func anUndecodableItemDoesNotFailItsPage() throws {
+        // The second item has a null where a number belongs, and a secret-looking value the reason must not echo.
+        let good = String(decoding: try Fixture.data("connection-get"), as: UTF8.self)
+        let goodID = try Fixture.decode(Connection.self, "connection-get").id
+        var bad = try #require(try JSONSerialization.jsonObject(with: Data(good.utf8)) as? [String: Any])
+        bad["id"] = "conn-bad"
+        bad["identifier"] = "bad-one"
+        bad["refresh_interval_secs"] = NSNull()
+        bad["timeout_secs"] = "sk_live_SECRET"
+        let badJSON = String(decoding: try JSONSerialization.data(withJSONObject: bad), as: UTF8.self)
+        let body = #"{"count":3,"total":3,"items":[\#(good),\#(badJSON),[1,2]]}"#
+        let page = try JSONDecoder().decode(Page<Connection>.self, from: Data(body.utf8))
+        #expect(page.items.map(\.id) == [goodID])
+        #expect(page.undecodable.count == 2)
+        let first = try #require(page.undecodable.first)
+        #expect(first.index == 1)
+        #expect(first.id == "conn-bad")
+        #expect(first.identifier == "bad-one")
+        #expect(first.reason.contains("refresh_interval_secs") || first.reason.contains("timeout_secs"))
+        #expect(!first.reason.contains("SECRET"))
+        #expect(page.undecodable.last == UndecodableItem(index: 2, id: nil, identifier: nil, reason: page.undecodable[1].reason))
     }
 }
 

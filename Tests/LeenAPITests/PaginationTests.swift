@@ -84,10 +84,26 @@ fileprivate struct TestFailure: Error, Equatable, Sendable {
 private func rows(_ count: Int) -> [Row] { (0..<count).map(Row.init(n:)) }
 
 private func makePages(
-    _ lister: FakeLister, pageSize: Int, mode: PaginationMode, excludeTotal: Bool = false
+    _ lister: FakeLister, pageSize: Int, mode: PaginationMode, excludeTotal: Bool = false,
+    maximumPages: Int = PageSequence<Row>.defaultMaximumPages, identified: Bool = false
 ) -> PageSequence<Row> {
-    PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal) { request in
+    var identify: (@Sendable (Row) -> String)?
+    if identified { identify = { row in String(row.n) } }
+    return PageSequence(
+        pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, maximumPages: maximumPages, identify: identify
+    ) { request in
         try await lister.fetch(request)
+    }
+}
+
+/// Walks until the sequence ends or throws: the items of each page read, and the error if any.
+private func walkUntilError(_ pages: PageSequence<Row>) async -> (pages: [[Int]], error: ListingError?) {
+    var result: [[Int]] = []
+    do {
+        for try await page in pages { result.append(page.items.map(\.n)) }
+        return (result, nil)
+    } catch {
+        return (result, error as? ListingError)
     }
 }
 
@@ -124,15 +140,16 @@ struct OffsetPaginationTests {
         #expect(await lister.requests == [offsetRequest(2, 0), offsetRequest(2, 2)])
     }
 
-    @Test func totalStopsEvenWhenPagesAreFull() async throws {
-        // The server claims 3 in all although it would return more: the walk trusts `total`.
+    @Test func moreItemsThanTotalIsIncomplete() async throws {
+        // The server claims 3 in all but lists 4: the listing changed under the walk, so it proves nothing.
         let lister = FakeLister(
             .script([
                 .success(#"{"count":2,"total":3,"items":[{"n":0},{"n":1}]}"#),
                 .success(#"{"count":2,"total":3,"items":[{"n":2},{"n":3}]}"#),
             ]))
-        let pages = try await walk(makePages(lister, pageSize: 2, mode: .offset))
-        #expect(pages == [[0, 1], [2, 3]])
+        let walked = await walkUntilError(makePages(lister, pageSize: 2, mode: .offset))
+        #expect(walked.pages == [[0, 1]])
+        #expect(walked.error == .totalMismatch(listed: 4, total: 3))
         #expect(await lister.requests == [offsetRequest(2, 0), offsetRequest(2, 2)])
     }
 
@@ -147,31 +164,84 @@ struct OffsetPaginationTests {
             ])
     }
 
-    @Test func shortPageEndsTheWalkWhenTotalIsNotSent() async throws {
+    @Test func aPageWithoutTotalIsIncompleteUnlessTotalWasExcluded() async throws {
+        // Asked for and not sent, `total` leaves a short page unprovable as the end: it could be truncated.
         let lister = FakeLister(.server(rows: rows(7), cursors: false, total: false))
-        let pages = try await walk(makePages(lister, pageSize: 3, mode: .offset))
-        #expect(pages == [[0, 1, 2], [3, 4, 5], [6]])
-        #expect(await lister.requests == [offsetRequest(3, 0), offsetRequest(3, 3), offsetRequest(3, 6)])
+        let walked = await walkUntilError(makePages(lister, pageSize: 3, mode: .offset))
+        #expect(walked.pages == [])
+        #expect(walked.error == .missingTotal(listed: 3))
+        #expect(await lister.requests == [offsetRequest(3, 0)])
     }
 
-    @Test func emptyPageEndsTheWalkWhenTotalIsUnknown() async throws {
+    @Test func emptyPageEndsTheWalkWhenTotalIsExcluded() async throws {
         // Four rows in pages of two: without a total only the empty third page shows the end.
         let lister = FakeLister(.server(rows: rows(4), cursors: false, total: false))
-        let pages = try await walk(makePages(lister, pageSize: 2, mode: .offset))
+        let pages = try await walk(makePages(lister, pageSize: 2, mode: .offset, excludeTotal: true))
         #expect(pages == [[0, 1], [2, 3], []])
-        #expect(await lister.requests == [offsetRequest(2, 0), offsetRequest(2, 2), offsetRequest(2, 4)])
+        #expect(
+            await lister.requests == [
+                offsetRequest(2, 0, excludeTotal: true), offsetRequest(2, 2, excludeTotal: true),
+                offsetRequest(2, 4, excludeTotal: true),
+            ])
     }
 
-    @Test func emptyPageEndsTheWalkEvenBelowTotal() async throws {
-        // `total` says 10, but the rows ran out (deleted meanwhile): an empty page stops the walk.
+    @Test func emptyPageBelowTotalIsIncomplete() async throws {
+        // `total` says 10, but the rows ran out: the listing is truncated (or items were deleted meanwhile).
         let lister = FakeLister(
             .script([
                 .success(#"{"count":2,"total":10,"items":[{"n":0},{"n":1}]}"#),
                 .success(#"{"count":0,"total":10,"items":[]}"#),
             ]))
-        let pages = try await walk(makePages(lister, pageSize: 2, mode: .offset))
-        #expect(pages == [[0, 1], []])
+        let walked = await walkUntilError(makePages(lister, pageSize: 2, mode: .offset))
+        #expect(walked.pages == [[0, 1]])
+        #expect(walked.error == .emptyPageBeforeTotal(listed: 2, total: 10))
         #expect(await lister.requests == [offsetRequest(2, 0), offsetRequest(2, 2)])
+    }
+
+    @Test func anEmptySuccessfulListingIsCompleteOnlyWhenTotalSaysZero() async throws {
+        let none = FakeLister(.script([.success(#"{"count":0,"total":0,"items":[]}"#)]))
+        #expect(try await walk(makePages(none, pageSize: 2, mode: .offset)) == [[]])
+        let lying = FakeLister(.script([.success(#"{"count":0,"total":5,"items":[]}"#)]))
+        #expect(await walkUntilError(makePages(lying, pageSize: 2, mode: .offset)).error == .emptyPageBeforeTotal(listed: 0, total: 5))
+    }
+
+    @Test func countDisagreeingWithItemsIsMalformed() async throws {
+        let lister = FakeLister(.script([.success(#"{"count":3,"total":3,"items":[{"n":0},{"n":1}]}"#)]))
+        #expect(await walkUntilError(makePages(lister, pageSize: 5, mode: .offset)).error == .countMismatch(count: 3, items: 2))
+    }
+
+    @Test func anItemListedTwiceIsInconsistent() async throws {
+        // A server that ignores `offset` (no cursor) sends the first page again: caught at once, not after 10,000.
+        let lister = FakeLister(
+            .script([
+                .success(#"{"count":2,"total":4,"items":[{"n":0},{"n":1}]}"#),
+                .success(#"{"count":2,"total":4,"items":[{"n":0},{"n":1}]}"#),
+            ]))
+        let walked = await walkUntilError(makePages(lister, pageSize: 2, mode: .offset, identified: true))
+        #expect(walked.pages == [[0, 1]])
+        #expect(walked.error == .duplicateItem(id: "0"))
+        #expect(await lister.requests.count == 2)
+    }
+
+    @Test func distinctItemsAreCountedAgainstTotal() async throws {
+        // Offsets shifted under the walk: item 1 comes twice and item 3 never; the count matches, the ids do not.
+        let lister = FakeLister(
+            .script([
+                .success(#"{"count":2,"total":3,"items":[{"n":0},{"n":1}]}"#),
+                .success(#"{"count":1,"total":3,"items":[{"n":1}]}"#),
+            ]))
+        let walked = await walkUntilError(makePages(lister, pageSize: 2, mode: .offset, identified: true))
+        #expect(walked.error == .duplicateItem(id: "1"))
+    }
+
+    @Test func theWalkIsBounded() async throws {
+        // Fresh cursors forever: the walk stops after `maximumPages` pages instead of running forever.
+        let lister = FakeLister(
+            .script((0..<10).map { .success(#"{"items":[{"n":\#($0)}],"next_cursor":"c\#($0)","previous_cursor":null}"#) }))
+        let walked = await walkUntilError(makePages(lister, pageSize: 1, mode: .cursor, maximumPages: 3))
+        #expect(walked.pages == [[0], [1], [2]])
+        #expect(walked.error == .tooManyPages(limit: 3))
+        #expect(await lister.requests.count == 3)
     }
 
     @Test func shortPageBelowTotalContinuesFromWhatArrived() async throws {
@@ -236,15 +306,16 @@ struct CursorPaginationTests {
             ])
     }
 
-    @Test func cursorPagesIgnoreTotal() async throws {
-        // A cursor walk ends only on a null next_cursor, whatever `total` says.
+    @Test func cursorPagesAreCheckedAgainstTotal() async throws {
+        // A cursor walk ends on a null next_cursor; when pages carry `total`, the items listed must match it.
         let lister = FakeLister(
             .script([
                 .success(#"{"count":1,"total":1,"items":[{"n":0}],"next_cursor":"c1","previous_cursor":null}"#),
                 .success(#"{"count":1,"total":1,"items":[{"n":1}],"next_cursor":null,"previous_cursor":"c0"}"#),
             ]))
-        let pages = try await walk(makePages(lister, pageSize: 1, mode: .cursor))
-        #expect(pages == [[0], [1]])
+        let walked = await walkUntilError(makePages(lister, pageSize: 1, mode: .cursor))
+        #expect(walked.pages == [[0]])
+        #expect(walked.error == .totalMismatch(listed: 2, total: 1))
         #expect(await lister.requests == [cursorRequest(1, nil), cursorRequest(1, "c1")])
     }
 
@@ -271,8 +342,9 @@ struct CursorPaginationTests {
                 .success(#"{"items":[{"n":2}],"next_cursor":"A","previous_cursor":null}"#),
                 .success(#"{"items":[{"n":3}],"next_cursor":null,"previous_cursor":null}"#),
             ]))
-        let pages = try await walk(makePages(lister, pageSize: 1, mode: .cursor))
-        #expect(pages == [[0], [1], [2]])
+        let walked = await walkUntilError(makePages(lister, pageSize: 1, mode: .cursor))
+        #expect(walked.pages == [[0], [1]])
+        #expect(walked.error == .repeatedCursor(pages: 3))
         #expect(await lister.requests == [cursorRequest(1, nil), cursorRequest(1, "A"), cursorRequest(1, "B")])
     }
 
@@ -282,20 +354,23 @@ struct CursorPaginationTests {
                 .success(#"{"items":[{"n":0}],"next_cursor":"A","previous_cursor":null}"#),
                 .success(#"{"items":[{"n":1}],"next_cursor":"A","previous_cursor":"A"}"#),
             ]))
-        let pages = try await walk(makePages(lister, pageSize: 1, mode: .cursor))
-        #expect(pages == [[0], [1]])
+        let walked = await walkUntilError(makePages(lister, pageSize: 1, mode: .cursor))
+        #expect(walked.pages == [[0]])
+        #expect(walked.error == .repeatedCursor(pages: 2))
         #expect(await lister.requests == [cursorRequest(1, nil), cursorRequest(1, "A")])
     }
 
-    @Test func emptyCursorPageEndsTheWalk() async throws {
+    @Test func anEmptyCursorPageWithANextCursorIsNotTheEnd() async throws {
+        // Only a null next_cursor ends a cursor walk; the page bound keeps a run of empty pages finite.
         let lister = FakeLister(
             .script([
                 .success(#"{"items":[{"n":0}],"next_cursor":"A","previous_cursor":null}"#),
                 .success(#"{"items":[],"next_cursor":"B","previous_cursor":"A"}"#),
+                .success(#"{"items":[{"n":1}],"next_cursor":null,"previous_cursor":"B"}"#),
             ]))
         let pages = try await walk(makePages(lister, pageSize: 1, mode: .cursor))
-        #expect(pages == [[0], []])
-        #expect(await lister.requests == [cursorRequest(1, nil), cursorRequest(1, "A")])
+        #expect(pages == [[0], [], [1]])
+        #expect(await lister.requests == [cursorRequest(1, nil), cursorRequest(1, "A"), cursorRequest(1, "B")])
     }
 
     @Test func singleCursorPage() async throws {
