@@ -31,6 +31,8 @@ public actor Monitor {
     let logger: Logger
     let now: @Sendable () -> Date
     private var counters = Counters()
+    /// State files the start could not use and moved aside, reported once delivery starts.
+    private var setAside: [StateStore.SetAside]
 
     /// What the monitor counts for metrics.
     struct Counters {
@@ -38,6 +40,7 @@ public actor Monitor {
         var pollDurations: [OrganizationID: Histogram] = [:]
         var eventsSuppressed = 0
         var stateWriteErrors = 0
+        var unreadableItems = 0
     }
 
     /// - Parameters:
@@ -58,8 +61,11 @@ public actor Monitor {
         self.landed = landed
         outbox = Outbox(limit: outboxLimit)
         writer = JournalWriter(outbox: outbox, emitter: emitter, pacer: pacer)
-        let stored = try store.loadStoredOrganizations()
-        let daemon = try store.loadDaemon()
+        // A file that cannot be used is moved aside and reported (``startDelivery()``): one bad file must not
+        // stop the monitoring of everything else.
+        var setAside: [StateStore.SetAside] = []
+        let stored = try store.loadStoredOrganizations(unusable: .setAside, setAside: &setAside)
+        let daemon = try store.loadDaemon(unusable: .setAside, setAside: &setAside)
         organizations = stored.mapValues(\.state)
         var streams: [Outbox.Stream: EventStream] = [.daemon: daemon.stream]
         var recovered: [Outbox.Stream: [Outbox.Pending]] = [.daemon: daemon.outbox]
@@ -69,8 +75,9 @@ public actor Monitor {
         }
         self.streams = streams
         self.recovered = recovered.filter { !$0.value.isEmpty }
-        credentials = try store.loadCredentials()
-        incidents = try store.loadIncidents()
+        credentials = try store.loadCredentials(unusable: .setAside, setAside: &setAside)
+        incidents = try store.loadIncidents(unusable: .setAside, setAside: &setAside)
+        self.setAside = setAside
     }
 
     /// Hands the events the state files held at start to the writer, except those the journal already has,
@@ -104,6 +111,11 @@ public actor Monitor {
                     "sending": "\(resent)"])
         }
         writer.start()
+        if !setAside.isEmpty {
+            let context = EventContext(organizationLabel: "", observedAt: now())
+            await emit(setAside.map { EventBuilder.stateFileSetAside(path: $0.path, movedTo: $0.movedTo, reason: $0.reason, context: context) })
+            setAside = []
+        }
     }
 
     /// Returns once every committed event was written (the writer must be running). For tests and tools that
@@ -203,6 +215,15 @@ public actor Monitor {
                     context: context)
             }
         organizations[organization] = next
+        if case .success(let listing) = outcome, let first = listing.undecodable.first {
+            counters.unreadableItems += listing.undecodable.count
+            logger.warning(
+                "Leen listed items that cannot be read; their connections keep their last known state",
+                metadata: [
+                    "organization": "\(organization)", "unreadable": "\(listing.undecodable.count)",
+                    "first": "\(first.id ?? "item \(first.index)"): \(first.reason)",
+                ])
+        }
         let events = await correlate(polled, state: next, organization: organization, at: context.observedAt)
         let result: String
         switch outcome {
@@ -296,6 +317,7 @@ public actor Monitor {
         daemon.journalSendErrors = writer.sendErrors
         daemon.eventsSuppressed = counters.eventsSuppressed
         daemon.stateWriteErrors = counters.stateWriteErrors
+        daemon.unreadableItems = counters.unreadableItems
         daemon.openIncidents = incidents.open.count
         return MonitorSnapshot(
             takenAt: now(),

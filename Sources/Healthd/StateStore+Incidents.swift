@@ -13,9 +13,10 @@ extension StateStore {
     }
 
     /// The saved detector; an empty one when there is no file yet.
-    public func loadIncidents() throws -> IncidentDetector {
+    public func loadIncidents(unusable: Unusable = .fail, setAside: inout [SetAside]) throws -> IncidentDetector {
         guard FileManager.default.fileExists(atPath: incidentsFile.path) else { return IncidentDetector() }
-        return try decode(IncidentsFile.self, from: incidentsFile).detector
+        return try load(IncidentsFile.self, from: incidentsFile, versions: 1...1, unusable: unusable, setAside: &setAside)?
+            .detector ?? IncidentDetector()
     }
 
     public func save(_ detector: IncidentDetector) throws {

@@ -66,12 +66,45 @@ public struct StateStore: Sendable {
         public var delivery: Delivery
     }
 
-    /// Every organization's state, for readers that need no delivery data (`leen-healthd status`).
-    public func loadOrganizations() throws -> [OrganizationID: OrganizationState] {
-        try loadStoredOrganizations().mapValues(\.state)
+    /// What a load does with a file it cannot use (undecodable, or in a format version it does not know).
+    public enum Unusable: Sendable {
+        /// Throw: nothing may go on without it.
+        case fail
+        /// Leave it where it is and go on without it (read-only tools).
+        case skip
+        /// Move it to `set-aside/` (kept for inspection) and go on without it (the daemon, which reports it).
+        case setAside
     }
 
+    /// A file a load could not use and moved aside.
+    public struct SetAside: Sendable, Hashable {
+        /// Where it was and where it is now.
+        public var path: String
+        public var movedTo: String
+        /// Why it could not be used (a decoder's description or the version; never the contents).
+        public var reason: String
+    }
+
+    var setAsideDirectory: URL { directory.appendingPathComponent("set-aside", isDirectory: true) }
+
+    /// Every organization's state, for readers that need no delivery data (`leen-healthd status`): a file it
+    /// cannot use is skipped, and left for the daemon to set aside.
+    public func loadOrganizations() throws -> [OrganizationID: OrganizationState] {
+        var ignored: [SetAside] = []
+        return try loadStoredOrganizations(unusable: .skip, setAside: &ignored).mapValues(\.state)
+    }
+
+    /// Every organization's file; throws on one that cannot be used.
     public func loadStoredOrganizations() throws -> [OrganizationID: StoredOrganization] {
+        var ignored: [SetAside] = []
+        return try loadStoredOrganizations(unusable: .fail, setAside: &ignored)
+    }
+
+    /// Every organization's file. One that cannot be used is handled as `unusable` says; those moved aside
+    /// are appended to `setAside`, and their organizations start again from an empty baseline.
+    public func loadStoredOrganizations(
+        unusable: Unusable = .fail, setAside: inout [SetAside]
+    ) throws -> [OrganizationID: StoredOrganization] {
         let files: [URL]
         do {
             files = try FileManager.default.contentsOfDirectory(
@@ -83,8 +116,11 @@ public struct StateStore: Sendable {
             throw StateError(path: organizationsDirectory.path, reason: error.localizedDescription)
         }
         var result: [OrganizationID: StoredOrganization] = [:]
-        for file in files where file.pathExtension == "json" {
-            let decoded = try decode(OrganizationFile.self, from: file)
+        for file in files.sorted(by: { $0.path < $1.path }) where file.pathExtension == "json" {
+            guard
+                let decoded = try load(
+                    OrganizationFile.self, from: file, versions: 1...2, unusable: unusable, setAside: &setAside)
+            else { continue }
             result[decoded.organizationID] = StoredOrganization(
                 state: decoded.state, delivery: decoded.delivery ?? Delivery())
         }
@@ -99,9 +135,10 @@ public struct StateStore: Sendable {
             to: organizationsDirectory.appendingPathComponent(Self.fileName(organization)))
     }
 
-    public func loadDaemon() throws -> Delivery {
+    public func loadDaemon(unusable: Unusable = .fail, setAside: inout [SetAside]) throws -> Delivery {
         guard FileManager.default.fileExists(atPath: daemonFile.path) else { return Delivery() }
-        return try decode(DaemonFile.self, from: daemonFile).delivery
+        return try load(DaemonFile.self, from: daemonFile, versions: 1...1, unusable: unusable, setAside: &setAside)?
+            .delivery ?? Delivery()
     }
 
     public func saveDaemon(_ delivery: Delivery) throws {
@@ -114,13 +151,22 @@ public struct StateStore: Sendable {
         if FileManager.default.fileExists(atPath: file.path) { try FileManager.default.removeItem(at: file) }
     }
 
-    public func loadCredentials() throws -> AppliedCredentials {
-        guard FileManager.default.fileExists(atPath: credentialsFile.path) else {
-            var bytes = SystemRandomNumberGenerator()
-            let salt = (0..<4).map { _ in String(bytes.next(), radix: 16) }.joined()
-            return AppliedCredentials(salt: salt, applied: [:])
+    /// Without a usable file, a new salt and nothing applied: provisioning then adopts what exists.
+    public func loadCredentials(unusable: Unusable = .fail, setAside: inout [SetAside]) throws -> AppliedCredentials {
+        if FileManager.default.fileExists(atPath: credentialsFile.path),
+            let loaded = try load(
+                AppliedCredentials.self, from: credentialsFile, versions: 1...1, unusable: unusable, setAside: &setAside)
+        {
+            return loaded
         }
-        return try decode(AppliedCredentials.self, from: credentialsFile)
+        var bytes = SystemRandomNumberGenerator()
+        let salt = (0..<4).map { _ in String(bytes.next(), radix: 16) }.joined()
+        return AppliedCredentials(salt: salt, applied: [:])
+    }
+
+    public func loadCredentials() throws -> AppliedCredentials {
+        var ignored: [SetAside] = []
+        return try loadCredentials(setAside: &ignored)
     }
 
     public func save(_ credentials: AppliedCredentials) throws {
@@ -135,13 +181,69 @@ public struct StateStore: Sendable {
         return safe + ".json"
     }
 
-    func decode<T: Decodable>(_ type: T.Type, from file: URL) throws -> T {
+    /// The `version` every state file carries.
+    struct VersionProbe: Decodable { var version: Int? }
+
+    /// Reads `file` as `T` when its `version` is one of `versions` (a file without one counts as 1). A file
+    /// that cannot be read at all (permissions, I/O) always throws: moving it would not help.
+    func load<T: Decodable>(
+        _ type: T.Type, from file: URL, versions: ClosedRange<Int>, unusable: Unusable, setAside: inout [SetAside]
+    ) throws -> T? {
+        let data: Data
         do {
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
-            return try decoder.decode(T.self, from: Data(contentsOf: file))
+            data = try Data(contentsOf: file)
         } catch {
-            throw StateError(path: file.path, reason: "unreadable state: \(error)")
+            throw StateError(path: file.path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        let problem: String
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            let version = try decoder.decode(VersionProbe.self, from: data).version ?? 1
+            guard versions.contains(version) else {
+                throw StateError(
+                    path: file.path,
+                    reason: "format version \(version) (this leen-healthd reads \(versions.lowerBound)...\(versions.upperBound))")
+            }
+            return try decoder.decode(T.self, from: data)
+        } catch let error as StateError {
+            problem = error.reason
+        } catch {
+            problem = "unreadable state: \(Self.describe(error))"
+        }
+        switch unusable {
+        case .fail:
+            throw StateError(path: file.path, reason: problem)
+        case .skip:
+            return nil
+        case .setAside:
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+            let target = setAsideDirectory.appendingPathComponent("\(file.lastPathComponent).\(stamp)")
+            do {
+                try FileManager.default.createDirectory(
+                    at: setAsideDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
+                try FileManager.default.moveItem(at: file, to: target)
+            } catch {
+                throw StateError(path: file.path, reason: "\(problem); cannot move it aside: \(error.localizedDescription)")
+            }
+            setAside.append(SetAside(path: file.path, movedTo: target.path, reason: problem))
+            return nil
+        }
+    }
+
+    /// A decoding error's path and kind, without the offending value.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "not JSON" }
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "\(path(context)): expected \(type)"
+        case .valueNotFound(let type, let context): return "\(path(context)): expected \(type), found null"
+        case .keyNotFound(let key, let context): return "\(path(context)): missing \(key.stringValue)"
+        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not JSON" : "\(path(context)): invalid"
+        @unknown default: return "undecodable"
         }
     }
 

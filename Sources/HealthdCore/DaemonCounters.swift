@@ -31,6 +31,8 @@ public struct DaemonCounters: Sendable {
     public var oldestPendingEventAge = 0.0
     /// State-file writes that failed (the events were still sent).
     public var stateWriteErrors = 0
+    /// Listed items that did not decode (each kept its connection as it was).
+    public var unreadableItems = 0
     /// Journal sends that failed (the event went to stderr instead).
     public var journalSendErrors = 0
     /// Repeated API failures not reported again (one event per outage, not per failed poll).

@@ -25,6 +25,18 @@ extension EventBuilder {
             fields: [EventField("LEEN_ERROR", String(reason.prefix(4096)))], context: context)
     }
 
+    /// A state file the daemon could not use, moved aside. `reason` is the decoder's path and kind, or the
+    /// format version: never the file's contents.
+    public static func stateFileSetAside(path: String, movedTo: String, reason: String, context: EventContext) -> HealthEvent {
+        event(
+            .stateFileSetAside, .error,
+            "State file \(path) cannot be used (\(reason)); moved to \(movedTo), and what it held starts again from an empty baseline",
+            fields: [
+                EventField("LEEN_STATE_FILE", path), EventField("LEEN_SET_ASIDE_TO", movedTo),
+                EventField("LEEN_ERROR", String(reason.prefix(4096))),
+            ], context: context)
+    }
+
     static func counts(_ configuration: Configuration) -> String {
         "\(configuration.organizations.count) organizations, "
             + "\(configuration.organizations.reduce(0) { $0 + $1.connections.count }) declared connections"

@@ -61,6 +61,9 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
     case configReloaded = "config_reloaded"
     /// A reload was refused; the previous configuration stays in force.
     case configReloadFailed = "config_reload_failed"
+    /// A state file could not be used (corrupt, or a format this version does not read): it was moved aside
+    /// and what it held starts again from an empty baseline.
+    case stateFileSetAside = "state_file_set_aside"
     /// leen-healthd started monitoring.
     case daemonStarted = "daemon_started"
     /// leen-healthd is stopping.
@@ -100,6 +103,7 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
         case .provisioningFailed: "9127485adfe641efbb42debd7bdbb81a"
         case .configReloaded: "357f3e8fe0e94061b7d1eaa69ee8b48a"
         case .configReloadFailed: "6ef4b0c3d88b4533a329c3d8243e335f"
+        case .stateFileSetAside: "0dc0838732b34bbd8adf816610b0dd27"
         case .daemonStarted: "7a9008ec4d614b748d967022b57aea4c"
         case .daemonStopping: "83acbcc99120469bacf57d98093a5099"
         case .daemonHeartbeat: "f7a4b8193c504cd2ab13e39046914aba"

@@ -164,6 +164,9 @@ extension MetricFamily {
     public static let stateWriteErrors = MetricFamily(
         "leen_state_write_errors_total", .counter,
         help: "State-file writes that failed (the daemon logs why; the events were still written).")
+    public static let unreadableItems = MetricFamily(
+        "leen_list_items_unreadable_total", .counter,
+        help: "Listed items that did not decode; each connection among them kept its last known state (logged).")
     public static let journalSendErrors = MetricFamily(
         "leen_journal_send_errors_total", .counter,
         help: "Journal sends that failed; the event was written to stderr instead.")
@@ -196,7 +199,8 @@ extension MetricFamily {
         connectionOAuthPending, connectionTransitions, connectionHealthChange, connectionLastChange,
         connectionUnhealthyConfirmed, connectionFlapping, apiUp, apiDownConfirmed, pollLastSuccess, polls, pollFailures, pollDuration, pollInterval, apiRequests, apiRetries,
         apiRetryAfter, buildInfo, configReloadSuccessful, configReloadSuccessTime, configReloads,
-        configReloadFailures, events, eventsPending, eventsOldestPendingAge, stateWriteErrors, journalSendErrors,
+        configReloadFailures, events, eventsPending, eventsOldestPendingAge, stateWriteErrors, unreadableItems,
+        journalSendErrors,
         eventsSuppressed, incidentsOpen, processCPU, processResident,
         processVirtual, processOpenFDs, processMaxFDs, processStartTime,
     ]

@@ -269,6 +269,8 @@ public enum MetricsRenderer {
         writer.sample(MetricFamily.eventsOldestPendingAge.name, [], daemon.oldestPendingEventAge)
         writer.family(.stateWriteErrors, format)
         writer.sample(MetricFamily.stateWriteErrors.name, [], Double(daemon.stateWriteErrors))
+        writer.family(.unreadableItems, format)
+        writer.sample(MetricFamily.unreadableItems.name, [], Double(daemon.unreadableItems))
         writer.family(.journalSendErrors, format)
         writer.sample(MetricFamily.journalSendErrors.name, [], Double(daemon.journalSendErrors))
         writer.family(.eventsSuppressed, format)

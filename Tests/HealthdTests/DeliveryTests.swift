@@ -194,4 +194,65 @@ struct DeliveryTests {
         outbox.close()
         #expect(outbox.next().map { _ in true } == nil)
     }
+
+    @Test("A corrupt or unknown-version state file is moved aside, reported once, and its organization starts afresh")
+    func unusableStateFilesAreSetAside() async throws {
+        try await withDirectory { directory in
+            let other: OrganizationID = "9f1c2d3e-0000-4000-8000-000000000002"
+            var config = configuration(directory)
+            config.organizations.append(OrganizationConfig(id: other, name: "Other", connections: [ConnectionConfig(identifier: "z", vendor: .tenable)]))
+            let store = StateStore(directory: config.stateDirectory)
+            // A good run leaves both organizations' files, then one is cut short and the other is from the future.
+            let first = try Monitor(configuration: config, store: store, emitter: Recorded().emitter, logger: quietLogger)
+            await first.ingest(listing(["a": .healthy, "b": .unauthorized]), organization: organization)
+            await first.ingest(.success(Listing(items: [])), organization: other)
+            let files = store.organizationsDirectory
+            let corrupt = files.appendingPathComponent(StateStore.fileName(organization))
+            let future = files.appendingPathComponent(StateStore.fileName(other))
+            let truncated = try Data(contentsOf: corrupt).prefix(40)
+            try truncated.write(to: corrupt)
+            var newer = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: future)) as? [String: Any])
+            newer["version"] = 99
+            try JSONSerialization.data(withJSONObject: newer).write(to: future)
+            try Data("{\"version\":1,\"detector\":".utf8).write(to: store.incidentsFile)
+
+            // Read-only tools skip them and move nothing.
+            #expect(try store.loadOrganizations().isEmpty)
+            #expect(FileManager.default.fileExists(atPath: corrupt.path))
+
+            let recorded = Recorded()
+            let restarted = try Monitor(configuration: config, store: store, emitter: recorded.emitter, logger: quietLogger)
+            await restarted.startDelivery()
+            try await eventually("the set-aside events") { recorded.all.count == 3 }
+            let reported = recorded.all
+            #expect(reported.allSatisfy { $0.kind == .stateFileSetAside && $0.priority == .error })
+            #expect(Set(reported.compactMap { $0[field: "LEEN_STATE_FILE"] }) == [corrupt.path, future.path, store.incidentsFile.path])
+            let versionEvent = try #require(reported.first { $0[field: "LEEN_STATE_FILE"] == future.path })
+            #expect(versionEvent[field: "LEEN_ERROR"]?.contains("format version 99") == true)
+            // Kept for inspection, byte for byte; the originals are gone.
+            for event in reported {
+                let movedTo = try #require(event[field: "LEEN_SET_ASIDE_TO"])
+                #expect(movedTo.hasPrefix(directory.appendingPathComponent("set-aside").path))
+                #expect(FileManager.default.fileExists(atPath: movedTo))
+            }
+            let kept = try #require(reported.first { $0[field: "LEEN_STATE_FILE"] == corrupt.path }?[field: "LEEN_SET_ASIDE_TO"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: kept)) == truncated)
+            #expect(!FileManager.default.fileExists(atPath: corrupt.path) && !FileManager.default.fileExists(atPath: future.path))
+
+            // The organization starts from an empty baseline: its connections are observed afresh.
+            await restarted.ingest(listing(["a": .healthy, "b": .unauthorized]), organization: organization)
+            try await eventually("the fresh observations") { recorded.all.count > 3 }
+            await restarted.waitUntilWritten()
+            #expect(recorded.all.dropFirst(3).contains { $0.kind == .connectionMonitored })
+            // And a later start finds nothing more to set aside (without a journal to ask, it may send the
+            // reports again, by the same ids).
+            let again = Recorded()
+            let third = try Monitor(configuration: config, store: store, emitter: again.emitter, logger: quietLogger)
+            await third.startDelivery()
+            await third.waitUntilWritten()
+            let ids = Set(reported.compactMap { $0[field: "LEEN_EVENT_ID"] })
+            #expect(again.all.filter { $0.kind == .stateFileSetAside }.allSatisfy { ids.contains($0[field: "LEEN_EVENT_ID"] ?? "") })
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("set-aside").path).count == 3)
+        }
+    }
 }
