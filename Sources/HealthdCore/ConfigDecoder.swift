@@ -4,7 +4,7 @@ import Yams
 /// The keys each mapping of the configuration accepts.
 enum ConfigKeys {
     static let root = ["api", "poll", "state_directory", "metrics", "events", "alerting", "organizations"]
-    static let api = ["region", "base_url", "key", "timeout", "attempts"]
+    static let api = ["region", "base_url", "allow_insecure_http", "key", "timeout", "attempts"]
     static let poll = ["interval", "jitter", "concurrency", "page_size", "pagination", "max_backoff"]
     static let metrics = ["listen"]
     static let events = ["stderr_format", "journal_burst", "journal_interval", "max_pending"]
@@ -65,6 +65,22 @@ struct ConfigurationDecoder {
         let timeout = mapping.value("timeout").flatMap { duration($0, keyPath: "api.timeout") }
         let attempts = mapping.value("attempts").flatMap {
             context.integer($0, keyPath: "api.attempts", in: 1...Self.maximumAttempts)
+        }
+        var allowInsecure = false
+        if let node = mapping.value("allow_insecure_http") {
+            if node.configTag == .bool, let value = node.bool {
+                allowInsecure = value
+            } else {
+                context.reportExpected("true or false", keyPath: "api.allow_insecure_http", found: node)
+            }
+        }
+        if case .custom(let url)? = endpoint, let base = mapping.value("base_url"), !allowInsecure,
+            let host = ConfigValues.cleartextRemoteHost(url)
+        {
+            context.report(
+                "http:// would send the API key in clear to \(host); use https://, or set "
+                    + "api.allow_insecure_http: true if the path to it is protected otherwise",
+                keyPath: "api.base_url", at: base)
         }
         guard let endpoint, let key else { return nil }
         var api = Configuration.API(endpoint: endpoint, key: key)

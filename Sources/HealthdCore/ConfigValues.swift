@@ -135,6 +135,19 @@ enum ConfigValues {
         return .success(text)
     }
 
+    /// The host of an `http://` URL that is not a loopback address (nil for https:// and loopback), where
+    /// the API key would cross a network in clear.
+    static func cleartextRemoteHost(_ url: String) -> String? {
+        guard url.lowercased().hasPrefix("http://"), let host = URLComponents(string: url)?.host?.lowercased() else {
+            return nil
+        }
+        let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare.hasSuffix(".localhost") || bare == "::1" { return nil }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        if octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }), octets[0] == "127" { return nil }
+        return host
+    }
+
     /// A canonical UUID (`3c90c3cc-0d44-4b50-8888-8dd25736052a`), returned in lowercase.
     static func uuid(_ text: String) -> Result<String, ConfigValueError> {
         guard text.count == 36, UUID(uuidString: text) != nil else {

@@ -283,6 +283,25 @@ struct ConfigParserTests {
         #expect(try ConfigParser.parse(yaml, path: "t.yaml").api.endpoint == expected)
     }
 
+    @Test(arguments: [
+        ("http://10.0.0.5:8080/v1", "10.0.0.5"), ("http://leen-proxy.internal/v1", "leen-proxy.internal"),
+        ("http://[2001:db8::1]/v1", "[2001:db8::1]"), ("http://128.0.0.1/v1", "128.0.0.1"),
+    ])
+    func cleartextToAnotherHostIsRefused(_ url: String, _ host: String) throws {
+        let yaml = configYAML(api: "api:\n  base_url: \(url)\n  key: {file: /k}")
+        let error = try #require(throws: ConfigErrors.self) { try ConfigParser.parse(yaml, path: "t.yaml") }
+        #expect(error.description.contains("t.yaml:2:13: api.base_url: http:// would send the API key in clear to \(host)"))
+        // Allowed explicitly, it is accepted as written.
+        let allowed = configYAML(api: "api:\n  base_url: \(url)\n  allow_insecure_http: true\n  key: {file: /k}")
+        #expect(try ConfigParser.parse(allowed, path: "t.yaml").api.endpoint == .custom(url))
+    }
+
+    @Test(arguments: ["http://127.0.0.1:8080/v1", "http://127.9.9.9/v1", "http://localhost:1/v1", "http://[::1]:8/v1", "https://10.0.0.5/v1"])
+    func loopbackAndHTTPSNeedNoPermission(_ url: String) throws {
+        let yaml = configYAML(api: "api:\n  base_url: \(url)\n  key: {file: /k}")
+        #expect(try ConfigParser.parse(yaml, path: "t.yaml").api.endpoint == .custom(url))
+    }
+
     @Test func optionsAreConvertedVerbatim() throws {
         let connection = """
                   - identifier: q
