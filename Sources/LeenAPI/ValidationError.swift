@@ -20,7 +20,8 @@ public struct ValidationIssue: Codable, Hashable, Sendable, CustomStringConverti
 
     /// `body.credentials.client_key: Field required`.
     public var description: String {
-        "\(loc.map(\.description).joined(separator: ".")): \(msg)"
+        // `msg` may quote the rejected input; `loc` names fields, which are safe.
+        "\(loc.map(\.description).joined(separator: ".")): \(ServerText.sanitize(msg))"
     }
 
     /// A member of `loc`: a field name or an array index.

@@ -220,7 +220,7 @@ public struct LeenClient: Sendable {
         } else if let body = try? JSONDecoder().decode(DetailBody.self, from: data),
             case .string(let detail)? = body.detail
         {
-            error.detail = String(detail.prefix(500))
+            error.detail = ServerText.sanitize(detail)
         }
         return error
     }

@@ -1117,7 +1117,31 @@ struct ErrorMappingTests {
     @Test func longDetailIsTruncated() {
         let long = String(repeating: "x", count: 2000)
         let error = Self.map(404, body: Data(#"{"detail":"\#(long)"}"#.utf8))
-        #expect(error.detail?.count == 500)
+        #expect(error.detail?.count == ServerText.maximumLength)
+        #expect(error.detail?.hasSuffix("…") == true)
+    }
+
+    @Test(arguments: [
+        ("Invalid credentials: password=hunter2secret for user bob", "Invalid credentials: password=[redacted] for user bob"),
+        (#"could not parse {"api_key":"lk_live_abc"} in body"#, #"could not parse {"api_key":[redacted] in body"#),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9 rejected", "Authorization: Bearer [redacted] rejected"),
+        ("token 9f8e7d6c5b4a39281706f5e4d3c2b1a0 expired", "token [redacted] expired"),
+        ("key AKIAIOSFODNN7EXAMPLE1234567 is not valid", "key [redacted] is not valid"),
+        ("Organization not found", "Organization not found"),
+        ("line one\nline\u{7}two", "line one line two"),
+    ])
+    func detailsAreScrubbed(_ detail: String, _ expected: String) throws {
+        #expect(ServerText.sanitize(detail) == expected)
+        // Through the client's mapping as well, from a JSON body.
+        let body = try JSONEncoder().encode(["detail": detail])
+        #expect(Self.map(404, body: body).detail == expected)
+    }
+
+    @Test func validationMessagesAreScrubbed() {
+        let body = #"{"detail":[{"loc":["body","credentials","secret_key"],"msg":"secret_key=wJalrXUtnFEMIK7MDENGbPxRfiCY1234 is invalid","type":"value_error"}]}"#
+        let error = Self.map(422, body: Data(body.utf8))
+        #expect(error.description.contains("body.credentials.secret_key: secret_key=[redacted] is invalid"))
+        #expect(!error.description.contains("wJalrXUtnFEMI"))
     }
 
     @Test func transientKinds() {
