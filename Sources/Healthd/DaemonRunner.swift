@@ -80,8 +80,7 @@ public enum DaemonRunner {
                 },
                 readSecret: { try reader.read($0) }, hooks: hooks, metrics: recorder, logger: logger)
             let reload = SignalReloadService(daemon: daemon)
-            let supervisor = SupervisorService(
-                daemon: daemon, manager: serviceManager, stall: HealthDaemon.stallLimit(configuration))
+            let supervisor = SupervisorService(daemon: daemon, manager: serviceManager)
 
             // The metrics listener comes first: READY waits until it is bound, and it stops last.
             let provider: MetricsEndpoint.Provider = { await monitor.snapshot(recorder: recorder) }
@@ -129,7 +128,7 @@ public enum DaemonRunner {
         LeenClient.Configuration(
             endpoint: configuration.api.endpoint, apiKey: LeenAPIKey(key),
             requestTimeout: configuration.api.requestTimeout,
-            retry: RetryPolicy(maximumAttempts: configuration.api.maximumAttempts),
+            retry: .forDaemon(configuration.api),
             userAgent: "leen-healthd/\(Version.current)")
     }
 
@@ -175,4 +174,12 @@ extension StreamSink.Format {
 /// The version printed by `--version` and sent as the User-Agent.
 public enum Version {
     public static let current = "0.1.0"
+}
+
+extension RetryPolicy {
+    /// The daemon's retries for a configuration: its attempts, the client's default delays. One place, so the
+    /// stall limit (``HealthDaemon/stallLimit(_:)``) is computed from the policy the client really uses.
+    static func forDaemon(_ api: Configuration.API) -> RetryPolicy {
+        RetryPolicy(maximumAttempts: api.maximumAttempts)
+    }
 }

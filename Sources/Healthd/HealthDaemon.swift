@@ -37,6 +37,8 @@ public final class HealthDaemon: Service {
         var polls: [OrganizationID: ContinuousClock.Instant] = [:]
         /// Set when the machine's `.reportReady` is carried out (the machine decides; this publishes it).
         var ready = false
+        /// ``HealthDaemon/stallLimit(_:)`` of the configuration in force.
+        var stall = HealthDaemon.stallLimit(api: Configuration.API(endpoint: .us, key: .file("/")))
     }
 
     /// Lifecycle callbacks for the service manager (sd_notify) and the metrics endpoint.
@@ -91,11 +93,13 @@ public final class HealthDaemon: Service {
     public func requestReload() { post.yield(.reload) }
 
     /// Whether the daemon is making progress, for the systemd watchdog: the scheduler loop has handled a
-    /// message since `since` (the supervisor's previous ping), and no poll has gone `stall` without
-    /// completing a page. Before the loop starts (startup), progress means provisioning advanced within `stall`.
-    public func isMakingProgress(since: ContinuousClock.Instant, stall: Duration) -> Bool {
+    /// message since `since` (the supervisor's previous ping), and no poll has gone longer than the stall limit
+    /// of the configuration in force (``stallLimit(_:)``) without completing a page. Before the loop starts
+    /// (startup), progress means provisioning advanced within that limit.
+    public func isMakingProgress(since: ContinuousClock.Instant) -> Bool {
         let now = ContinuousClock.now
         return activity.withLock { activity in
+            let stall = activity.stall
             guard let loop = activity.loop else { return now - activity.startup < stall }
             return loop >= since && activity.polls.values.allSatisfy { now - $0 < stall }
         }
@@ -107,14 +111,21 @@ public final class HealthDaemon: Service {
     /// Posts a ping the scheduler loop answers by handling it (see ``isMakingProgress(since:stall:)``).
     public func ping() { post.yield(.ping) }
 
-    /// The longest a healthy poll may go without finishing a page: every attempt timing out, plus backoff.
-    public static func stallLimit(_ configuration: Configuration) -> Duration {
-        configuration.api.requestTimeout * configuration.api.maximumAttempts + .seconds(60)
+    /// The longest a healthy poll may go without finishing a page: every attempt timing out, a `Retry-After`
+    /// waited out in-line between each two (the client's ``RetryPolicy/maximumRetryAfter``), and a minute
+    /// of slack. Follows the configuration: set at start and by every reload.
+    public static func stallLimit(_ configuration: Configuration) -> Duration { stallLimit(api: configuration.api) }
+
+    static func stallLimit(api: Configuration.API) -> Duration {
+        let retries = max(0, api.maximumAttempts - 1)
+        let wait = max(RetryPolicy.forDaemon(api).maximumRetryAfter, RetryPolicy.forDaemon(api).maximumDelay)
+        return api.requestTimeout * api.maximumAttempts + wait * retries + .seconds(60)
     }
 
     public func run() async throws {
         var configuration = await monitor.configuration
         var client = try makeClient(configuration)
+        activity.withLock { $0.stall = Self.stallLimit(configuration) }
         metrics?.setPollInterval(configuration.poll.interval)
         await monitor.startDelivery()
         await provisionAll(configuration, client: client)
@@ -206,6 +217,7 @@ public final class HealthDaemon: Service {
                     if let reloaded {
                         configuration = reloaded.configuration
                         client = reloaded.client
+                        activity.withLock { $0.stall = Self.stallLimit(configuration) }
                         actions = machine.reloadFinished(
                             .applied(
                                 organizations: configuration.organizations.map(\.id), poll: configuration.poll,

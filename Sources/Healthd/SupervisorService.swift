@@ -12,12 +12,10 @@ import SystemdSupport
 public struct SupervisorService: Service {
     let daemon: HealthDaemon
     let manager: ServiceManager
-    let stall: Duration
 
-    public init(daemon: HealthDaemon, manager: ServiceManager = ServiceManager(), stall: Duration) {
+    public init(daemon: HealthDaemon, manager: ServiceManager = ServiceManager()) {
         self.daemon = daemon
         self.manager = manager
-        self.stall = stall
     }
 
     public func run() async throws {
@@ -27,7 +25,7 @@ public struct SupervisorService: Service {
         var lastPing = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await Task.sleep(for: period)
-            let progressing = daemon.isMakingProgress(since: lastPing, stall: stall)
+            let progressing = daemon.isMakingProgress(since: lastPing)
             if !daemon.isReady, progressing {
                 // Startup may outlast TimeoutStartSec with many organizations; extend while it advances.
                 manager.notify("EXTEND_TIMEOUT_USEC=\(Int64((period * 3).seconds * 1_000_000))")

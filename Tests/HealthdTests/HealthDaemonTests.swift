@@ -79,7 +79,8 @@ struct HealthDaemonTests {
             // The loop answers pings: progress since a moment ago.
             let before = ContinuousClock.now
             daemon.ping()
-            try await eventually("the loop to handle a ping") { daemon.isMakingProgress(since: before, stall: .seconds(60)) }
+            try await eventually("the loop to handle a ping") { daemon.isMakingProgress(since: before) }
+            #expect(daemon.activity.withLock { $0.stall } == HealthDaemon.stallLimit(configuration))
 
             // Polls go on (interval 300 ms): more snapshots' worth of polls.
             let polls = await monitor.snapshot().daemon.polls.values.reduce(0, +)
@@ -116,5 +117,19 @@ struct HealthDaemonTests {
             #expect(recorder.ready.withLock { $0.count } == 1, "READY is reported once")
             #expect(recorder.statuses.withLock { $0 } >= 1)
         }
+    }
+
+    @Test("The stall limit covers the slowest legitimate page: every attempt timing out, Retry-After waited between")
+    func stallLimitCoversTheSlowestPage() {
+        for (timeout, attempts) in [(30, 4), (5, 1), (120, 10)] {
+            let api = Configuration.API(
+                endpoint: .us, key: .file("/k"), requestTimeout: .seconds(timeout), maximumAttempts: attempts)
+            let policy = RetryPolicy.forDaemon(api)
+            let slowest = api.requestTimeout * attempts + policy.maximumRetryAfter * (attempts - 1)
+            #expect(HealthDaemon.stallLimit(api: api) > slowest, "timeout \(timeout) s, \(attempts) attempts")
+        }
+        // The defaults: 4 attempts of 30 s and three Retry-After waits of up to 60 s, plus a minute.
+        let defaults = Configuration.API(endpoint: .us, key: .file("/k"))
+        #expect(HealthDaemon.stallLimit(api: defaults) == .seconds(360))
     }
 }
