@@ -25,6 +25,8 @@ public final class HealthDaemon: Service {
     let mailbox: AsyncStream<Message>
     let post: AsyncStream<Message>.Continuation
     let activity = Locked(Activity())
+    /// The `provisioning_failed` messages each organization's last provisioning reported.
+    let provisioningFailures = Locked([OrganizationID: Set<String>]())
 
     /// When the daemon last did something, for the watchdog and the startup timeout: read by the supervisor
     /// on its own task, hence behind a lock.
@@ -33,7 +35,7 @@ public final class HealthDaemon: Service {
         var loop: ContinuousClock.Instant?
         /// Startup (provisioning) finished an organization.
         var startup = ContinuousClock.now
-        /// In-flight polls: when each last completed a page (or started).
+        /// In-flight polls and provisionings: when each last completed a page (or started).
         var polls: [OrganizationID: ContinuousClock.Instant] = [:]
         /// Set when the machine's `.reportReady` is carried out (the machine decides; this publishes it).
         var ready = false
@@ -61,6 +63,8 @@ public final class HealthDaemon: Service {
         case tick
         /// A poll ended; nil when it was cancelled (shutdown).
         case polled(OrganizationID, PollOutcome?, Duration)
+        /// A provisioning ended: everything declared is in place, or not.
+        case provisioned(OrganizationID, Bool)
         case reload
         case reloaded(Reloaded?)
         /// From the supervisor: the loop proves it is alive by handling it.
@@ -128,7 +132,6 @@ public final class HealthDaemon: Service {
         activity.withLock { $0.stall = Self.stallLimit(configuration) }
         metrics?.setPollInterval(configuration.poll.interval)
         await monitor.startDelivery()
-        await provisionAll(configuration, client: client)
         await monitor.emit([EventBuilder.daemonStarted(configuration, context: Self.daemonContext())])
         var machine = SchedulerStateMachine(poll: configuration.poll, heartbeat: configuration.alerting.heartbeat)
         let post = self.post
@@ -156,6 +159,21 @@ public final class HealthDaemon: Service {
                                     activity.withLock { $0.polls[id] = .now }
                                 }
                                 post.yield(.polled(id, outcome, ContinuousClock.now - started))
+                            }
+                        }
+                    case .startProvisioning(let ids):
+                        let applied = await monitor.appliedCredentials
+                        for id in ids {
+                            guard let organization = configuration.organizations.first(where: { $0.id == id }) else {
+                                continue
+                            }
+                            let attempt = (machine.provisioningFailures(of: id) ?? 0) + 1
+                            let (provisioningClient, activity) = (client, self.activity)
+                            activity.withLock { $0.polls[id] = .now }
+                            group.addTask {
+                                let succeeded = await self.provision(
+                                    organization, client: provisioningClient, applied: applied, attempt: attempt)
+                                post.yield(.provisioned(id, succeeded))
                             }
                         }
                     case .armTimer(let instant):
@@ -192,6 +210,9 @@ public final class HealthDaemon: Service {
                     actions = machine.ping(now: .now)
                 case .tick:
                     actions = machine.timerFired(now: .now)
+                case .provisioned(let id, let succeeded):
+                    activity.withLock { _ = $0.polls.removeValue(forKey: id) }
+                    actions = machine.provisioningFinished(id, succeeded: succeeded, jitter: Double.random(in: 0..<1), now: .now)
                 case .polled(let id, let outcome, let duration):
                     activity.withLock { _ = $0.polls.removeValue(forKey: id) }
                     let completion: SchedulerStateMachine.PollCompletion
@@ -260,44 +281,45 @@ public final class HealthDaemon: Service {
         }
     }
 
-    /// Provisions every organization, a few at a time.
-    func provisionAll(_ configuration: Configuration, client: LeenClient) async {
+    /// Provisions one organization; true when everything declared is in place. A retry (`attempt` > 1) does
+    /// not repeat a `provisioning_failed` already reported by the attempt before: an outage or a bad secret
+    /// says so once, and again only when the reason changes.
+    func provision(
+        _ organization: OrganizationConfig, client: LeenClient, applied: StateStore.AppliedCredentials, attempt: Int
+    ) async -> Bool {
         let provisioner = Provisioner(client: client, readSecret: readSecret)
-        let applied = await monitor.appliedCredentials
-        let limit = max(1, configuration.poll.concurrency)
-        await withTaskGroup(of: (OrganizationID, Provisioner.Outcome).self) { group in
-            var pending = configuration.organizations[...]
-            func startNext() {
-                guard let organization = pending.popFirst() else { return }
-                group.addTask {
-                    do {
-                        let plan = try await provisioner.plan(organization, applied: applied)
-                        return (organization.id, await provisioner.apply(plan, now: Date()))
-                    } catch {
-                        var outcome = Provisioner.Outcome()
-                        outcome.failures = 1
-                        outcome.events = [
-                            EventBuilder.provisioningListFailed(
-                                organization, why: "\(error)", failure: PollFailure(calling: "list_connections", error),
-                                context: EventContext(organizationLabel: organization.label, observedAt: Date()))
-                        ]
-                        return (organization.id, outcome)
-                    }
-                }
-            }
-            for _ in 0..<limit { startNext() }
-            for await (id, outcome) in group {
-                activity.withLock { $0.startup = .now }
-                await monitor.recordApplied(outcome.applied, organization: id)
-                await monitor.emit(outcome.events)
-                startNext()
-            }
+        var outcome: Provisioner.Outcome
+        do {
+            let plan = try await provisioner.plan(organization, applied: applied)
+            outcome = await provisioner.apply(plan, now: Date())
+        } catch {
+            outcome = Provisioner.Outcome()
+            outcome.failures = 1
+            outcome.events = [
+                EventBuilder.provisioningListFailed(
+                    organization, why: "\(error)", failure: PollFailure(calling: "list_connections", error),
+                    context: EventContext(organizationLabel: organization.label, observedAt: Date()))
+            ]
         }
+        let failed = Set(outcome.events.filter { $0.kind == .provisioningFailed }.map(\.message))
+        let reported = provisioningFailures.withLock { reported in
+            defer { reported[organization.id] = failed.isEmpty ? nil : failed }
+            return attempt > 1 ? reported[organization.id] ?? [] : []
+        }
+        let events = outcome.events.filter { $0.kind != .provisioningFailed || !reported.contains($0.message) }
+        if events.count < outcome.events.count {
+            logger.warning(
+                "provisioning failed again; retrying with backoff",
+                metadata: ["organization": "\(organization.id)", "attempt": "\(attempt)", "failures": "\(outcome.failures)"])
+        }
+        await monitor.recordApplied(outcome.applied, organization: organization.id)
+        await monitor.emit(events)
         await monitor.flushAppliedCredentials()
+        return outcome.failures == 0
     }
 
-    /// Re-reads configuration and secrets, then provisions; on any error keeps the current configuration and
-    /// says why. Runs beside the scheduler loop.
+    /// Re-reads configuration and secrets; on any error keeps the current configuration and says why. Runs
+    /// beside the scheduler loop; provisioning follows, organization by organization, as the machine says.
     func reload() async -> Reloaded? {
         hooks.reloading()
         let configuration: Configuration
@@ -314,7 +336,6 @@ public final class HealthDaemon: Service {
             return nil
         }
         await monitor.setConfiguration(configuration)
-        await provisionAll(configuration, client: client)
         await monitor.emit([EventBuilder.configReloaded(configuration, context: Self.daemonContext())])
         metrics?.recordReload(success: true)
         metrics?.setPollInterval(configuration.poll.interval)

@@ -1,10 +1,15 @@
 import LeenAPI
 
-/// The daemon's scheduler as a value: it takes what happened (a poll finished, a timer fired, a reload was
-/// asked for or ended, the watchdog pinged, shutdown began) and says what to do next (start these polls, arm
-/// a timer, report ready or status, start a reload, write the heartbeat, finish). It owns, once, when each
-/// organization is next due, the concurrency bound, backoff with `Retry-After`, readiness, the heartbeat's
-/// period and the reload's lifecycle.
+/// The daemon's scheduler as a value: it takes what happened (a provisioning or a poll finished, a timer
+/// fired, a reload was asked for or ended, the watchdog pinged, shutdown began) and says what to do next
+/// (provision or poll these organizations, arm a timer, report ready or status, start a reload, write the
+/// heartbeat, finish). It owns, once, when each organization is next due, the concurrency bound, backoff
+/// with `Retry-After`, provisioning and its retries, readiness, the heartbeat's period and the reload's
+/// lifecycle.
+///
+/// Each organization is provisioned before its first poll, at start and after every reload; one whose
+/// provisioning failed is polled as usual and provisioned again with the polls' backoff until it succeeds.
+/// An organization is never provisioned and polled at the same time.
 ///
 /// It does no I/O and never reads a clock: every event carries `now`, and the jitter's random draw comes in
 /// with the poll that needs it, so tests drive it step by step with exact instants.
@@ -12,6 +17,8 @@ public struct SchedulerStateMachine: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
     public enum Action: Sendable, Hashable {
+        /// Provision these organizations (adopt, create, PATCH); deliver ``provisioningFinished(_:succeeded:jitter:now:)``.
+        case startProvisioning([OrganizationID])
         /// Start polling these organizations, in this order.
         case startPolls([OrganizationID])
         /// Deliver ``timerFired(now:)`` at this instant (earlier timers stay valid; a later one is not needed).
@@ -20,7 +27,8 @@ public struct SchedulerStateMachine: Sendable {
         case reportReady
         /// Refresh the status line (at most once a second).
         case reportStatus
-        /// Re-read the configuration and provision; deliver ``reloadFinished(_:now:)`` when done.
+        /// Re-read the configuration; deliver ``reloadFinished(_:now:)`` when done (provisioning follows as
+        /// ``startProvisioning(_:)``).
         case startReload
         /// Write the `daemon_heartbeat` event (every `alerting.heartbeat`, the first one period after start).
         case heartbeat
@@ -68,6 +76,8 @@ public struct SchedulerStateMachine: Sendable {
     /// When each configured organization is next due.
     private(set) var due: [OrganizationID: Instant] = [:]
     private(set) var inFlight: Set<OrganizationID> = []
+    /// Organizations to provision: when, and after how many failed attempts in a row.
+    private(set) var provisioning: [OrganizationID: (due: Instant, failures: Int)] = [:]
     /// Organizations polled (successfully or not) since start: the first cycle is complete when it covers
     /// every configured one.
     private(set) var polledSinceStart: Set<OrganizationID> = []
@@ -125,6 +135,29 @@ public struct SchedulerStateMachine: Sendable {
         dispatch(now: now, into: &actions)
         return actions
     }
+
+    /// A provisioning ended. A failed one is tried again after the polls' backoff for that many failures in a
+    /// row (the interval, doubling up to `max_backoff`); polls go on meanwhile.
+    public mutating func provisioningFinished(
+        _ organization: OrganizationID, succeeded: Bool, jitter: Double, now: Instant
+    ) -> [Action] {
+        inFlight.remove(organization)
+        guard phase == .running else { return [] }
+        if succeeded {
+            provisioning[organization] = nil
+        } else if let previous = provisioning[organization] {
+            let failures = previous.failures + 1
+            provisioning[organization] = (
+                now + Self.delay(poll: poll, failures: failures, retryAfter: nil, jitter: jitter), failures
+            )
+        }
+        var actions: [Action] = []
+        dispatch(now: now, into: &actions)
+        return actions
+    }
+
+    /// Whether `organization` still has to be provisioned, and after how many failures.
+    public func provisioningFailures(of organization: OrganizationID) -> Int? { provisioning[organization]?.failures }
 
     /// An armed timer fired.
     public mutating func timerFired(now: Instant) -> [Action] {
@@ -223,12 +256,23 @@ public struct SchedulerStateMachine: Sendable {
         return .milliseconds(Int64(seconds * 1000))
     }
 
+    /// Follows the configured organizations; every one is to be provisioned now (a new configuration may
+    /// declare new connections or credentials anywhere).
     private mutating func reconcile(_ configured: [OrganizationID], now: Instant) {
         organizations = configured
         let keep = Set(configured)
         due = due.filter { keep.contains($0.key) }
         for id in configured where due[id] == nil { due[id] = now }
         polledSinceStart.formIntersection(keep)
+        provisioning = [:]
+        for id in configured { provisioning[id] = (now, 0) }
+    }
+
+    /// When an organization next needs a slot: its provisioning when due first, else its poll.
+    private func next(_ id: OrganizationID) -> (at: Instant, provision: Bool)? {
+        guard let poll = due[id] else { return nil }
+        if let provision = provisioning[id]?.due, provision <= poll { return (provision, true) }
+        return (poll, false)
     }
 
     /// Writes the heartbeat when due and starts what is due, earliest first, within the concurrency bound;
@@ -241,16 +285,20 @@ public struct SchedulerStateMachine: Sendable {
         }
         let limit = max(1, poll.concurrency)
         if inFlight.count < limit {
-            let ready = due.filter { $0.value <= now && !inFlight.contains($0.key) }
-                .sorted { ($0.value, $0.key) < ($1.value, $1.key) }
-                .prefix(limit - inFlight.count).map(\.key)
-            if !ready.isEmpty {
-                inFlight.formUnion(ready)
-                actions.append(.startPolls(Array(ready)))
-            }
+            let ready = due.keys.filter { !inFlight.contains($0) }
+                .compactMap { id in next(id).map { (id: id, at: $0.at, provision: $0.provision) } }
+                .filter { $0.at <= now }
+                .sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+                .prefix(limit - inFlight.count)
+            let provisions = ready.filter(\.provision).map(\.id)
+            let polls = ready.filter { !$0.provision }.map(\.id)
+            inFlight.formUnion(ready.map(\.id))
+            if !provisions.isEmpty { actions.append(.startProvisioning(provisions)) }
+            if !polls.isEmpty { actions.append(.startPolls(polls)) }
         }
-        // With every slot taken no poll timer is needed: the next poll to finish dispatches again.
-        let nextPoll = inFlight.count < limit ? due.filter({ !inFlight.contains($0.key) }).values.min() : nil
+        // With every slot taken no timer is needed: the next provisioning or poll to finish dispatches again.
+        let nextPoll =
+            inFlight.count < limit ? due.keys.filter({ !inFlight.contains($0) }).compactMap({ next($0)?.at }).min() : nil
         if let next = [nextPoll, nextHeartbeat].compactMap({ $0 }).min(), armedFor.map({ next < $0 }) ?? true {
             armedFor = next
             actions.append(.armTimer(next))

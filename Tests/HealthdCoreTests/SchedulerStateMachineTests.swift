@@ -29,6 +29,14 @@ struct SchedulerStateMachineTests {
         }
     }
 
+    /// The organizations a list of actions provisions, in order.
+    static func provisioned(_ actions: [Machine.Action]) -> [OrganizationID] {
+        actions.flatMap { action -> [OrganizationID] in
+            if case .startProvisioning(let ids) = action { return ids }
+            return []
+        }
+    }
+
     static func timers(_ actions: [Machine.Action]) -> [ContinuousClock.Instant] {
         actions.compactMap { action in
             if case .armTimer(let instant) = action { return instant }
@@ -39,7 +47,7 @@ struct SchedulerStateMachineTests {
     @Test("start: every organization is due at once, within the concurrency bound, in id order")
     func startRespectsTheBound() {
         var machine = Machine(poll: Self.poll(concurrency: 2))
-        let actions = machine.start(organizations: [Self.c, Self.a, Self.b], now: Self.at(0))
+        let actions = machine.startProvisioned(organizations: [Self.c, Self.a, Self.b], now: Self.at(0))
         #expect(Self.started(actions) == [Self.a, Self.b])
         // c is due already but waits for a free slot: no timer, the next poll to finish starts it.
         #expect(Self.timers(actions).isEmpty)
@@ -50,9 +58,9 @@ struct SchedulerStateMachineTests {
     @Test("a finished poll frees a slot for the next due organization and schedules itself one interval on")
     func finishedPollStartsTheNext() {
         var machine = Machine(poll: Self.poll(concurrency: 2))
-        _ = machine.start(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
         let actions = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
-        #expect(Self.started(actions) == [Self.c])
+        #expect(Self.provisioned(actions) == [Self.c], "c's turn: provisioning first, then its poll")
         #expect(machine.nextPoll(of: Self.a) == Self.at(61))
         #expect(machine.pollsInFlight == [Self.b, Self.c])
         // Both slots are taken again: no timer until one frees.
@@ -63,14 +71,20 @@ struct SchedulerStateMachineTests {
     func boundHolds() {
         var machine = Machine(poll: Self.poll(concurrency: 1))
         let organizations = (0..<20).map { OrganizationID("org-\($0)") }
-        var running = Self.started(machine.start(organizations: organizations, now: Self.at(0)))
+        var running = Self.started(machine.startProvisioned(organizations: organizations, now: Self.at(0)))
         var polled: [OrganizationID] = []
         var now = 0.0
         while let current = running.first {
             #expect(machine.pollsInFlight.count <= 1)
             polled.append(current)
             now += 0.1
-            running = Self.started(machine.pollFinished(current, .succeeded, jitter: 0.5, now: Self.at(now)))
+            var next = machine.pollFinished(current, .succeeded, jitter: 0.5, now: Self.at(now))
+            // The next organization is provisioned first, in the same single slot.
+            for id in Self.provisioned(next) {
+                #expect(machine.pollsInFlight == [id])
+                next = machine.provisioningFinished(id, succeeded: true, jitter: 0.5, now: Self.at(now))
+            }
+            running = Self.started(next)
             #expect(running.count <= 1)
         }
         #expect(polled == organizations.sorted())
@@ -79,7 +93,7 @@ struct SchedulerStateMachineTests {
     @Test("ready once every organization has been polled, successfully or not; reported once")
     func readinessAfterFirstCycle() {
         var machine = Machine(poll: Self.poll(concurrency: 2))
-        _ = machine.start(organizations: [Self.a, Self.b], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a, Self.b], now: Self.at(0))
         let first = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
         #expect(!first.contains(.reportReady))
         #expect(!machine.isReady)
@@ -94,7 +108,7 @@ struct SchedulerStateMachineTests {
     @Test("a poll cancelled by shutdown does not count towards readiness")
     func cancelledPollIsNotACycle() {
         var machine = Machine(poll: Self.poll(concurrency: 1))
-        _ = machine.start(organizations: [Self.a], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a], now: Self.at(0))
         let actions = machine.pollFinished(Self.a, .cancelled, jitter: 0.5, now: Self.at(1))
         #expect(!actions.contains(.reportReady))
         #expect(!machine.isReady)
@@ -103,7 +117,7 @@ struct SchedulerStateMachineTests {
     @Test("status at most once a second after polls; the watchdog ping gives a trailing refresh once ready")
     func statusIsRateLimited() {
         var machine = Machine(poll: Self.poll(concurrency: 3))
-        _ = machine.start(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
         #expect(machine.ping(now: Self.at(0.5)).isEmpty, "no status before ready")
         #expect(machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1)).contains(.reportStatus))
         #expect(!machine.pollFinished(Self.b, .succeeded, jitter: 0.5, now: Self.at(1.2)).contains(.reportStatus))
@@ -117,7 +131,7 @@ struct SchedulerStateMachineTests {
     @Test("Retry-After is honoured when it is longer than the backoff")
     func retryAfterWins() {
         var machine = Machine(poll: Self.poll(concurrency: 1))
-        _ = machine.start(organizations: [Self.a], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a], now: Self.at(0))
         let actions = machine.pollFinished(
             Self.a, .failed(consecutiveFailures: 1, retryAfter: .seconds(300)), jitter: 0.5, now: Self.at(1))
         #expect(machine.nextPoll(of: Self.a) == Self.at(301))
@@ -129,7 +143,7 @@ struct SchedulerStateMachineTests {
     @Test("a timer fires: what is due starts; an earlier timer is not re-armed for a later instant")
     func timers() {
         var machine = Machine(poll: Self.poll(concurrency: 2))
-        _ = machine.start(organizations: [Self.a, Self.b], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a, Self.b], now: Self.at(0))
         let first = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
         #expect(Self.timers(first) == [Self.at(61)])
         let second = machine.pollFinished(Self.b, .succeeded, jitter: 0.5, now: Self.at(2))
@@ -143,7 +157,7 @@ struct SchedulerStateMachineTests {
     @Test("a reload while polls are in flight: polls go on, the new organizations join when it ends")
     func reloadWithPollsInFlight() {
         var machine = Machine(poll: Self.poll(concurrency: 2))
-        _ = machine.start(organizations: [Self.a, Self.b], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a, Self.b], now: Self.at(0))
         #expect(machine.reloadRequested() == [.startReload])
         #expect(machine.isReloading)
         // A poll ends during the reload: scheduled as usual.
@@ -156,13 +170,15 @@ struct SchedulerStateMachineTests {
             now: Self.at(2))
         #expect(!machine.isReloading)
         #expect(machine.nextPoll(of: Self.b) == nil)
-        // b still holds a slot until its poll returns; c, due at once, takes the other.
-        #expect(Self.started(applied) == [Self.c])
-        #expect(machine.pollsInFlight == [Self.b, Self.c])
+        // b still holds a slot until its poll returns. Every organization is provisioned again, a first (by id).
+        #expect(Self.provisioned(applied) == [Self.a] && Self.started(applied).isEmpty)
+        #expect(machine.pollsInFlight == [Self.a, Self.b])
         let forgotten = machine.pollFinished(Self.b, .forgotten, jitter: 0.5, now: Self.at(3))
-        #expect(Self.started(forgotten).isEmpty)
-        #expect(machine.pollsInFlight == [Self.c])
+        #expect(Self.provisioned(forgotten) == [Self.c] && Self.started(forgotten).isEmpty)
         #expect(machine.nextPoll(of: Self.b) == nil, "a forgotten organization is not rescheduled")
+        // a's poll is not due yet; c's is, right after its provisioning.
+        #expect(Self.started(machine.provisioningFinished(Self.a, succeeded: true, jitter: 0.5, now: Self.at(3.5))).isEmpty)
+        #expect(Self.started(machine.provisioningFinished(Self.c, succeeded: true, jitter: 0.5, now: Self.at(3.6))) == [Self.c])
         _ = machine.pollFinished(Self.c, .succeeded, jitter: 0.5, now: Self.at(4))
         #expect(machine.nextPoll(of: Self.c) == Self.at(34), "the new interval applies")
     }
@@ -170,7 +186,7 @@ struct SchedulerStateMachineTests {
     @Test("readiness follows the organizations a reload leaves: one never polled is no longer waited for")
     func reloadCompletesTheCycle() {
         var machine = Machine(poll: Self.poll(concurrency: 1))
-        _ = machine.start(organizations: [Self.a, Self.b], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a, Self.b], now: Self.at(0))
         _ = machine.reloadRequested()
         _ = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
         #expect(!machine.isReady)
@@ -182,7 +198,7 @@ struct SchedulerStateMachineTests {
     @Test("reload requests while one runs are merged into one more reload; a refused reload changes nothing")
     func reloadsAreSerialised() {
         var machine = Machine(poll: Self.poll(concurrency: 1))
-        _ = machine.start(organizations: [Self.a], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a], now: Self.at(0))
         #expect(machine.reloadRequested() == [.startReload])
         #expect(machine.reloadRequested().isEmpty)
         #expect(machine.reloadRequested().isEmpty)
@@ -196,7 +212,7 @@ struct SchedulerStateMachineTests {
     @Test("shutdown with polls in flight: finish once, then nothing starts")
     func shutdownWithPollsInFlight() {
         var machine = Machine(poll: Self.poll(concurrency: 2))
-        _ = machine.start(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
         #expect(machine.shutdownRequested() == [.finish])
         #expect(machine.shutdownRequested().isEmpty)
         #expect(machine.pollFinished(Self.a, .cancelled, jitter: 0.5, now: Self.at(1)).isEmpty)
@@ -215,7 +231,7 @@ struct SchedulerStateMachineTests {
     @Test("the heartbeat: first one period after start, then every period, its timer armed even with every slot taken")
     func heartbeat() {
         var machine = Machine(poll: Self.poll(interval: .seconds(600), concurrency: 1), heartbeat: .seconds(3600))
-        let start = machine.start(organizations: [Self.a], now: Self.at(0))
+        let start = machine.startProvisioned(organizations: [Self.a], now: Self.at(0))
         #expect(Self.started(start) == [Self.a])
         #expect(!start.contains(.heartbeat))
         #expect(Self.timers(start) == [Self.at(3600)])
@@ -230,7 +246,7 @@ struct SchedulerStateMachineTests {
     @Test("a reload turns the heartbeat off, or on one period later; without one there is none")
     func heartbeatFollowsReloads() {
         var machine = Machine(poll: Self.poll(concurrency: 1), heartbeat: .seconds(60))
-        _ = machine.start(organizations: [Self.a], now: Self.at(0))
+        _ = machine.startProvisioned(organizations: [Self.a], now: Self.at(0))
         _ = machine.reloadRequested()
         _ = machine.reloadFinished(.applied(organizations: [Self.a], poll: Self.poll(concurrency: 1), heartbeat: nil), now: Self.at(1))
         #expect(!machine.timerFired(now: Self.at(120)).contains(.heartbeat))
@@ -246,5 +262,93 @@ struct SchedulerStateMachineTests {
         for second in stride(from: 60.0, through: 86_400, by: 3600) {
             #expect(!silent.timerFired(now: Self.at(second)).contains(.heartbeat))
         }
+    }
+
+    @Test("provisioning comes before each organization's first poll, and never at the same time as a poll")
+    func provisioningBeforeTheFirstPoll() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        let start = machine.start(organizations: [Self.b, Self.a], now: Self.at(0))
+        #expect(Self.provisioned(start) == [Self.a, Self.b] && Self.started(start).isEmpty)
+        #expect(machine.pollsInFlight == [Self.a, Self.b])
+        #expect(Self.started(machine.provisioningFinished(Self.b, succeeded: true, jitter: 0.5, now: Self.at(1))) == [Self.b])
+        #expect(machine.provisioningFailures(of: Self.b) == nil)
+        #expect(!machine.isReady)
+        #expect(Self.started(machine.provisioningFinished(Self.a, succeeded: true, jitter: 0.5, now: Self.at(2))) == [Self.a])
+    }
+
+    @Test("a failed provisioning does not hold polls back and is tried again with backoff until it succeeds")
+    func failedProvisioningIsRetriedWithBackoff() {
+        var machine = Machine(poll: Self.poll(interval: .seconds(60), concurrency: 1))
+        _ = machine.start(organizations: [Self.a], now: Self.at(0))
+        // The first attempt fails (Leen down at start): the poll runs at once all the same.
+        #expect(Self.started(machine.provisioningFinished(Self.a, succeeded: false, jitter: 0.5, now: Self.at(1))) == [Self.a])
+        #expect(machine.provisioningFailures(of: Self.a) == 1)
+        let polled = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(2))
+        #expect(machine.isReady || polled.contains(.reportReady))
+        // Next due: the provisioning retry one interval after the failure (61 s), before the poll (62 s).
+        #expect(Self.timers(polled) == [Self.at(61)])
+        let retry = machine.timerFired(now: Self.at(61))
+        #expect(Self.provisioned(retry) == [Self.a] && Self.started(retry).isEmpty)
+        // Failing again doubles the wait (120 s), up to max_backoff; the poll due meanwhile still runs.
+        #expect(Self.started(machine.provisioningFinished(Self.a, succeeded: false, jitter: 0.5, now: Self.at(62))) == [Self.a])
+        #expect(machine.provisioningFailures(of: Self.a) == 2)
+        _ = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(63))
+        let poll123 = machine.timerFired(now: Self.at(123))
+        #expect(Self.started(poll123) == [Self.a] && Self.provisioned(poll123).isEmpty, "the poll at 123 s comes first")
+        _ = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(123))
+        var attempts: [Double] = []
+        var now = 123.0
+        var failures = 2
+        // Drive time forward: polls succeed, provisioning keeps failing until its fifth attempt.
+        while now < 3_000, machine.provisioningFailures(of: Self.a) != nil {
+            now += 1
+            for action in machine.timerFired(now: Self.at(now)) + machine.ping(now: Self.at(now)) {
+                if case .startProvisioning = action {
+                    attempts.append(now)
+                    failures += 1
+                    _ = machine.provisioningFinished(Self.a, succeeded: failures > 4, jitter: 0.5, now: Self.at(now))
+                } else if case .startPolls = action {
+                    _ = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(now))
+                }
+            }
+        }
+        #expect(machine.provisioningFailures(of: Self.a) == nil, "provisioned at last")
+        // Attempts 3, 4 and 5: 120 s, 240 s, then 480 s after the previous failure (give or take the poll's slot).
+        #expect(attempts.count == 3)
+        if attempts.count == 3 {
+            #expect(attempts[0] >= 62 + 120 && attempts[0] < 62 + 120 + 5)
+            #expect(attempts[1] >= attempts[0] + 240 && attempts[1] < attempts[0] + 245)
+            #expect(attempts[2] >= attempts[1] + 480 && attempts[2] < attempts[1] + 485)
+        }
+    }
+
+    @Test("a reload provisions every organization again")
+    func reloadProvisionsAgain() {
+        var machine = Machine(poll: Self.poll(concurrency: 4))
+        _ = machine.startProvisioned(organizations: [Self.a, Self.b], now: Self.at(0))
+        _ = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
+        _ = machine.pollFinished(Self.b, .succeeded, jitter: 0.5, now: Self.at(1))
+        _ = machine.reloadRequested()
+        let applied = machine.reloadFinished(
+            .applied(organizations: [Self.a, Self.b], poll: Self.poll(concurrency: 4), heartbeat: nil), now: Self.at(2))
+        #expect(Self.provisioned(applied) == [Self.a, Self.b])
+    }
+}
+
+extension SchedulerStateMachine {
+    /// Starts, and finishes successfully at `now` every provisioning that follows: the schedule as it stands
+    /// once provisioning is done, for tests about polls. Returns every action but the provisioning ones.
+    mutating func startProvisioned(organizations: [OrganizationID], now: Instant) -> [Action] {
+        var pending = start(organizations: organizations, now: now)
+        var result: [Action] = []
+        while !pending.isEmpty {
+            let action = pending.removeFirst()
+            if case .startProvisioning(let ids) = action {
+                for id in ids { pending += provisioningFinished(id, succeeded: true, jitter: 0.5, now: now) }
+            } else {
+                result.append(action)
+            }
+        }
+        return result
     }
 }

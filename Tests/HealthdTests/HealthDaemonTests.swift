@@ -99,7 +99,10 @@ struct HealthDaemonTests {
             // Events reach the journal writer's thread after the hook: wait for them, then count exactly.
             try await eventually("config_reloaded") { recorder.count(.configReloaded) >= 1 }
             #expect(recorder.count(.configReloaded) == 1)
-            #expect(recorder.events.withLock { $0 }.of(.connectionCreated, "entra-reload").count == 1)
+            // Provisioning follows the reload as the scheduler's own step: the new connection is created once.
+            try await eventually("the new connection to be created") {
+                recorder.events.withLock { $0 }.of(.connectionCreated, "entra-reload").count >= 1
+            }
             try await eventually("the new connection to be monitored") {
                 recorder.events.withLock { $0 }.of(.connectionMonitored, "entra-reload").count == 1
             }
@@ -107,6 +110,7 @@ struct HealthDaemonTests {
             refuseReload.store(true, ordering: .relaxed)
             daemon.requestReload()
             try await eventually("the refused reload") { recorder.reloads.withLock { $0.count } == 2 }
+            #expect(recorder.events.withLock { $0 }.of(.connectionCreated, "entra-reload").count == 1)
             #expect(recorder.reloads.withLock { $0.last ?? nil }?.contains("refused by the test") == true)
             try await eventually("config_reload_failed") { recorder.count(.configReloadFailed) >= 1 }
             #expect(recorder.count(.configReloadFailed) == 1)
@@ -131,5 +135,55 @@ struct HealthDaemonTests {
         // The defaults: 4 attempts of 30 s and three Retry-After waits of up to 60 s, plus a minute.
         let defaults = Configuration.API(endpoint: .us, key: .file("/k"))
         #expect(HealthDaemon.stallLimit(api: defaults) == .seconds(360))
+    }
+
+    @Test("Leen down at start: polls go on, provisioning is retried with backoff and creates what is missing, reported once")
+    func provisioningIsRetriedUntilItSucceeds() async throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let organization = OrganizationID(UUID().uuidString.lowercased())
+        let (simulatorConfig, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
+        try await LeenSimulator.withRunning(configuration: simulatorConfig, scenario: scenario, logger: quietLogger) {
+            simulator, baseURL in
+            try workspace.write(
+                "config.yaml",
+                workspace.configuration(baseURL: baseURL, organization: organization)
+                    + "\n      - identifier: entra-late\n        vendor: MS_ENTRA\n")
+            let configuration = try ConfigLoader.load(path: workspace.path("config.yaml"), environment: [:])
+            // The provisioning listing's two attempts (api.attempts: 2) both get 503, twice in a row.
+            simulator.state.enqueueFaults(
+                Array(repeating: QueuedFault(kind: .status, status: 503, pathContains: "/connections"), count: 4))
+            let recorder = Recorder()
+            let emitter = EventEmitter(
+                sink: NullSink(), fallback: NullSink(),
+                observers: [{ event in recorder.events.withLock { $0.append(event) } }])
+            let monitor = try Monitor(
+                configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
+                emitter: emitter, logger: quietLogger)
+            var hooks = HealthDaemon.Hooks()
+            hooks.ready = { summary in recorder.ready.withLock { $0.append(summary) } }
+            let daemon = HealthDaemon(
+                monitor: monitor, loadConfiguration: { configuration },
+                makeClient: { _ in simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey) },
+                readSecret: { try SecretReader(environment: [:]).read($0) }, hooks: hooks, logger: quietLogger)
+            let running = Task { try await daemon.run() }
+            try await eventually("the late connection to be created") {
+                recorder.events.withLock { $0 }.of(.connectionCreated, "entra-late").count >= 1
+            }
+            try await eventually("the late connection to be monitored") {
+                recorder.events.withLock { $0 }.of(.connectionMonitored, "entra-late").count >= 1
+            }
+            running.cancel()
+            try await running.value
+            let events = recorder.events.withLock { $0 }
+            #expect(!recorder.ready.withLock { $0 }.isEmpty, "READY did not wait for provisioning to succeed")
+            #expect(events.of(.provisioningFailed).count == 1, "the repeated failure is not reported again")
+            #expect(events.of(.connectionCreated, "entra-late").count == 1)
+            #expect(events.of(.connectionAdopted, "tenable-e2e").count == 1)
+            let listed = try await simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey)
+                .allConnections(organizationID: organization).items
+            let created = listed.filter { $0.identifier == "entra-late" }
+            #expect(created.count == 1, "created once, not once per attempt")
+        }
     }
 }
