@@ -65,6 +65,24 @@ public struct QueuedFault: Codable, Sendable, Hashable {
         /// Process the request, then close the connection instead of answering: the change is made but
         /// the client never hears of it (a lost response).
         case dropResponse = "drop_response"
+        /// A list response that answers 200 but is not a faithful page (``ListingFault``): what a buggy or
+        /// inconsistent server sends. Only list requests take it.
+        case listing
+    }
+
+    /// How a ``Kind/listing`` fault bends one list page.
+    public enum ListingFault: String, Codable, Sendable, CaseIterable {
+        /// `next_cursor` points back at this page (cursor mode; in offset mode, the page is served again
+        /// whatever the offset, as by a server that ignores it).
+        case cursorLoop = "cursor_loop"
+        /// `total` says five more items than exist.
+        case inflatedTotal = "inflated_total"
+        /// No items, `total` 0: a listing that looks complete and empty.
+        case empty
+        /// The page's first item is listed a second time, at its end.
+        case duplicateItem = "duplicate_item"
+        /// The page's first item has `refresh_interval_secs` and `resolution_owner` set to null.
+        case nullField = "null_field"
     }
 
     public var kind: Kind
@@ -73,11 +91,18 @@ public struct QueuedFault: Codable, Sendable, Hashable {
     public var retryAfter: String?
     public var hangSecs: Double?
     public var pathContains: String?
+    /// For ``Kind/listing``.
+    public var listing: ListingFault?
+    /// Matching requests to let through before this fault applies (a failure in the middle of a walk).
+    public var skip: Int?
 
     public init(
-        kind: Kind, status: Int? = nil, retryAfter: String? = nil, hangSecs: Double? = nil, pathContains: String? = nil
+        kind: Kind, status: Int? = nil, retryAfter: String? = nil, hangSecs: Double? = nil, pathContains: String? = nil,
+        listing: ListingFault? = nil, skip: Int? = nil
     ) {
         self.kind = kind
+        self.skip = skip
+        self.listing = listing
         self.status = status
         self.retryAfter = retryAfter
         self.hangSecs = hangSecs
@@ -86,7 +111,7 @@ public struct QueuedFault: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case kind, status
-        case retryAfter = "retry_after", hangSecs = "hang_secs", pathContains = "path_contains"
+        case retryAfter = "retry_after", hangSecs = "hang_secs", pathContains = "path_contains", listing, skip
     }
 }
 
@@ -99,6 +124,7 @@ struct FaultDecision: Sendable {
         case malformed
         case close
         case dropResponse
+        case listing(QueuedFault.ListingFault)
     }
 
     var delayMs: Int = 0
@@ -110,6 +136,11 @@ struct FaultDecision: Sendable {
     ) -> FaultDecision {
         var decision = FaultDecision()
         if let index = queue.firstIndex(where: { $0.pathContains.map(path.contains) ?? true }) {
+            if let skip = queue[index].skip, skip > 0 {
+                // Queued faults apply in order: this one holds back the ones behind it while it waits.
+                queue[index].skip = skip - 1
+                return decision
+            }
             let fault = queue.remove(at: index)
             switch fault.kind {
             case .status: decision.action = .status(fault.status ?? 503, retryAfter: fault.retryAfter)
@@ -118,6 +149,7 @@ struct FaultDecision: Sendable {
             case .malformed: decision.action = .malformed
             case .close: decision.action = .close
             case .dropResponse: decision.action = .dropResponse
+            case .listing: decision.action = .listing(fault.listing ?? .empty)
             }
             return decision
         }

@@ -127,7 +127,7 @@ struct APIMiddleware: RouterMiddleware {
             await hang(seconds: seconds)
         case .close?:
             return SimulatorHTTP.closing()
-        case .truncate?, .malformed?, .dropResponse?:
+        case .truncate?, .malformed?, .dropResponse?, .listing?:
             context.fault = decision.action
         case nil:
             break

@@ -82,6 +82,18 @@ struct APIRoutes {
         return (organizationID, ConnectionID(try RequestValidation.canonicalUUID(raw, name: "connection_id")))
     }
 
+    /// An encoded connection with fields the model requires set to null (the ``QueuedFault/ListingFault/nullField``
+    /// fault).
+    static func nullingFields(_ item: [UInt8]) -> [UInt8] {
+        guard var object = (try? JSONDecoder().decode(JSONValue.self, from: Data(item)))?.objectValue else { return item }
+        object["refresh_interval_secs"] = .null
+        if case .object(var health)? = object["health"] {
+            health["resolution_owner"] = .null
+            object["health"] = .object(health)
+        }
+        return Array(SimulatorHTTP.encode(JSONValue.object(object)).readableBytesView)
+    }
+
     /// Parses `limit`, `offset`, `enableCursor`, `cursor` and `excludeTotal`, fetches the slice, and wraps
     /// it in the offset or cursor envelope.
     func page(
@@ -108,11 +120,23 @@ struct APIRoutes {
         if cursorMode, let cursor = query.get("cursor") {
             offset = try RequestValidation.cursorOffset(cursor)
         }
-        let (items, total) = try fetch(offset, limit)
+        var listingFault: QueuedFault.ListingFault?
+        if case .listing(let fault)? = context.fault { listingFault = fault }
+        if listingFault == .cursorLoop, !cursorMode { offset = 0 }
+        var (items, total) = try fetch(offset, limit)
+        switch listingFault {
+        case .inflatedTotal?: total += 5
+        case .empty?: (items, total) = ([], 0)
+        case .duplicateItem?: if let first = items.first { items.append(first) }
+        case .nullField?: if !items.isEmpty { items[0] = Self.nullingFields(items[0]) }
+        case .cursorLoop?, nil: break
+        }
         var envelope = Envelope(items: items, count: items.count, total: excludeTotal ? nil : total)
         if cursorMode {
             envelope.cursors = (
-                next: offset + items.count < total ? RequestValidation.cursor(offset: offset + items.count) : nil,
+                next: listingFault == .cursorLoop
+                    ? RequestValidation.cursor(offset: offset)
+                    : offset + items.count < total ? RequestValidation.cursor(offset: offset + items.count) : nil,
                 previous: offset > 0 ? RequestValidation.cursor(offset: max(0, offset - limit)) : nil
             )
             envelope.minimal = configuration.cursorEnvelope == .minimal

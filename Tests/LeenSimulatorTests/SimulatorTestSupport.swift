@@ -93,10 +93,11 @@ struct Sim: Sendable {
     let baseURL: String
     let state: SimulatorState
 
-    /// Sends a request to `baseURL + path`. `key` nil sends no `X-API-KEY`.
+    /// Sends a request to `baseURL + path`. `key` nil sends no `X-API-KEY`. The default timeout only bounds a
+    /// broken test: parallel suites on a loaded 2-core machine took over 5 s for one request.
     func send(
         _ method: String, _ path: String, body: String? = nil, key: String? = defaultAPIKey,
-        timeout: TimeAmount = .seconds(5)
+        timeout: TimeAmount = .seconds(30)
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
