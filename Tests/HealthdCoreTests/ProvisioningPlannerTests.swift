@@ -26,6 +26,23 @@ struct ProvisioningPlannerTests {
         #expect(actions.map(\.verb) == ["create", "create"])
     }
 
+    @Test func anUnreadableItemThatMayBeTheConnectionBlocksItsCreation() {
+        let declared = [Self.declared("a"), Self.declared("b"), Self.declared("c")]
+        // Its identifier is readable: only that one is blocked; the others are created.
+        let named = ProvisioningPlanner.plan(
+            declared: declared, existing: [],
+            unreadable: [UndecodableItem(index: 0, id: "conn-b", identifier: "b", reason: ".refresh_interval_secs: expected Int, found null")],
+            applied: [:])
+        #expect(named.map(\.verb) == ["create", "blocked", "create"])
+        guard case .blocked(_, _, let why) = named[1] else { return }
+        #expect(why.contains("connection conn-b") && why.contains("refresh_interval_secs"))
+        // Its identifier is unreadable: it may be any of them, so nothing is created; what exists is adopted.
+        let anonymous = ProvisioningPlanner.plan(
+            declared: declared, existing: [F.connection("a")], unreadable: [UndecodableItem(index: 3, reason: ": expected object")],
+            applied: [:])
+        #expect(anonymous.map(\.verb) == ["adopt", "blocked", "blocked"])
+    }
+
     @Test func presentWithoutRecordedHashIsAdopted() {
         let actions = Self.plan([Self.declared("tenable-prod")], [F.connection("tenable-prod")])
         #expect(actions == [.adopt(identifier: "tenable-prod", connectionID: F.connectionID("tenable-prod"))])
