@@ -255,10 +255,6 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
 done
 [ $ready = 1 ] || { daemon_log_tail; die "/-/ready did not answer 200 within ${READY_TIMEOUT}s"; }
 READY_TIME=$(elapsed "$t0" "$(now)")
-# Provisioning ends when the daemon writes its daemon_started event (HealthDaemon.run, after provisionAll).
-started_at=$(grep -m 1 'LEEN_EVENT=daemon_started' "$WORK/daemon.log" | grep -o 'LEEN_OBSERVED_AT=[^ ]*' | cut -d= -f2 || true)
-PROVISION_TIME=?
-[ -n "$started_at" ] && PROVISION_TIME=$(elapsed "$t0" "$(date -d "$started_at" +%s.%N)")
 adopted=$(grep -c 'connection_adopted' "$WORK/daemon.log" || true)
 created=$(grep -c 'connection_created' "$WORK/daemon.log" || true)
 updated=$(grep -c 'credentials_updated' "$WORK/daemon.log" || true)
@@ -395,7 +391,7 @@ fleet_shape="identifiers c1..c$CONNECTIONS, vendor SNYK, no credentials"
 [ "$FLEET" = populated ] && fleet_shape="leen-sim's pre-populated fleet"
 echo "Fleet ($FLEET: $fleet_shape): $FLEET_CONNECTIONS connections declared in $FLEET_ORGS organizations ($FLEET_VENDORS vendors), config $CONFIG_BYTES bytes; leen-sim --time-scale $TIME_SCALE --refresh-interval $REFRESH --failure-rate $FAILURE_RATE --seed $SEED (one job per connection per poll interval). Provisioning: adopted $adopted, created $created, credentials sent $updated."
 echo "Daemon config: poll interval $INTERVAL, jitter $JITTER, concurrency $POLL_CONCURRENCY, page_size $PAGE_SIZE; phases of ${DURATION}s after ${WARMUP}s of warm-up."
-echo "Setup: leen-sim up with its fleet ${SIM_SETUP}s; config written ${CONFIG_SETUP}s; check-config ${CHECK_TIME}s; daemon start to /-/ready ${READY_TIME}s, of which provisioning (start to the daemon_started event) ${PROVISION_TIME}s and the first poll cycle the rest."
+echo "Setup: leen-sim up with its fleet ${SIM_SETUP}s; config written ${CONFIG_SETUP}s; check-config ${CHECK_TIME}s; daemon start to /-/ready ${READY_TIME}s (each organization provisioned, then polled once)."
 echo
 echo "## /metrics under load (wrk -c SCRAPERS -d${DURATION}s --timeout 30s, at most $WRK_THREADS threads)"
 echo
