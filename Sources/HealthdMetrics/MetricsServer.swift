@@ -23,6 +23,8 @@ public struct MetricsServer: Service {
     /// TLS and basic authentication from the web configuration; nil: plain HTTP, open to anyone who connects.
     let security: WebSecurity?
     let limits: HTTPLimits
+    /// Where connections are served; NIO's shared loops unless a test isolates a flood on its own.
+    let eventLoopGroup: (any EventLoopGroup)?
     let logger: Logger
     let onListening: @Sendable (Int) async -> Void
 
@@ -37,7 +39,7 @@ public struct MetricsServer: Service {
     public init(
         host: String = "127.0.0.1", port: Int = 9464, provider: @escaping MetricsEndpoint.Provider,
         processMetrics: @escaping @Sendable () -> ProcessMetrics? = ProcessMetrics.current,
-        security: WebSecurity? = nil, limits: HTTPLimits = HTTPLimits(),
+        security: WebSecurity? = nil, limits: HTTPLimits = HTTPLimits(), eventLoopGroup: (any EventLoopGroup)? = nil,
         logger: Logger = Logger(label: "leen-healthd.metrics"),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
@@ -46,6 +48,7 @@ public struct MetricsServer: Service {
         endpoint = MetricsEndpoint(provider: provider, processMetrics: processMetrics, logger: logger)
         self.security = security
         self.limits = limits
+        self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.onListening = onListening
     }
@@ -107,6 +110,7 @@ public struct MetricsServer: Service {
                     ])
                 await onListening(bound)
             },
+            eventLoopGroupProvider: eventLoopGroup.map { .shared($0) } ?? .singleton,
             logger: logger)
         try await endpoint.whileKeptPrepared {
             try await withThrowingDiscardingTaskGroup { group in

@@ -1,5 +1,7 @@
 import Foundation
 import HealthdCore
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import HealthdMetrics
@@ -30,6 +32,14 @@ struct RawSocket {
             return nil
         }
         return RawSocket(fd: fd)
+    }
+
+    /// Waits until the connect finished (or `timeout` passed): data sent before would be refused.
+    @discardableResult
+    func waitConnected(timeout: Duration = .seconds(5)) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000)
+        return poll(&entry, 1, milliseconds) == 1 && isConnected
     }
 
     /// Sends what fits now; false when the peer has closed. MSG_NOSIGNAL: a closed peer is EPIPE, not SIGPIPE.
@@ -87,7 +97,48 @@ struct RawSocket {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// What the server sends until `marker` arrived (a kept-alive connection does not close), or `timeout`.
+    func readUntil(_ marker: String, timeout: Duration) -> String {
+        var text = ""
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline, !text.contains(marker) {
+            let received = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if received > 0 {
+                text += String(decoding: buffer[0..<received], as: UTF8.self)
+            } else if received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
+                break
+            } else {
+                usleep(5_000)
+            }
+        }
+        return text
+    }
+
     func close() { _ = Glibc.close(fd) }
+}
+
+/// File descriptors of this process that are server-side TCP connections on `port` (local port `port`, not
+/// the listener). Exact even while other suites open sockets in the same process: connections still in the
+/// kernel's accept queue have no inode yet, and the test's own client sockets have `port` as remote port.
+func serverConnectionFDs(port: Int) -> Int {
+    // Read to the end: procfs files report size 0, and a sized read would stop early.
+    guard let data = FileHandle(forReadingAtPath: "/proc/self/net/tcp")?.readDataToEndOfFile() else { return -1 }
+    let table = String(decoding: data, as: UTF8.self)
+    let suffix = String(format: ":%04X", port)
+    var inodes = Set<String>()
+    for line in table.split(separator: "\n").dropFirst() {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count > 9, fields[1].hasSuffix(suffix), fields[3] != "0A", fields[9] != "0" else { continue }
+        inodes.insert(String(fields[9]))
+    }
+    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return fds.filter { fd in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)"),
+            target.hasPrefix("socket:[")
+        else { return false }
+        return inodes.contains(String(target.dropFirst("socket:[".count).dropLast()))
+    }.count
 }
 
 func openFDCount() -> Int {
@@ -105,7 +156,19 @@ struct AbuseTests {
 
     @Test("2000 idle sockets, slowloris senders and oversized heads: scrapes stay fast, fds and memory bounded")
     func flood() async throws {
-        try await withSecuredServer(security: nil, limits: Self.limits) { port in
+        // Its own event loop: the flood must not starve the servers of the suites running beside it.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            try await flood(group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+    }
+
+    func flood(_ group: MultiThreadedEventLoopGroup) async throws {
+        try await withSecuredServer(security: nil, limits: Self.limits, eventLoopGroup: group) { port in
             _ = try await fetch(port: port)  // warm: the first scrape builds caches
             let baselineFDs = openFDCount()
             let baselineRSS = residentBytes()
@@ -116,7 +179,10 @@ struct AbuseTests {
             // Slowloris: a head that never ends, one byte every 200 ms.
             let slow = (0..<20).compactMap { _ in RawSocket.connect(port: port) }
             try await Task.sleep(for: .milliseconds(100))
-            for socket in slow { socket.send("GET /metrics HTTP/1.1\r\nHost: x\r\n") }
+            for socket in slow {
+                socket.waitConnected()
+                socket.send("GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            }
             let trickle = Task {
                 while !Task.isCancelled {
                     for socket in slow { socket.send("X") }
@@ -128,6 +194,7 @@ struct AbuseTests {
             let big = (0..<10).compactMap { _ in RawSocket.connect(port: port) }
             let many = (0..<10).compactMap { _ in RawSocket.connect(port: port) }
             try await Task.sleep(for: .milliseconds(100))
+            for socket in big + many { socket.waitConnected() }
             for socket in big {
                 socket.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n")
             }
@@ -152,24 +219,29 @@ struct AbuseTests {
                 #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(80))")
             }
 
-            // The test's own sockets are 2040; what is left over is the server's share.
-            let heldByTest = idle.count + slow.count + big.count + many.count
-            let serverFDs = openFDCount() - baselineFDs - heldByTest
+            // The server's share of this process's descriptors: its accepted connections.
+            let serverFDs = serverConnectionFDs(port: port)
+            let allFDs = openFDCount() - baselineFDs
             let rssGrowth = residentBytes() - baselineRSS
             print(
-                "abuse: server-side fds \(serverFDs) (limit \(Self.limits.maximumConnections)), RSS growth "
+                "abuse: server-side connection fds \(serverFDs) (limit \(Self.limits.maximumConnections)), all fds "
+                    + "+\(allFDs) (the test holds \(idle.count + slow.count + big.count + many.count)), RSS growth "
                     + "\(rssGrowth >> 20) MiB, slowest scrape \(slowest)")
-            #expect(serverFDs <= Self.limits.maximumConnections + 16)
+            #expect(serverFDs >= 0 && serverFDs <= Self.limits.maximumConnections)
             #expect(rssGrowth < 128 << 20)
 
             // After the idle timeout every idle and slowloris connection that reached the server is closed by it.
             func stillOpen(_ sockets: [RawSocket]) -> Int {
                 sockets.filter { $0.isConnected && !$0.isClosedByPeer }.count
             }
-            let closedInTime = await eventually(timeout: Self.limits.idleTimeout + .seconds(2)) {
+            // Generous: on a loaded machine the server takes a while to accept (and evict) 2000 connections;
+            // on an idle one this returns about 2 s after the last accept.
+            let closing = ContinuousClock.now
+            let closedInTime = await eventually(timeout: Self.limits.idleTimeout + .seconds(10)) {
                 stillOpen(idle) == 0 && stillOpen(slow) == 0
             }
             #expect(closedInTime, "still open: \(stillOpen(idle)) idle, \(stillOpen(slow)) slowloris")
+            print("abuse: every idle and slowloris connection closed \(ContinuousClock.now - closing) after the scrapes")
             print("abuse: \(idle.filter { !$0.isConnected }.count) of the 2000 connects still in SYN retries")
             #expect(try await fetch(port: port).status == 200)
 
@@ -198,7 +270,7 @@ struct AbuseTests {
             for request in requests {
                 guard let socket = RawSocket.connect(port: port) else { continue }
                 defer { socket.close() }
-                try await Task.sleep(for: .milliseconds(20))
+                socket.waitConnected()
                 socket.send(request)
                 let answer = socket.readAll(timeout: .milliseconds(800))
                 let status = answer.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }

@@ -307,25 +307,26 @@ struct InheritedSocketSecurityTests {
         let box = SnapshotBox(ServerTests.input())
         let server = InheritedSocketServer(
             socket: fd, provider: { box.value }, processMetrics: { nil },
-            limits: HTTPLimits(idleTimeout: .seconds(1), maximumHeaderBytes: 4096), logger: silentLogger())
+            limits: HTTPLimits(idleTimeout: .seconds(2), maximumHeaderBytes: 4096), logger: silentLogger())
         let running = Task { try await server.run() }
         defer { running.cancel() }
         #expect(await eventually(timeout: .seconds(5)) { (try? await fetch(port: port).status) == 200 })
         let big = try #require(RawSocket.connect(port: port))
         defer { big.close() }
-        try await Task.sleep(for: .milliseconds(50))
+        big.waitConnected()
         big.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 10_000))\r\n\r\n")
         let answer = big.readAll(timeout: .seconds(2))
         #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(60))")
         let brew = try #require(RawSocket.connect(port: port))
         defer { brew.close() }
-        try await Task.sleep(for: .milliseconds(50))
+        brew.waitConnected()
         brew.send("PUT /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-        #expect(brew.readAll(timeout: .seconds(2)).hasPrefix("HTTP/1.1 405"))
-        // An idle connection is closed after the (1 s) idle timeout.
+        let answer405 = brew.readUntil("\r\n\r\n", timeout: .seconds(10))
+        #expect(answer405.hasPrefix("HTTP/1.1 405"), "\(answer405.prefix(60))")
+        // An idle connection is closed after the (2 s) idle timeout.
         let idle = try #require(RawSocket.connect(port: port))
         defer { idle.close() }
-        #expect(await eventually(timeout: .seconds(4)) { idle.isClosedByPeer })
+        #expect(await eventually(timeout: .seconds(8)) { idle.isClosedByPeer })
         #expect(try await fetch(port: port).status == 200)
     }
 }

@@ -12,14 +12,14 @@ import Testing
 /// Runs a ``MetricsServer`` with `security` and `limits` on 127.0.0.1 with a free port and hands `body` the port.
 func withSecuredServer<T: Sendable>(
     security: WebSecurity?, limits: HTTPLimits = HTTPLimits(), box: SnapshotBox = SnapshotBox(ServerTests.input()),
-    _ body: (Int) async throws -> T
+    eventLoopGroup: (any EventLoopGroup)? = nil, _ body: (Int) async throws -> T
 ) async throws -> T {
     var logger = Logger(label: "web-test")
     logger.logLevel = .critical
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let server = MetricsServer(
         host: "127.0.0.1", port: 0, provider: { box.value }, processMetrics: { nil }, security: security,
-        limits: limits, logger: logger, onListening: { continuation.yield($0) })
+        limits: limits, eventLoopGroup: eventLoopGroup, logger: logger, onListening: { continuation.yield($0) })
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask {
             defer { continuation.finish() }
