@@ -95,7 +95,8 @@ public struct InheritedSocketServer: Service {
                             guard let request = head else { continue }
                             head = nil
                             let reply: MetricsEndpoint.Reply
-                            if let security, request.path != MetricsEndpoint.Route.healthy.rawValue,
+                            let path = request.path?.split(separator: "?", maxSplits: 1).first.map(String.init)
+                            if let security, path != MetricsEndpoint.Route.healthy.rawValue,
                                 await !security.authorize(request.headerFields[.authorization])
                             {
                                 reply = .unauthorized

@@ -154,6 +154,8 @@ public final class WebSecurity: Sendable {
         var attempted: [FileSignature]
     }
     private let state: Mutex<State>
+    /// One reload at a time (the watcher, or a caller such as a test): each change is loaded and reported once.
+    private let reloading = Mutex(())
     let verifier = BasicAuthVerifier()
     /// How often the server looks for a changed file: a few `stat` calls, cheap enough to do often.
     public let checkInterval: Duration
@@ -194,6 +196,10 @@ public final class WebSecurity: Sendable {
     /// the event loops and the concurrency pool's hot paths (``watch(every:)`` does).
     @discardableResult
     public func reloadIfChanged() -> ReloadOutcome {
+        reloading.withLock { _ in reloadIfChangedLocked() }
+    }
+
+    private func reloadIfChangedLocked() -> ReloadOutcome {
         let (attempted, files) = state.withLock { ($0.attempted, $0.current.config.files) }
         let now = [FileSignature.of(path)] + files.map(FileSignature.of)
         guard now != attempted else { return .unchanged }
