@@ -62,7 +62,8 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
-/// Tells the registry when a connection starts and finishes a request. Sits after the HTTP codec.
+/// Tells the registry when a connection starts and finishes a request, and closes a connection whose
+/// request is not answered within the request timeout. Sits after the HTTP codec, on the channel's loop.
 final class ConnectionActivityHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -71,20 +72,45 @@ final class ConnectionActivityHandler: ChannelDuplexHandler, RemovableChannelHan
 
     let registry: ConnectionRegistry
     let id: UInt64
+    let requestTimeout: TimeAmount
+    private var deadline: Scheduled<Void>?
 
-    init(registry: ConnectionRegistry, id: UInt64) {
+    init(registry: ConnectionRegistry, id: UInt64, requestTimeout: TimeAmount) {
         self.registry = registry
         self.id = id
+        self.requestTimeout = requestTimeout
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { registry.setBusy(id, true) }
+        if case .head = unwrapInboundIn(data) {
+            registry.setBusy(id, true)
+            if deadline == nil {
+                let channel = context.channel
+                deadline = context.eventLoop.scheduleTask(in: requestTimeout) { channel.close(promise: nil) }
+            }
+        }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { registry.setBusy(id, false) }
+        if case .end = unwrapOutboundIn(data) {
+            registry.setBusy(id, false)
+            // The response is handed to NIO: from here a client that does not read is NIO's backpressure,
+            // and the deadline runs until it is written out.
+            let scheduled = deadline
+            deadline = nil
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { _ in scheduled?.cancel() }
+            promise.map { written.futureResult.cascade(to: $0) }
+            context.write(data, promise: written)
+            return
+        }
         context.write(data, promise: promise)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
     }
 }
 

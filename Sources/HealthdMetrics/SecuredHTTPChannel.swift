@@ -19,16 +19,21 @@ public struct HTTPLimits: Sendable, Hashable {
     /// Connections the kernel queues until the server accepts them (kernel memory, no file descriptor): a
     /// burst larger than this is dropped and retried by the clients' TCP 1, 3, 7… seconds later.
     public var listenBacklog: Int
+    /// A request not answered in full after this long (a client that does not read its response holds the
+    /// rendered body in memory) closes its connection. The idle timeout does not cover it: a request is in
+    /// progress.
+    public var requestTimeout: Duration
 
     public init(
         idleTimeout: Duration = .seconds(30), maximumConnections: Int = 512, maximumHeaderBytes: Int = 16 * 1024,
-        maximumHeaderFields: Int = 100, listenBacklog: Int = 1024
+        maximumHeaderFields: Int = 100, listenBacklog: Int = 1024, requestTimeout: Duration = .seconds(300)
     ) {
         self.idleTimeout = idleTimeout
         self.maximumConnections = maximumConnections
         self.maximumHeaderBytes = maximumHeaderBytes
         self.maximumHeaderFields = maximumHeaderFields
         self.listenBacklog = listenBacklog
+        self.requestTimeout = requestTimeout
     }
 
     /// Hummingbird's HTTP/1 channel with these limits (its decoder limits and its idle timer).
@@ -51,9 +56,12 @@ struct SecuredHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     let security: WebSecurity?
     let registry: ConnectionRegistry
 
+    let limits: HTTPLimits
+
     init(base: HTTP1Channel, security: WebSecurity?, limits: HTTPLimits) {
         self.base = base
         self.security = security
+        self.limits = limits
         registry = ConnectionRegistry(maximum: limits.maximumConnections)
     }
 
@@ -69,7 +77,10 @@ struct SecuredHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         }
         var configuration = base.configuration
         let registry = self.registry
-        configuration.additionalChannelHandlers = { [ConnectionActivityHandler(registry: registry, id: id)] }
+        let requestTimeout = TimeAmount(limits.requestTimeout)
+        configuration.additionalChannelHandlers = {
+            [ConnectionActivityHandler(registry: registry, id: id, requestTimeout: requestTimeout)]
+        }
         let http1 = HTTP1Channel(responder: base.responder, configuration: configuration)
         return channel.eventLoop.makeCompletedFuture {
             if let handler = security?.tlsHandler() { try channel.pipeline.syncOperations.addHandler(handler) }

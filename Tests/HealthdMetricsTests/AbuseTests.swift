@@ -1,4 +1,5 @@
 import Foundation
+import HealthdBenchmarks
 import HealthdCore
 import NIOCore
 import NIOPosix
@@ -282,6 +283,23 @@ struct AbuseTests {
             let doubled = try await fetch(port: port, path: "//metrics")
             #expect(doubled.status == 200)
             #expect(try await fetch(port: port).status == 200)
+        }
+    }
+
+    @Test("A client that does not read its response is closed after the request timeout")
+    func slowReader() async throws {
+        let limits = HTTPLimits(idleTimeout: .seconds(30), requestTimeout: .seconds(1))
+        let box = SnapshotBox(SyntheticFleet.input(connections: 6_000))
+        try await withSecuredServer(security: nil, limits: limits, box: box) { port in
+            let reader = try #require(RawSocket.connect(port: port))
+            defer { reader.close() }
+            reader.waitConnected()
+            // Uncompressed: about 17 MB, far more than the socket buffers hold.
+            reader.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(await eventually(timeout: .seconds(3)) { serverConnectionFDs(port: port) == 1 })
+            let start = ContinuousClock.now
+            #expect(await eventually(timeout: .seconds(10)) { serverConnectionFDs(port: port) == 0 })
+            print("abuse: a non-reading client was closed \(ContinuousClock.now - start) after its request")
         }
     }
 
