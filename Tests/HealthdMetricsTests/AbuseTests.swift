@@ -35,17 +35,18 @@ struct RawSocket {
         return RawSocket(fd: fd)
     }
 
+    // The waits below sleep with Task.sleep, never usleep or a blocking poll: the tests share the two
+    // threads of Swift's cooperative pool with every other suite and with the servers' accept loops.
+
     /// Waits until the connect finished (or `timeout` passed): data sent before would be refused.
     @discardableResult
-    func waitConnected(timeout: Duration = .seconds(5)) -> Bool {
-        var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000)
-        return poll(&entry, 1, milliseconds) == 1 && isConnected
+    func waitConnected(timeout: Duration = .seconds(5)) async -> Bool {
+        await eventually(timeout: timeout) { isConnected }
     }
 
     /// Sends what fits now; false when the peer has closed. MSG_NOSIGNAL: a closed peer is EPIPE, not SIGPIPE.
     @discardableResult
-    func send(_ text: String) -> Bool {
+    func send(_ text: String) async -> Bool {
         let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
@@ -53,7 +54,7 @@ struct RawSocket {
             if sent > 0 {
                 offset += sent
             } else if sent < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS {
-                usleep(1_000)
+                try? await Task.sleep(for: .milliseconds(1))
             } else {
                 return false
             }
@@ -81,7 +82,7 @@ struct RawSocket {
     }
 
     /// Everything the server sends until it closes or `timeout` passes.
-    func readAll(timeout: Duration) -> String {
+    func readAll(timeout: Duration) async -> String {
         var data: [UInt8] = []
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -92,14 +93,14 @@ struct RawSocket {
             } else if received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN) {
                 break
             } else {
-                usleep(5_000)
+                try? await Task.sleep(for: .milliseconds(5))
             }
         }
         return String(decoding: data, as: UTF8.self)
     }
 
     /// What the server sends until `marker` arrived (a kept-alive connection does not close), or `timeout`.
-    func readUntil(_ marker: String, timeout: Duration) -> String {
+    func readUntil(_ marker: String, timeout: Duration) async -> String {
         var text = ""
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -110,7 +111,7 @@ struct RawSocket {
             } else if received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
                 break
             } else {
-                usleep(5_000)
+                try? await Task.sleep(for: .milliseconds(5))
             }
         }
         return text
@@ -181,12 +182,12 @@ struct AbuseTests {
             let slow = (0..<20).compactMap { _ in RawSocket.connect(port: port) }
             try await Task.sleep(for: .milliseconds(100))
             for socket in slow {
-                socket.waitConnected()
-                socket.send("GET /metrics HTTP/1.1\r\nHost: x\r\n")
+                await socket.waitConnected()
+                await socket.send("GET /metrics HTTP/1.1\r\nHost: x\r\n")
             }
             let trickle = Task {
                 while !Task.isCancelled {
-                    for socket in slow { socket.send("X") }
+                    for socket in slow { await socket.send("X") }
                     try? await Task.sleep(for: .milliseconds(200))
                 }
             }
@@ -195,12 +196,12 @@ struct AbuseTests {
             let big = (0..<10).compactMap { _ in RawSocket.connect(port: port) }
             let many = (0..<10).compactMap { _ in RawSocket.connect(port: port) }
             try await Task.sleep(for: .milliseconds(100))
-            for socket in big + many { socket.waitConnected() }
+            for socket in big + many { await socket.waitConnected() }
             for socket in big {
-                socket.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n")
+                await socket.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n")
             }
             let manyHeaders = (0..<5000).map { "X-\($0): 1\r\n" }.joined()
-            for socket in many { socket.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\(manyHeaders)\r\n") }
+            for socket in many { await socket.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\(manyHeaders)\r\n") }
 
             // Scrapes during the flood.
             let clock = ContinuousClock()
@@ -213,10 +214,12 @@ struct AbuseTests {
                 }
                 slowest = max(slowest, elapsed)
             }
-            #expect(slowest < .seconds(3), "a scrape took \(slowest) during the flood")
+            // Usually well under a second. The bound allows for TCP's SYN retries (1 s, then 2 s more): on a
+            // loaded machine the flood can fill the accept queue for a moment, and a scrape's SYN is dropped.
+            #expect(slowest < .seconds(8), "a scrape took \(slowest) during the flood")
 
             for socket in big + many {
-                let answer = socket.readAll(timeout: .seconds(2))
+                let answer = await socket.readAll(timeout: .seconds(2))
                 #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(80))")
             }
 
@@ -271,9 +274,9 @@ struct AbuseTests {
             for request in requests {
                 guard let socket = RawSocket.connect(port: port) else { continue }
                 defer { socket.close() }
-                socket.waitConnected()
-                socket.send(request)
-                let answer = socket.readAll(timeout: .milliseconds(800))
+                await socket.waitConnected()
+                await socket.send(request)
+                let answer = await socket.readAll(timeout: .milliseconds(800))
                 let status = answer.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
                 #expect(
                     answer.isEmpty || status.map { (400..<500).contains($0) } == true,
@@ -293,9 +296,9 @@ struct AbuseTests {
         try await withSecuredServer(security: nil, limits: limits, box: box) { port in
             let reader = try #require(RawSocket.connect(port: port))
             defer { reader.close() }
-            reader.waitConnected()
+            await reader.waitConnected()
             // Uncompressed: about 17 MB, far more than the socket buffers hold.
-            reader.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            await reader.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(await eventually(timeout: .seconds(3)) { serverConnectionFDs(port: port) == 1 })
             let start = ContinuousClock.now
             #expect(await eventually(timeout: .seconds(10)) { serverConnectionFDs(port: port) == 0 })

@@ -29,7 +29,7 @@ struct WebSecurityTests {
     @Test("HTTPS with the configured certificate; plain HTTP and an untrusted CA get nothing")
     func tlsScrape() async throws {
         guard TestPKI.opensslAvailable else { return SystemTool.missing("openssl is not installed") }
-        let pki = try TestPKI.make()
+        let pki = try await TestPKI.makeOffPool()
         defer { pki.remove() }
         try pki.write("web.yml", "tls_server_config:\n  cert_file: server1.crt\n  key_file: server1.key\n")
         let security = try WebSecurity(path: pki.path("web.yml"), logger: silentLogger())
@@ -53,7 +53,7 @@ struct WebSecurityTests {
     @Test("RequireAndVerifyClientCert: no certificate or one from another CA is refused, the client CA's is served")
     func clientCertificateRequired() async throws {
         guard TestPKI.opensslAvailable else { return SystemTool.missing("openssl is not installed") }
-        let pki = try TestPKI.make()
+        let pki = try await TestPKI.makeOffPool()
         defer { pki.remove() }
         try pki.write(
             "web.yml",
@@ -171,7 +171,7 @@ struct WebSecurityTests {
     @Test("A replaced certificate serves new connections, found by the server's own watcher")
     func certificateReload() async throws {
         guard TestPKI.opensslAvailable else { return SystemTool.missing("openssl is not installed") }
-        let pki = try TestPKI.make()
+        let pki = try await TestPKI.makeOffPool()
         defer { pki.remove() }
         try pki.copy("server1.crt", to: "tls.crt")
         try pki.copy("server1.key", to: "tls.key")
@@ -221,9 +221,9 @@ struct WebSecurityTests {
     }
 
     @Test("A certificate with the wrong key is refused at start")
-    func mismatchedKey() throws {
+    func mismatchedKey() async throws {
         guard TestPKI.opensslAvailable else { return SystemTool.missing("openssl is not installed") }
-        let pki = try TestPKI.make()
+        let pki = try await TestPKI.makeOffPool()
         defer { pki.remove() }
         try pki.write("web.yml", "tls_server_config:\n  cert_file: server1.crt\n  key_file: server2.key\n")
         do {
@@ -272,7 +272,7 @@ struct InheritedSocketSecurityTests {
     @Test("Same TLS, basic auth and head limit as the bound server")
     func inheritedSocket() async throws {
         guard TestPKI.opensslAvailable else { return SystemTool.missing("openssl is not installed") }
-        let pki = try TestPKI.make()
+        let pki = try await TestPKI.makeOffPool()
         defer { pki.remove() }
         try pki.write(
             "web.yml",
@@ -318,15 +318,15 @@ struct InheritedSocketSecurityTests {
         #expect(await eventually(timeout: .seconds(5)) { (try? await fetch(port: port).status) == 200 })
         let big = try #require(RawSocket.connect(port: port))
         defer { big.close() }
-        big.waitConnected()
-        big.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 10_000))\r\n\r\n")
-        let answer = big.readAll(timeout: .seconds(2))
+        await big.waitConnected()
+        await big.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 10_000))\r\n\r\n")
+        let answer = await big.readAll(timeout: .seconds(2))
         #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(60))")
         let brew = try #require(RawSocket.connect(port: port))
         defer { brew.close() }
-        brew.waitConnected()
-        brew.send("PUT /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-        let answer405 = brew.readUntil("\r\n\r\n", timeout: .seconds(10))
+        await brew.waitConnected()
+        await brew.send("PUT /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        let answer405 = await brew.readUntil("\r\n\r\n", timeout: .seconds(10))
         #expect(answer405.hasPrefix("HTTP/1.1 405"), "\(answer405.prefix(60))")
         // An idle connection is closed after the (2 s) idle timeout.
         let idle = try #require(RawSocket.connect(port: port))

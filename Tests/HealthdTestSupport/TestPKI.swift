@@ -31,6 +31,14 @@ package struct TestPKI {
         return pki
     }
 
+    /// ``make()`` on a thread of its own: the openssl runs block, and async tests must not block the two
+    /// threads of the cooperative pool the other suites (and their servers) run on.
+    package static func makeOffPool() async throws -> TestPKI {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try make() }) }
+        }
+    }
+
     package func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     /// Replaces the file at once (rename), as deployment tools do.

@@ -132,7 +132,7 @@ struct PrometheusEndToEndTests {
         }
         let workspace = try Workspace()
         defer { workspace.remove() }
-        let pki = try TestPKI.make()
+        let pki = try await TestPKI.makeOffPool()
         defer { pki.remove() }
         let metricsPort = Self.freePort()
         let prometheusPort = metricsPort + 1
