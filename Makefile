@@ -7,8 +7,9 @@ PREFIX       ?= /usr/local
 BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev pkg-config
 # What only the tests need on top (installed by `make test`): systemd (journald, PID 1, systemd-analyze)
 # and util-linux (unshare, nsenter, setpriv) for the journal and service tests; prometheus (server and promtool)
-# for the metrics tests; curl for commands run inside the systemd namespace.
-TEST_DEBS    ?= systemd util-linux prometheus curl
+# for the metrics tests; curl for commands run inside the systemd namespace; openssl for the test certificates
+# of the TLS tests.
+TEST_DEBS    ?= systemd util-linux prometheus curl openssl
 BENCH_DEBS   ?= wrk curl jq procps bc
 
 .PHONY: all build release test demo sim bench-sim bench-metrics bench-daemon soak clean deps build-deps

@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Codable models of the Leen provisioning API: pure values, no networking.
@@ -66,7 +68,7 @@ let package = Package(
         // zlib for gzip answers. Used directly rather than through a wrapper package because /metrics splices
         // runs compressed ahead of time (raw deflate, sync flush, crc32_combine), which wrappers do not expose.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
-        // OpenSSL's libcrypto for the credential fingerprints' HMAC-SHA-256, the daemon's only cryptography.
+        // OpenSSL's libcrypto for the credential fingerprints' HMAC-SHA-256 and the basic-auth cache's SHA-256.
         // Not swift-crypto: for one HMAC it compiled a second BoringSSL (NIOSSL, under AsyncHTTPClient, has
         // one), a large share of a first build.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
@@ -81,16 +83,21 @@ let package = Package(
             name: "HealthdCore",
             dependencies: ["LeenAPI", .product(name: "Yams", package: "Yams")]
         ),
-        // The Prometheus endpoint: metric rendering from monitor snapshots and the HTTP server.
+        // The Prometheus endpoint: metric rendering from monitor snapshots and the HTTP server. TLS is NIOSSL's,
+        // directly rather than through HummingbirdTLS, whose context is fixed at start: a reloaded certificate
+        // must serve the next connection. Passwords are checked with HummingbirdBcrypt.
         .target(
             name: "HealthdMetrics",
             dependencies: [
-                "CZlib", "HealthdCore", "LeenAPI",
+                "CCrypto", "CZlib", "HealthdCore", "LeenAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -173,10 +180,14 @@ let package = Package(
         .testTarget(
             name: "HealthdMetricsTests",
             dependencies: [
-                "HealthdMetrics", "HealthdBenchmarks", "HealthdCore", "LeenAPI",
+                "HealthdMetrics", "HealthdBenchmarks", "HealthdCore", "HealthdTestSupport", "LeenAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // Unit tests of the daemon's library: no real system part, run in parallel.
@@ -200,6 +211,7 @@ let package = Package(
                 "Healthd", "HealthdCore", "HealthdDemo", "HealthdMetrics", "LeenAPI", "LeenAPIClient", "LeenSimulator",
                 "SystemdSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -39,9 +39,14 @@ public enum DaemonRunner {
     /// Runs the daemon until SIGTERM/SIGINT. SIGHUP reloads. Throws ``ConfigErrors``-style errors for an
     /// invalid configuration at start (the caller exits 78).
     ///
-    /// - Parameter listen: replaces `metrics.listen` of the configuration (the listener is bound once, at
-    ///   start; a reload does not move it). A socket passed by systemd wins over both.
-    public static func run(configPath: String, listen: ListenOverride? = nil, logger: Logger) async throws {
+    /// - Parameters:
+    ///   - listen: replaces `metrics.listen` of the configuration (the listener is bound once, at start; a
+    ///     reload does not move it). A socket passed by systemd wins over both.
+    ///   - webConfigFile: replaces `metrics.web_config_file` (`--web.config.file`). The file named at start is
+    ///     watched and re-read when it changes; naming another one takes a restart.
+    public static func run(
+        configPath: String, listen: ListenOverride? = nil, webConfigFile: String? = nil, logger: Logger
+    ) async throws {
         if !CoreDumps.disable() {
             logger.warning("cannot turn core dumps off; a crash could write secrets to a core file")
         }
@@ -57,6 +62,10 @@ public enum DaemonRunner {
         ) { http in
             let emitter = EventEmitter.standard(format: StreamSink.Format(configuration.events.stderrFormat))
             let recorder = MetricsRecorder(version: Version.current)
+            // Loaded before anything starts: a bad web configuration is a configuration error (exit 78).
+            let security = try (webConfigFile ?? configuration.metrics.webConfigFile).map { path throws(ConfigErrors) in
+                try WebSecurity(path: path, logger: logger, onReload: { recorder.recordWebConfigReload(success: $0) })
+            }
             let monitor = try Monitor(
                 configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
                 emitter: emitter, pacer: configuration.events.pacer, outboxLimit: configuration.events.maximumPending,
@@ -87,13 +96,16 @@ public enum DaemonRunner {
             let (bound, boundSink) = AsyncStream.makeStream(of: Int.self)
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
             if let socket = serviceManager.listeningSockets().first {
-                services.append(.init(service: InheritedSocketServer(socket: socket, provider: provider, logger: logger)))
+                services.append(
+                    .init(
+                        service: InheritedSocketServer(
+                            socket: socket, provider: provider, security: security, logger: logger)))
                 boundSink.yield(0)
             } else if let listen = Self.listenAddress(configuration, override: listen) {
                 services.append(
                     .init(
                         service: try MetricsServer(
-                            listen: listen, provider: provider, logger: logger,
+                            listen: listen, provider: provider, security: security, logger: logger,
                             onListening: { boundSink.yield($0) })))
             } else {
                 boundSink.yield(0)

@@ -6,7 +6,7 @@ enum ConfigKeys {
     static let root = ["api", "poll", "state_directory", "metrics", "events", "alerting", "organizations"]
     static let api = ["region", "base_url", "allow_insecure_http", "key", "timeout", "attempts"]
     static let poll = ["interval", "jitter", "concurrency", "page_size", "pagination", "max_backoff"]
-    static let metrics = ["listen"]
+    static let metrics = ["listen", "web_config_file"]
     static let events = ["stderr_format", "journal_burst", "journal_interval", "max_pending"]
     static let organization = ["id", "name", "connections"]
     static let connection = ["identifier", "vendor", "credentials", "options"]
@@ -113,6 +113,10 @@ struct ConfigurationDecoder {
 
     private func metrics(_ mapping: ConfigMapping) -> Configuration.Metrics {
         var metrics = Configuration.Metrics()
+        if let node = mapping.value("web_config_file"), !ConfigContext.isNull(node) {
+            metrics.webConfigFile = context.value(
+                node, keyPath: mapping.path("web_config_file"), expected: "an absolute path", ConfigValues.absolutePath)
+        }
         guard let node = mapping.value("listen") else { return metrics }
         let keyPath = mapping.path("listen")
         if ConfigContext.isNull(node) || node.scalar?.string == "off" {

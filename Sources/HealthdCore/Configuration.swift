@@ -76,7 +76,14 @@ public struct Configuration: Sendable, Hashable {
     public struct Metrics: Sendable, Hashable {
         /// `host:port` for the Prometheus endpoint; nil disables it.
         public var listen: String?
-        public init(listen: String? = "127.0.0.1:9464") { self.listen = listen }
+        /// The web configuration file (TLS, basic auth; `docs/metrics.md`); nil serves plain HTTP to anyone.
+        /// Read at start and re-read when it changes; a reload of this file (SIGHUP) does not switch to another.
+        public var webConfigFile: String?
+
+        public init(listen: String? = "127.0.0.1:9464", webConfigFile: String? = nil) {
+            self.listen = listen
+            self.webConfigFile = webConfigFile
+        }
     }
 
     public struct Events: Sendable, Hashable {

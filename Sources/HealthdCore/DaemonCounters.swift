@@ -23,6 +23,10 @@ public struct DaemonCounters: Sendable {
     public var lastReloadSuccess: Date?
     /// Reloads by result (`success` / `failure`).
     public var reloads: [String: Int] = [:]
+    /// Outcome of the last reload of the web configuration file (true while none failed, or without one).
+    public var webConfigLastReloadSuccessful = true
+    /// Changes of the web configuration that were refused (the previous one stayed in force).
+    public var webConfigReloadFailures = 0
     /// Journal events written, by kind.
     public var eventsEmitted: [EventKind: Int] = [:]
     /// Events committed and waiting for the journal (paced, or not yet sent).

@@ -152,6 +152,12 @@ extension MetricFamily {
     public static let configReloadFailures = MetricFamily(
         "leen_config_reload_failures_total", .counter,
         help: "Configuration reloads refused; the previous configuration stayed in force.")
+    public static let webConfigReloadSuccessful = MetricFamily(
+        "leen_web_config_last_reload_successful", .gauge,
+        help: "0 when the last change of the web configuration file was refused (the previous one serves), else 1.")
+    public static let webConfigReloadFailures = MetricFamily(
+        "leen_web_config_reload_failures_total", .counter,
+        help: "Changes of the web configuration file (or its TLS files) refused; the previous one stayed in force.")
     public static let events = MetricFamily(
         "leen_events_total", .counter, labels: ["event"],
         help: "Events written (journal, or stderr without a journal) by event type (LEEN_EVENT).")
@@ -199,8 +205,8 @@ extension MetricFamily {
         connectionOAuthPending, connectionTransitions, connectionHealthChange, connectionLastChange,
         connectionUnhealthyConfirmed, connectionFlapping, apiUp, apiDownConfirmed, pollLastSuccess, polls, pollFailures, pollDuration, pollInterval, apiRequests, apiRetries,
         apiRetryAfter, buildInfo, configReloadSuccessful, configReloadSuccessTime, configReloads,
-        configReloadFailures, events, eventsPending, eventsOldestPendingAge, stateWriteErrors, unreadableItems,
-        journalSendErrors,
+        configReloadFailures, webConfigReloadSuccessful, webConfigReloadFailures, events, eventsPending,
+        eventsOldestPendingAge, stateWriteErrors, unreadableItems, journalSendErrors,
         eventsSuppressed, incidentsOpen, processCPU, processResident,
         processVirtual, processOpenFDs, processMaxFDs, processStartTime,
     ]

@@ -69,6 +69,13 @@ public struct MetricsEndpoint: Sendable {
         init(_ status: HTTPResponse.Status, text: String) {
             self.init(status, contentType: "text/plain; charset=utf-8", body: [ByteBuffer(string: text)])
         }
+
+        /// Missing or wrong credentials: the challenge makes browsers and curl ask for them.
+        static var unauthorized: Reply {
+            var reply = Reply(.unauthorized, text: "Unauthorized\n")
+            reply.headers[.wwwAuthenticate] = WebSecurity.challenge
+            return reply
+        }
     }
 
     let provider: Provider

@@ -55,6 +55,14 @@ public final class MetricsRecorder: Sendable {
         }
     }
 
+    /// A change of the web configuration file applied, or refused.
+    public func recordWebConfigReload(success: Bool) {
+        state.withLock {
+            $0.webConfigLastReloadSuccessful = success
+            if !success { $0.webConfigReloadFailures += 1 }
+        }
+    }
+
     public func setReady(_ ready: Bool) {
         state.withLock { $0.ready = ready }
     }

@@ -259,6 +259,10 @@ public enum MetricsRenderer {
         writer.sample(MetricFamily.configReloads.name, [], Double(reloads))
         writer.family(.configReloadFailures, format)
         writer.sample(MetricFamily.configReloadFailures.name, [], Double(daemon.reloads["failure"] ?? 0))
+        writer.family(.webConfigReloadSuccessful, format)
+        writer.sample(MetricFamily.webConfigReloadSuccessful.name, [], daemon.webConfigLastReloadSuccessful ? 1 : 0)
+        writer.family(.webConfigReloadFailures, format)
+        writer.sample(MetricFamily.webConfigReloadFailures.name, [], Double(daemon.webConfigReloadFailures))
         writer.family(.events, format)
         for kind in EventKind.allCases {
             writer.sample(MetricFamily.events.name, [("event", kind.rawValue)], Double(daemon.eventsEmitted[kind] ?? 0))

@@ -42,6 +42,13 @@ struct Run: AsyncParsableCommand {
             "Serve /metrics on this address instead of metrics.listen from the configuration ('off' disables it).",
             valueName: "host:port"))
     var listenAddress: String?
+    @Option(
+        name: .customLong("web.config.file"),
+        help: ArgumentHelp(
+            "TLS and basic authentication for /metrics (Prometheus exporter-toolkit's format) instead of "
+                + "metrics.web_config_file from the configuration.",
+            valueName: "path"))
+    var webConfigFile: String?
 
     func validate() throws {
         if let listenAddress, listenAddress != "off" {
@@ -59,7 +66,7 @@ struct Run: AsyncParsableCommand {
         do {
             try await DaemonRunner.run(
                 configPath: options.config, listen: listenAddress.map { $0 == "off" ? .off : .address($0) },
-                logger: logger)
+                webConfigFile: webConfigFile, logger: logger)
         } catch let error as ConfigErrors {
             throw failConfiguration(error)
         } catch let error as StateDirectoryLock.Busy {
@@ -75,12 +82,25 @@ struct CheckConfig: AsyncParsableCommand {
         abstract: "Validate the configuration without network: exit 0 if valid, 78 with PATH:LINE:COLUMN errors if not.")
 
     @OptionGroup var options: ConfigOption
+    @Option(
+        name: .customLong("web.config.file"),
+        help: ArgumentHelp(
+            "Also check this web configuration file (default: metrics.web_config_file, if set).",
+            valueName: "path"))
+    var webConfigFile: String?
 
     func run() async throws {
         do {
             let config = try ConfigLoader.load(path: options.config)
             let connections = config.organizations.reduce(0) { $0 + $1.connections.count }
-            print("\(options.config): valid (\(config.organizations.count) organizations, \(connections) connections)")
+            var web = ""
+            if let path = webConfigFile ?? config.metrics.webConfigFile {
+                let loaded = try LoadedWebConfig.load(path: path)
+                web = "; \(path): valid (\(loaded.config.tls == nil ? "HTTP" : "HTTPS"), "
+                    + "\(loaded.config.basicAuthUsers.count) basic auth users)"
+            }
+            print(
+                "\(options.config): valid (\(config.organizations.count) organizations, \(connections) connections)\(web)")
         } catch {
             throw failConfiguration(error)
         }

@@ -1,6 +1,7 @@
 import HealthdTestSupport
 import AsyncHTTPClient
 import Foundation
+import HummingbirdBcrypt
 import LeenAPI
 import LeenSimulator
 import NIOCore
@@ -115,6 +116,97 @@ struct PrometheusEndToEndTests {
             #expect(
                 try await Self.waitFor(prometheusPort, "leen_connection_healthy\(tenable)", "stale series") { $0 == nil } == nil)
             #expect(try await Self.query(prometheusPort, "leen_connection_healthy{identifier=\"entra-e2e\"}") != nil)
+            #expect(try await daemon.stop() == 0)
+        }
+    }
+
+    @Test("Prometheus scrapes over TLS with basic auth (web configuration); a wrong password is a down target")
+    func scrapeOverTLSWithBasicAuth() async throws {
+        guard let prometheus = Self.binary else {
+            SystemTool.missing("prometheus is not installed (apt-get install prometheus)")
+            return
+        }
+        guard TestPKI.opensslAvailable else {
+            SystemTool.missing("openssl is not installed")
+            return
+        }
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let pki = try await TestPKI.makeOffPool()
+        defer { pki.remove() }
+        let metricsPort = Self.freePort()
+        let prometheusPort = metricsPort + 1
+        try pki.write(
+            "web.yml",
+            """
+            tls_server_config:
+              cert_file: server1.crt
+              key_file: server1.key
+            basic_auth_users:
+              prometheus: \(Bcrypt.hash("e2e-scrape-password", cost: 10))
+            """)
+        let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
+        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
+            _, baseURL in
+            try workspace.write(
+                "config.yaml",
+                workspace.configuration(baseURL: baseURL, organization: organization)
+                    .replacingOccurrences(
+                        of: "listen: off",
+                        with: "listen: 127.0.0.1:\(metricsPort)\n  web_config_file: \(pki.path("web.yml"))"))
+            try workspace.write("password", "e2e-scrape-password")
+            try workspace.write("wrong-password", "not-the-password")
+            try workspace.write(
+                "prometheus.yml",
+                """
+                global:
+                  scrape_interval: 1s
+                  evaluation_interval: 1s
+                scrape_configs:
+                  - job_name: leen-healthd
+                    scheme: https
+                    tls_config:
+                      ca_file: \(pki.path("ca1.crt"))
+                    basic_auth:
+                      username: prometheus
+                      password_file: \(workspace.path("password"))
+                    static_configs:
+                      - targets: ["127.0.0.1:\(metricsPort)"]
+                  - job_name: wrong-password
+                    scheme: https
+                    tls_config:
+                      ca_file: \(pki.path("ca1.crt"))
+                    basic_auth:
+                      username: prometheus
+                      password_file: \(workspace.path("wrong-password"))
+                    static_configs:
+                      - targets: ["127.0.0.1:\(metricsPort)"]
+                  - job_name: plain-http
+                    static_configs:
+                      - targets: ["127.0.0.1:\(metricsPort)"]
+                """)
+            let daemon = try DaemonProcess(configPath: workspace.path("config.yaml"))
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: prometheus)
+            server.arguments = [
+                "--config.file=\(workspace.path("prometheus.yml"))", "--storage.tsdb.path=\(workspace.path("tsdb"))",
+                "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=warn",
+            ]
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            defer {
+                server.terminate()
+                server.waitUntilExit()
+            }
+            #expect(try await Self.waitFor(prometheusPort, "up{job=\"leen-healthd\"}", "the TLS target up") { $0 == 1 } == 1)
+            #expect(
+                try await Self.waitFor(prometheusPort, "leen_connection_healthy{identifier=\"tenable-e2e\"}", "healthy") {
+                    $0 == 1
+                } == 1)
+            #expect(try await Self.waitFor(prometheusPort, "up{job=\"wrong-password\"}", "401 as down") { $0 == 0 } == 0)
+            #expect(try await Self.waitFor(prometheusPort, "up{job=\"plain-http\"}", "plain HTTP as down") { $0 == 0 } == 0)
+            #expect(try await Self.query(prometheusPort, "leen_web_config_last_reload_successful") == 1)
             #expect(try await daemon.stop() == 0)
         }
     }
