@@ -301,6 +301,10 @@ public final class HealthDaemon: Service {
                     context: EventContext(organizationLabel: organization.label, observedAt: Date()))
             ]
         }
+        if Task.isCancelled {
+            // Shutdown cut it short: what it did stands, what it could not finish is no failure to report.
+            outcome.events.removeAll { $0.kind == .provisioningFailed }
+        }
         let failed = Set(outcome.events.filter { $0.kind == .provisioningFailed }.map(\.message))
         let reported = provisioningFailures.withLock { reported in
             defer { reported[organization.id] = failed.isEmpty ? nil : failed }

@@ -210,8 +210,9 @@ struct JournalEndToEndTests {
             }
             let good = try String(contentsOfFile: workspace.path("config.yaml"), encoding: .utf8)
             try workspace.write("config.yaml", good.replacingOccurrences(of: "vendor: TENABLE", with: "vendor: TENABLEX"))
+            let earlierRefusals = try Self.daemonEvents("config_reload_failed").count
             daemon.signal(SIGHUP)
-            var all = try await waitForEvent("config_reload_failed")
+            var all = try await waitForEvent("config_reload_failed", after: earlierRefusals)
             let refusal = try #require(all.first)
             #expect(refusal["LEEN_ERROR"]?.contains(workspace.path("config.yaml") + ":") == true)
             #expect(refusal["LEEN_ERROR"]?.contains("TENABLEX") == true)
@@ -226,8 +227,9 @@ struct JournalEndToEndTests {
             // A valid config with a changed secret: reloaded, and the new credentials are sent.
             try workspace.write("config.yaml", good)
             try workspace.write("tenable-secret", "rotated-\(UUID().uuidString.prefix(8))-SECRET")
+            let earlierReloads = try Self.daemonEvents("config_reloaded").count
             daemon.signal(SIGHUP)
-            all = try await waitForEvent("config_reloaded")
+            all = try await waitForEvent("config_reloaded", after: earlierReloads)
             #expect(all.count == 1)
             let events = try await JournalReader.waitFor(organization: organization, "credentials_updated") {
                 !$0.of("credentials_updated", "tenable-e2e").isEmpty
@@ -238,12 +240,18 @@ struct JournalEndToEndTests {
         }
     }
 
-    /// Waits for a daemon-level event (no organization field) written after this test started.
-    func waitForEvent(_ kind: String) async throws -> [[String: String]] {
+    /// Every daemon-level event of `kind` in the journal (other suites' daemons share it).
+    static func daemonEvents(_ kind: String) throws -> [[String: String]] {
+        try JournalReader.entries(["SYSLOG_IDENTIFIER=leen-healthd", "LEEN_EVENT=\(kind)"])
+    }
+
+    /// Waits for daemon-level events (no organization field) of `kind` beyond the `after` already in the
+    /// journal, and returns those new ones, oldest first.
+    func waitForEvent(_ kind: String, after: Int) async throws -> [[String: String]] {
         let end = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < end {
-            let found = try JournalReader.entries(["SYSLOG_IDENTIFIER=leen-healthd", "LEEN_EVENT=\(kind)"])
-            if !found.isEmpty { return found }
+            let found = try Self.daemonEvents(kind)
+            if found.count > after { return Array(found.dropFirst(after)) }
             try await Task.sleep(for: .milliseconds(150))
         }
         Issue.record("timed out waiting for \(kind)")
