@@ -65,6 +65,10 @@ public struct QueuedFault: Codable, Sendable, Hashable {
         /// Process the request, then close the connection instead of answering: the change is made but
         /// the client never hears of it (a lost response).
         case dropResponse = "drop_response"
+        /// Answer with `status` (400 when not given) and a `detail` quoting the request: method, path, the
+        /// `X-API-KEY` header and the body. Servers' error messages sometimes echo what they were sent; a
+        /// client must not pass such a detail on as it is (the API key, a credential).
+        case echo
     }
 
     public var kind: Kind
@@ -99,6 +103,7 @@ struct FaultDecision: Sendable {
         case malformed
         case close
         case dropResponse
+        case echo(Int)
     }
 
     var delayMs: Int = 0
@@ -118,6 +123,7 @@ struct FaultDecision: Sendable {
             case .malformed: decision.action = .malformed
             case .close: decision.action = .close
             case .dropResponse: decision.action = .dropResponse
+            case .echo: decision.action = .echo(fault.status ?? 400)
             }
             return decision
         }
