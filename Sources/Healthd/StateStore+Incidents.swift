@@ -15,7 +15,12 @@ extension StateStore {
     /// The saved detector; an empty one when there is no file yet.
     public func loadIncidents() throws -> IncidentDetector {
         guard FileManager.default.fileExists(atPath: incidentsFile.path) else { return IncidentDetector() }
-        return try decode(IncidentsFile.self, from: incidentsFile).detector
+        return try Self.readIncidents(try Self.contents(of: incidentsFile), path: incidentsFile.path)
+    }
+
+    /// `incidents.json`, from its bytes.
+    public static func readIncidents(_ data: Data, path: String) throws -> IncidentDetector {
+        try decode(IncidentsFile.self, from: data, path: path).detector
     }
 
     public func save(_ detector: IncidentDetector) throws {

@@ -84,11 +84,27 @@ public struct StateStore: Sendable {
         }
         var result: [OrganizationID: StoredOrganization] = [:]
         for file in files where file.pathExtension == "json" {
-            let decoded = try decode(OrganizationFile.self, from: file)
-            result[decoded.organizationID] = StoredOrganization(
-                state: decoded.state, delivery: decoded.delivery ?? Delivery())
+            let (id, stored) = try Self.readOrganization(try Self.contents(of: file), path: file.path)
+            result[id] = stored
         }
         return result
+    }
+
+    /// An organization's file, from its bytes: the organization it is for and what it holds, or a
+    /// ``StateError`` naming `path`. Pure, so the fuzz targets (`Fuzz/`) read files as the daemon does.
+    public static func readOrganization(_ data: Data, path: String) throws -> (OrganizationID, StoredOrganization) {
+        let file = try decode(OrganizationFile.self, from: data, path: path)
+        return (file.organizationID, StoredOrganization(state: file.state, delivery: file.delivery ?? Delivery()))
+    }
+
+    /// `daemon.json`, from its bytes.
+    public static func readDaemon(_ data: Data, path: String) throws -> Delivery {
+        try decode(DaemonFile.self, from: data, path: path).delivery
+    }
+
+    /// `credentials.json`, from its bytes.
+    public static func readCredentials(_ data: Data, path: String) throws -> AppliedCredentials {
+        try decode(AppliedCredentials.self, from: data, path: path)
     }
 
     /// Writes an organization's state with its stream and unsent events, in one atomic replacement: the
@@ -101,7 +117,7 @@ public struct StateStore: Sendable {
 
     public func loadDaemon() throws -> Delivery {
         guard FileManager.default.fileExists(atPath: daemonFile.path) else { return Delivery() }
-        return try decode(DaemonFile.self, from: daemonFile).delivery
+        return try Self.readDaemon(try Self.contents(of: daemonFile), path: daemonFile.path)
     }
 
     public func saveDaemon(_ delivery: Delivery) throws {
@@ -120,7 +136,7 @@ public struct StateStore: Sendable {
             let salt = (0..<4).map { _ in String(bytes.next(), radix: 16) }.joined()
             return AppliedCredentials(salt: salt, applied: [:])
         }
-        return try decode(AppliedCredentials.self, from: credentialsFile)
+        return try Self.readCredentials(try Self.contents(of: credentialsFile), path: credentialsFile.path)
     }
 
     public func save(_ credentials: AppliedCredentials) throws {
@@ -135,13 +151,21 @@ public struct StateStore: Sendable {
         return safe + ".json"
     }
 
-    func decode<T: Decodable>(_ type: T.Type, from file: URL) throws -> T {
+    static func contents(of file: URL) throws -> Data {
+        do {
+            return try Data(contentsOf: file)
+        } catch {
+            throw StateError(path: file.path, reason: "unreadable state: \(error)")
+        }
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, path: String) throws -> T {
         do {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
-            return try decoder.decode(T.self, from: Data(contentsOf: file))
+            return try decoder.decode(T.self, from: data)
         } catch {
-            throw StateError(path: file.path, reason: "unreadable state: \(error)")
+            throw StateError(path: path, reason: "unreadable state: \(error)")
         }
     }
 
