@@ -12,7 +12,7 @@ BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev pkg-config
 TEST_DEBS    ?= systemd util-linux prometheus curl openssl
 BENCH_DEBS   ?= wrk curl jq procps bc
 
-.PHONY: all build release test demo sim bench-sim bench-metrics bench-daemon soak clean deps build-deps
+.PHONY: all build release test demo sim bench-sim bench-metrics bench-daemon soak clean deps build-deps fuzz fuzz-build
 
 all: build
 
@@ -29,8 +29,10 @@ deps:
 	@./scripts/ensure-packages.sh $(BUILD_DEBS) $(TEST_DEBS)
 
 # Installs what the tests need, builds, and runs every test (Swift Testing), in three phases chosen by test
-# target, so a new suite runs where its target says:
+# target, so a new suite runs where its target says, with fuzzing between the first two:
 #   1. every unit-test target, in parallel;
+#   1b. fuzzing: the fuzz targets of Fuzz/ are built (.build-fuzz, instrumented) and each runs for
+#      FUZZ_TEST_SECONDS from its committed seeds (Fuzz/Corpus); a crash or trap fails the run (see `fuzz`);
 #   2. IntegrationTests (real systemd as PID 1 in namespaces, Prometheus, promtool, the built executables on
 #      real time), one suite at a time so a loaded 2-core machine cannot starve them;
 #   3. JournalTests next to a private systemd-journald (scripts/with-journald.sh; root). Exit 77 there means
@@ -45,6 +47,8 @@ HOST_CHECK = LEEN_HOST_BASELINE=$(HOST_BASELINE) $(SWIFT) test --skip-build --di
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest --skip '^($(REAL_PART_TARGETS))\.'
+	$(FUZZ_BUILD)
+	./scripts/fuzz.sh $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
 	rm -f $(HOST_BASELINE)
 	$(HOST_CHECK)
 	status=0; bin=$$($(SWIFT) build --show-bin-path)/leen-healthd; \
@@ -57,6 +61,23 @@ test: deps
 	fi; \
 	$(HOST_CHECK) || status=1; \
 	exit $$status
+
+# Fuzzing (docs/reliability.md, "Fuzzing"): one libFuzzer executable per target in Fuzz/, a package of its own
+# that depends on this one by path, so the build above never compiles it. It is built into .build-fuzz with
+# -sanitize=fuzzer on every Swift module (coverage of the code under test, not only of the harness).
+# `make fuzz` runs each target for FUZZ_SECONDS; FUZZ_TARGETS="config page" picks some. What it finds that is
+# new is kept in .build-fuzz/corpus (copy the worthwhile inputs to Fuzz/Corpus by hand); crashes go to
+# .build-fuzz/findings with the command that replays them.
+FUZZ_BUILD        = $(SWIFT) build --package-path Fuzz --scratch-path $(CURDIR)/.build-fuzz -Xswiftc -sanitize=fuzzer
+FUZZ_SECONDS      ?= 300
+FUZZ_TEST_SECONDS ?= 20
+FUZZ_TARGETS      ?=
+
+fuzz-build: build-deps
+	$(FUZZ_BUILD)
+
+fuzz: fuzz-build
+	./scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The daemon against an embedded leen-sim with a lively fleet; every event is printed (Ctrl-C stops).
 # DURATION=60 make demo stops by itself after 60 seconds. The first run builds first (see the README).

@@ -10,6 +10,11 @@ let package = Package(
         .executable(name: "leen-sim", targets: ["leen-sim"]),
         .executable(name: "leen-healthd", targets: ["leen-healthd"]),
         .executable(name: "leen-healthd-bench", targets: ["leen-healthd-bench"]),
+        // For the fuzz targets only (Fuzz/Package.swift depends on this package by path and can use only
+        // products); nothing here builds them.
+        .library(name: "HealthdCore", targets: ["HealthdCore"]),
+        .library(name: "HealthdMetrics", targets: ["HealthdMetrics"]),
+        .library(name: "Healthd", targets: ["Healthd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),

@@ -19,6 +19,11 @@ extension StateStore {
             .detector ?? IncidentDetector()
     }
 
+    /// `incidents.json`, from its bytes.
+    public static func readIncidents(_ data: Data, path: String) throws -> IncidentDetector {
+        try read(IncidentsFile.self, from: data, path: path, versions: 1...1).detector
+    }
+
     public func save(_ detector: IncidentDetector) throws {
         try write(IncidentsFile(detector: detector), to: incidentsFile)
     }

@@ -119,13 +119,34 @@ public struct StateStore: Sendable {
         for file in files.sorted(by: { $0.path < $1.path }) where file.pathExtension == "json" {
             guard
                 let decoded = try load(
-                    OrganizationFile.self, from: file, versions: 1...2, unusable: unusable, setAside: &setAside)
+                    OrganizationFile.self, from: file, versions: Self.organizationVersions, unusable: unusable,
+                    setAside: &setAside)
             else { continue }
             result[decoded.organizationID] = StoredOrganization(
                 state: decoded.state, delivery: decoded.delivery ?? Delivery())
         }
         return result
     }
+
+    /// An organization's file, from its bytes: the organization it is for and what it holds, or a
+    /// ``StateError`` naming `path`. Pure, so the fuzz targets (`Fuzz/`) read files as the daemon does.
+    public static func readOrganization(_ data: Data, path: String) throws -> (OrganizationID, StoredOrganization) {
+        let file = try read(OrganizationFile.self, from: data, path: path, versions: organizationVersions)
+        return (file.organizationID, StoredOrganization(state: file.state, delivery: file.delivery ?? Delivery()))
+    }
+
+    /// `daemon.json`, from its bytes.
+    public static func readDaemon(_ data: Data, path: String) throws -> Delivery {
+        try read(DaemonFile.self, from: data, path: path, versions: 1...1).delivery
+    }
+
+    /// `credentials.json`, from its bytes.
+    public static func readCredentials(_ data: Data, path: String) throws -> AppliedCredentials {
+        try read(AppliedCredentials.self, from: data, path: path, versions: 1...1)
+    }
+
+    /// The organization file's versions this build reads (1: before the outbox).
+    static let organizationVersions = 1...2
 
     /// Writes an organization's state with its stream and unsent events, in one atomic replacement: the
     /// commit point of a poll.
@@ -184,6 +205,30 @@ public struct StateStore: Sendable {
     /// The `version` every state file carries.
     struct VersionProbe: Decodable { var version: Int? }
 
+    /// A state file's bytes as `T` when its `version` is one of `versions` (a file without one counts as 1),
+    /// else a ``StateError`` naming `path` that says why without quoting the contents. Pure: the fuzz
+    /// targets (`Fuzz/`) read files as the daemon does.
+    static func read<T: Decodable>(_ type: T.Type, from data: Data, path: String, versions: ClosedRange<Int>) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let version: Int
+        do {
+            version = try decoder.decode(VersionProbe.self, from: data).version ?? 1
+        } catch {
+            throw StateError(path: path, reason: "unreadable state: \(describe(error))")
+        }
+        guard versions.contains(version) else {
+            throw StateError(
+                path: path,
+                reason: "format version \(version) (this leen-healthd reads \(versions.lowerBound)...\(versions.upperBound))")
+        }
+        do {
+            return try decoder.decode(T.self, from: data)
+        } catch {
+            throw StateError(path: path, reason: "unreadable state: \(describe(error))")
+        }
+    }
+
     /// Reads `file` as `T` when its `version` is one of `versions` (a file without one counts as 1). A file
     /// that cannot be read at all (permissions, I/O) always throws: moving it would not help.
     func load<T: Decodable>(
@@ -196,20 +241,10 @@ public struct StateStore: Sendable {
             throw StateError(path: file.path, reason: "cannot read: \(error.localizedDescription)")
         }
         let problem: String
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         do {
-            let version = try decoder.decode(VersionProbe.self, from: data).version ?? 1
-            guard versions.contains(version) else {
-                throw StateError(
-                    path: file.path,
-                    reason: "format version \(version) (this leen-healthd reads \(versions.lowerBound)...\(versions.upperBound))")
-            }
-            return try decoder.decode(T.self, from: data)
+            return try Self.read(T.self, from: data, path: file.path, versions: versions)
         } catch let error as StateError {
             problem = error.reason
-        } catch {
-            problem = "unreadable state: \(Self.describe(error))"
         }
         switch unusable {
         case .fail:

@@ -57,7 +57,8 @@ enum ConfigValues {
         guard parts.count == 2 else { return integral }
         guard !parts[1].isEmpty else { return nil }
         let fraction = Double("0." + parts[1])! * Double(scale)
-        return integral + Int64(fraction.rounded())
+        let (total, fractionOverflow) = integral.addingReportingOverflow(Int64(fraction.rounded()))
+        return fractionOverflow ? nil : total
     }
 
     static let jitterExpectation = "a fraction such as 0.1 or a percentage such as 10%"

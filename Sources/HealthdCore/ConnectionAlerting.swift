@@ -36,7 +36,7 @@ public enum ConnectionAlerting {
         if effective == .unhealthy, observation.state != .deleted, let health = observation.health {
             let since = alert.unhealthySince ?? now
             alert.unhealthySince = since
-            alert.unhealthyPolls += 1
+            alert.unhealthyPolls = alert.unhealthyPolls.saturatingAdd(1)
             let elapsed = Duration.seconds(now.timeIntervalSince(since))
             if !wasConfirmed, policy.rule(for: health).isMet(polls: alert.unhealthyPolls, elapsed: elapsed) {
                 alert.confirmedAt = now

@@ -23,7 +23,8 @@ public struct EventStream: Codable, Hashable, Sendable {
     public mutating func stamp(_ events: inout [HealthEvent]) {
         for index in events.indices {
             let subject = events[index][field: "LEEN_IDENTIFIER"] ?? ""
-            let sequence = sequences[subject, default: 0] + 1
+            // Saturating: a sequence read from a damaged state file may be at the maximum already.
+            let sequence = sequences[subject, default: 0].saturatingAdd(1)
             sequences[subject] = sequence
             var fields = events[index].fields.filter {
                 $0.name != "LEEN_EVENT_ID" && $0.name != "LEEN_EVENT_SEQUENCE"
@@ -65,5 +66,14 @@ public struct EventStream: Codable, Hashable, Sendable {
         hex = String(repeating: "0", count: 32 - hex.count) + hex
         let characters = Array(hex)
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+    }
+}
+
+extension FixedWidthInteger {
+    /// `self + other`, or the largest (smallest) value instead of overflowing: for counters that a state
+    /// file carries over, which must not trap the daemon whatever the file holds.
+    package func saturatingAdd(_ other: Self) -> Self {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
     }
 }

@@ -71,7 +71,7 @@ public enum PollProcessor {
                     observation: observation,
                     healthSince: healthChanged || previous == nil ? now : previous!.healthSince,
                     changedAt: changes.isEmpty ? previous?.changedAt ?? now : now, missing: false,
-                    transitions: (previous?.transitions ?? 0) + (healthChanged && previous != nil ? 1 : 0))
+                    transitions: (previous?.transitions ?? 0).saturatingAdd(healthChanged && previous != nil ? 1 : 0))
                 events += ConnectionAlerting.apply(
                     &tracked, previous: previous, events: connectionEvents, policy: policy, context: context)
                 if let previous, observation.state == .deleted, previous.observation.state != .deleted {
@@ -103,7 +103,8 @@ public enum PollProcessor {
         var next = state
         let now = context.observedAt
         next.lastAttempt = now
-        next.consecutiveFailures += 1
+        // Saturating: the count comes from a state file, which may hold anything.
+        next.consecutiveFailures = state.consecutiveFailures.saturatingAdd(1)
         let since = state.api.failingSince ?? now
         let status: APIStatus =
             failure.isRejection

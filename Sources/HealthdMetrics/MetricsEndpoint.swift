@@ -102,20 +102,57 @@ public struct MetricsEndpoint: Sendable {
     /// Routes by path: 404 for an unknown path, 405 for a method other than GET or HEAD (for HEAD, the
     /// server sends the headers only).
     public func respond(to request: HTTPRequest) async -> Reply {
-        let path = (request.path ?? "/").split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
-        guard let route = Route(rawValue: path.isEmpty ? "/" : path) else {
+        let plan = Self.plan(for: request)
+        switch plan.target {
+        case .notFound:
             return Reply(.notFound, text: "Not Found\n")
-        }
-        guard request.method == .get || request.method == .head else {
+        case .methodNotAllowed:
             var reply = Reply(.methodNotAllowed, text: "Method Not Allowed\n")
             reply.headers[.allow] = "GET, HEAD"
             return reply
+        case .route(let route):
+            return await respond(route, plan: plan)
         }
-        return await respond(route, to: request)
+    }
+
+    /// What a request asks for, read from its head alone: the route (or why none), the format, gzip and the
+    /// `/status` filter. Pure: the fuzz targets (`Fuzz/`) call it without a server.
+    public struct RequestPlan: Sendable, Hashable {
+        public enum Target: Sendable, Hashable {
+            case route(Route)
+            case notFound
+            case methodNotAllowed
+        }
+
+        public var target: Target
+        /// `/metrics`: from `Accept`.
+        public var format: ExpositionFormat
+        /// From `Accept-Encoding`.
+        public var gzip: Bool
+        /// `/status?organization_id=`.
+        public var organizationID: String?
+    }
+
+    public static func plan(for request: HTTPRequest) -> RequestPlan {
+        let path = (request.path ?? "/").split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+        let target: RequestPlan.Target =
+            if let route = Route(rawValue: path.isEmpty ? "/" : path) {
+                request.method == .get || request.method == .head ? .route(route) : .methodNotAllowed
+            } else {
+                .notFound
+            }
+        return RequestPlan(
+            target: target, format: ExpositionFormat.negotiate(accept: request.headerFields[.accept]),
+            gzip: ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding]),
+            organizationID: queryItem("organization_id", in: request.path))
     }
 
     /// The answer for `route` (the method is not checked).
     public func respond(_ route: Route, to request: HTTPRequest) async -> Reply {
+        await respond(route, plan: Self.plan(for: request))
+    }
+
+    private func respond(_ route: Route, plan: RequestPlan) async -> Reply {
         switch route {
         case .healthy:
             return Reply(.ok, text: "OK\n")
@@ -127,8 +164,7 @@ public struct MetricsEndpoint: Sendable {
             return Reply(.ok, contentType: "text/html; charset=utf-8", body: [ByteBuffer(string: html)])
         case .metrics:
             let input = await provider()
-            let format = ExpositionFormat.negotiate(accept: request.headerFields[.accept])
-            let gzip = ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding])
+            let (format, gzip) = (plan.format, plan.gzip)
             var reply: Reply
             if gzip, let body = await renderCompressed(input, format: format) {
                 reply = Reply(.ok, contentType: format.contentType, body: body.chunks)
@@ -141,8 +177,7 @@ public struct MetricsEndpoint: Sendable {
             return reply
         case .status:
             let input = await provider()
-            let organization = Self.queryItem("organization_id", in: request.path)
-            let gzip = ExpositionFormat.acceptsGzip(request.headerFields[.acceptEncoding])
+            let (organization, gzip) = (plan.organizationID, plan.gzip)
             let (json, compressed) = await offload {
                 let json = ByteBuffer(bytes: StatusDocument(input, organizationID: organization).encoded())
                 return (json, gzip ? try? DeflatedRuns.gzip(json) : nil)

@@ -113,7 +113,7 @@ public struct LeenClient: Sendable {
                             status: raw.status, underlying: Self.summary(of: error))
                     }
                 } else {
-                    failure = Self.error(for: raw, endpoint: endpoint)
+                    failure = Self.error(for: raw, endpoint: endpoint, secrets: secrets(sentWith: payload))
                 }
             } catch let error as LeenAPIError {
                 failure = error
@@ -194,11 +194,25 @@ public struct LeenClient: Sendable {
     }
 
     func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        try Self.decodeBody(T.self, from: Data(buffer.readableBytesView))
     }
 
-    /// Maps a non-2xx response to a typed error with Leen's `detail`.
-    static func error(for raw: RawResponse, endpoint: Endpoint) -> LeenAPIError {
+    /// How every call reads a 2xx body: `T` from JSON, or the error whose ``summary(of:)`` becomes the
+    /// `malformedResponse` error's text. Public so that the fuzz targets (`Fuzz/`) read bodies as calls do.
+    public static func decodeBody<T: Decodable>(_ type: T.Type, from body: Data) throws -> T {
+        try JSONDecoder().decode(T.self, from: body)
+    }
+
+    /// The API key and the credential values of `payload`: what an error that quotes the request must not
+    /// repeat.
+    func secrets(sentWith payload: ByteBuffer?) -> [String] {
+        [configuration.apiKey.secretValue]
+            + (payload.map { SecretRedaction.credentialValues(inJSON: Array($0.readableBytesView)) } ?? [])
+    }
+
+    /// Maps a non-2xx response to a typed error with Leen's `detail`, without `secrets` (the request's key and
+    /// credentials) should the server quote them back.
+    static func error(for raw: RawResponse, endpoint: Endpoint, secrets: [String] = []) -> LeenAPIError {
         let kind: LeenAPIError.Kind =
             switch raw.status {
             case 401: .unauthorized
@@ -216,17 +230,23 @@ public struct LeenClient: Sendable {
         }
         let data = Data(raw.body.readableBytesView)
         if kind == .validation, let body = try? JSONDecoder().decode(HTTPValidationError.self, from: data) {
-            error.validationIssues = body.detail
+            error.validationIssues = body.detail.map { issue in
+                var issue = issue
+                issue.msg = SecretRedaction.redact(issue.msg, secrets: secrets)
+                return issue
+            }
         } else if let body = try? JSONDecoder().decode(DetailBody.self, from: data),
             case .string(let detail)? = body.detail
         {
-            error.detail = ServerText.sanitize(detail)
+            // The request's own secrets are redacted first, whole (a cut through one would leave its first
+            // characters); then anything else credential-like, and the length bound.
+            error.detail = ServerText.sanitize(SecretRedaction.redact(detail, secrets: secrets))
         }
         return error
     }
 
     /// A one-line description of a transport or decoding error. These never contain headers or bodies.
-    static func summary(of error: any Error) -> String {
+    public static func summary(of error: any Error) -> String {
         switch error {
         case let error as DecodingError:
             switch error {

@@ -68,6 +68,10 @@ public struct QueuedFault: Codable, Sendable, Hashable {
         /// A list response that answers 200 but is not a faithful page (``ListingFault``): what a buggy or
         /// inconsistent server sends. Only list requests take it.
         case listing
+        /// Answer with `status` (400 when not given) and a `detail` quoting the request: method, path, the
+        /// `X-API-KEY` header and the body. Servers' error messages sometimes echo what they were sent; a
+        /// client must not pass such a detail on as it is (the API key, a credential).
+        case echo
     }
 
     /// How a ``Kind/listing`` fault bends one list page.
@@ -125,6 +129,7 @@ struct FaultDecision: Sendable {
         case close
         case dropResponse
         case listing(QueuedFault.ListingFault)
+        case echo(Int)
     }
 
     var delayMs: Int = 0
@@ -150,6 +155,7 @@ struct FaultDecision: Sendable {
             case .close: decision.action = .close
             case .dropResponse: decision.action = .dropResponse
             case .listing: decision.action = .listing(fault.listing ?? .empty)
+            case .echo: decision.action = .echo(fault.status ?? 400)
             }
             return decision
         }

@@ -127,6 +127,14 @@ struct APIMiddleware: RouterMiddleware {
             await hang(seconds: seconds)
         case .close?:
             return SimulatorHTTP.closing()
+        case .echo(let code)?:
+            var echoed = request
+            let body = try await echoed.collectBody(upTo: 1 << 20)
+            let status = SimulatorHTTP.status(code: code)
+            return SimulatorHTTP.detail(
+                "\(status.reasonPhrase): could not process \(request.method) \(request.uri.path) with X-API-KEY "
+                    + "\(request.headers[SimulatorHTTP.apiKeyField] ?? "-") and body \(String(buffer: body))",
+                status: status)
         case .truncate?, .malformed?, .dropResponse?, .listing?:
             context.fault = decision.action
         case nil:

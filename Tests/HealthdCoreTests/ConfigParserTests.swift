@@ -864,4 +864,14 @@ struct ConfigParserTests {
     func suggestions(_ name: String, _ known: [String], _ expected: String?) {
         #expect(ConfigContext.closest(to: name, among: known) == expected)
     }
+
+    // MARK: Inputs that trapped (Fuzz/, docs/reliability.md)
+
+    /// A whole part just below the limit plus a fraction overflowed Int64 when the two were added.
+    @Test(arguments: ["9223372036.9s", "106751.99999d", "2562047h47m16.9s", "9223372036854.9ms"])
+    func durationFractionOverflow(_ text: String) {
+        #expect(
+            configIssues(configYAML(rest: "poll:\n  interval: \(text)"))
+                == ["t.yaml:8:13: poll.interval: expected a duration such as 30s, 5m, 1h30m or 250ms, found '\(text)'"])
+    }
 }

@@ -19,11 +19,18 @@ package func daemonBinary() -> String {
 /// A temporary directory with the daemon's config, secrets and state; removed by ``remove()``.
 package struct Workspace {
     package let url: URL
-    package let apiKey = "e2e-api-key-\(UUID().uuidString.prefix(8))-SECRET"
-    package let tenableClient = "tenable-client-\(UUID().uuidString.prefix(8))-SECRET"
-    package var tenableSecret = "tenable-secret-\(UUID().uuidString.prefix(8))-SECRET"
+    package let apiKey: String
+    package let tenableClient: String
+    package var tenableSecret: String
 
-    package init() throws {
+    package init(
+        apiKey: String = "e2e-api-key-\(UUID().uuidString.prefix(8))-SECRET",
+        tenableClient: String = "tenable-client-\(UUID().uuidString.prefix(8))-SECRET",
+        tenableSecret: String = "tenable-secret-\(UUID().uuidString.prefix(8))-SECRET"
+    ) throws {
+        self.apiKey = apiKey
+        self.tenableClient = tenableClient
+        self.tenableSecret = tenableSecret
         url = FileManager.default.temporaryDirectory.appendingPathComponent("leen-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         try write("api-key", apiKey)
@@ -98,35 +105,48 @@ package func simulatorSetup(organization: OrganizationID, apiKey: String) -> (Si
     return (config, scenario)
 }
 
-/// A `leen-healthd run` child process with its stderr collected.
+/// A `leen-healthd run` child process with its stderr (and stdout) collected.
 package final class DaemonProcess: Sendable {
     /// Foundation's `Process` is thread-safe for the calls made here (run, isRunning, status, pid).
     package nonisolated(unsafe) let process: Process
     private let errors = Collected()
+    private let output = Collected()
 
     package final class Collected: Sendable {
         package let data = Mutex(Data())
     }
 
-    package init(configPath: String) throws {
+    /// - Parameters:
+    ///   - wrapper: a command that execs the daemon (`setpriv …`); the daemon's pid is then the wrapper's.
+    ///   - directory: the working directory (where a core file would go).
+    package convenience init(configPath: String, wrapper: [String] = [], directory: String? = nil) throws {
+        try self.init(
+            command: wrapper + [daemonBinary(), "run", "--config", configPath, "--log-level", "debug"],
+            directory: directory)
+    }
+
+    /// Any command, collected the same way.
+    package init(command: [String], directory: String? = nil) throws {
         process = Process()
-        process.executableURL = URL(fileURLWithPath: daemonBinary())
-        process.arguments = ["run", "--config", configPath, "--log-level", "debug"]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory, isDirectory: true) }
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = nil
         process.environment = environment
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
-        let sink = errors
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            sink.data.withLock { $0.append(chunk) }
+        for (pipe, sink) in [(Pipe(), errors), (Pipe(), output)] {
+            if sink === errors { process.standardError = pipe } else { process.standardOutput = pipe }
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let chunk = handle.availableData
+                sink.data.withLock { $0.append(chunk) }
+            }
         }
         try process.run()
     }
 
     package var stderr: String { errors.data.withLock { String(decoding: $0, as: UTF8.self) } }
+    package var stdout: String { output.data.withLock { String(decoding: $0, as: UTF8.self) } }
+    package var pid: Int32 { process.processIdentifier }
     package var isRunning: Bool { process.isRunning }
 
     package func signal(_ number: Int32) { kill(process.processIdentifier, number) }
