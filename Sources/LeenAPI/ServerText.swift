@@ -1,10 +1,16 @@
+import Foundation
+
 /// Text a server sent back (Leen's `detail`, a validation message) made safe to log, store and serve.
 ///
-/// Such text can echo the request, and so a credential. It is cut to a bounded length, control characters
-/// become spaces, and anything that looks like a secret is replaced by `[redacted]`: the value after a
+/// Such text can echo the request, and so a credential. The client first takes out the request's own
+/// secrets (``SecretRedaction``); this then cuts the text to a bounded length, turns control characters into
+/// spaces, and replaces anything else that looks like a secret by `<redacted>`: the value after a
 /// credential-like name (`password=…`, `"api_key": "…"`, `Authorization: Bearer …`) and any long unbroken
-/// run of key-like characters (tokens, keys, base64). What remains is enough to act on: the words.
+/// run of key-like characters (tokens, keys) that is not a UUID. What remains is enough to act on: the words.
 public enum ServerText {
+    /// What replaces a secret.
+    static let marker = "<redacted>"
+
     /// The longest text kept, in characters.
     public static let maximumLength = 300
 
@@ -23,10 +29,13 @@ public enum ServerText {
         for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }) {
             var piece = String(word.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? " " : Character($0) })
             let lower = piece.lowercased()
-            if redactNext, lower == "basic" || secretNames.contains(lower) {
+            if piece == marker {
+                // Already taken out (``SecretRedaction``): nothing follows it to hide.
+                redactNext = false
+            } else if redactNext, lower == "basic" || secretNames.contains(lower) {
                 // `Authorization: Bearer abc`: the scheme stays, the word after it goes.
             } else if redactNext {
-                piece = "[redacted]"
+                piece = marker
                 redactNext = false
             } else if let name = secretNames.first(where: { lower.contains($0) }) {
                 // `password=hunter2`, `"token":"abc"`: keep the name, drop what follows it in the word; a bare
@@ -34,7 +43,7 @@ public enum ServerText {
                 if let cut = piece.firstIndex(where: { $0 == "=" || $0 == ":" }),
                     piece[piece.index(after: cut)...].contains(where: { $0.isLetter || $0.isNumber })
                 {
-                    piece = String(piece[...cut]) + "[redacted]"
+                    piece = String(piece[...cut]) + marker
                 } else if lower.hasSuffix(name) || lower.hasSuffix(name + ":") || lower.hasSuffix(name + "\":")
                     || lower.hasSuffix(name + "=")
                 {
@@ -48,16 +57,19 @@ public enum ServerText {
         return String(joined.prefix(maximumLength - 1)) + "…"
     }
 
-    /// Replaces each run of at least ``longRun`` letters, digits, `+/=_-` that mixes letters and digits.
+    /// Replaces each run of at least ``longRun`` letters, digits, `+=_-` that mixes letters and digits and
+    /// is not a UUID (organization and connection ids are safe, and what an operator needs). `/` ends a run,
+    /// so a path keeps its segments.
     static func redactLongRuns(_ word: String) -> String {
         func keyLike(_ c: Character) -> Bool {
-            c.isASCII && (c.isLetter || c.isNumber || c == "+" || c == "/" || c == "=" || c == "_" || c == "-")
+            c.isASCII && (c.isLetter || c.isNumber || c == "+" || c == "=" || c == "_" || c == "-")
         }
         var result = ""
         var run = ""
         func flush() {
             let mixed = run.contains(where: \.isNumber) && run.contains(where: \.isLetter)
-            result += run.count >= longRun && mixed ? "[redacted]" : run
+            let uuid = run.count == 36 && UUID(uuidString: run) != nil
+            result += run.count >= longRun && mixed && !uuid ? marker : run
             run = ""
         }
         for c in word {

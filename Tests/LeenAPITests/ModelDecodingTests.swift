@@ -1122,12 +1122,16 @@ struct ErrorMappingTests {
     }
 
     @Test(arguments: [
-        ("Invalid credentials: password=hunter2secret for user bob", "Invalid credentials: password=[redacted] for user bob"),
-        (#"could not parse {"api_key":"lk_live_abc"} in body"#, #"could not parse {"api_key":[redacted] in body"#),
-        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9 rejected", "Authorization: Bearer [redacted] rejected"),
-        ("token 9f8e7d6c5b4a39281706f5e4d3c2b1a0 expired", "token [redacted] expired"),
-        ("key AKIAIOSFODNN7EXAMPLE1234567 is not valid", "key [redacted] is not valid"),
+        ("Invalid credentials: password=hunter2secret for user bob", "Invalid credentials: password=<redacted> for user bob"),
+        (#"could not parse {"api_key":"lk_live_abc"} in body"#, #"could not parse {"api_key":<redacted> in body"#),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9 rejected", "Authorization: Bearer <redacted> rejected"),
+        ("token 9f8e7d6c5b4a39281706f5e4d3c2b1a0 expired", "token <redacted> expired"),
+        ("key AKIAIOSFODNN7EXAMPLE1234567 is not valid", "key <redacted> is not valid"),
         ("Organization not found", "Organization not found"),
+        (
+            "GET /provisioning/organizations/3c90c3cc-0d44-4b50-8888-8dd25736052a/connections failed",
+            "GET /provisioning/organizations/3c90c3cc-0d44-4b50-8888-8dd25736052a/connections failed"
+        ),
         ("line one\nline\u{7}two", "line one line two"),
     ])
     func detailsAreScrubbed(_ detail: String, _ expected: String) throws {
@@ -1140,7 +1144,7 @@ struct ErrorMappingTests {
     @Test func validationMessagesAreScrubbed() {
         let body = #"{"detail":[{"loc":["body","credentials","secret_key"],"msg":"secret_key=wJalrXUtnFEMIK7MDENGbPxRfiCY1234 is invalid","type":"value_error"}]}"#
         let error = Self.map(422, body: Data(body.utf8))
-        #expect(error.description.contains("body.credentials.secret_key: secret_key=[redacted] is invalid"))
+        #expect(error.description.contains("body.credentials.secret_key: secret_key=<redacted> is invalid"))
         #expect(!error.description.contains("wJalrXUtnFEMI"))
     }
 
