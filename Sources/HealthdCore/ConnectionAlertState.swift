@@ -11,7 +11,8 @@ public struct ConnectionAlertState: Codable, Hashable, Sendable {
     public var confirmedAt: Date?
     /// When `connection_still_unhealthy` was last written for the confirmed problem.
     public var remindedAt: Date?
-    /// Health status changes within the flapping window, oldest first.
+    /// The latest health status changes within the flapping window (at most `flapping.changes + 1`), oldest
+    /// first.
     public var statusChanges: [Date] = []
     /// Since when the connection flaps; nil when it does not.
     public var flappingSince: Date?

@@ -102,9 +102,12 @@ public enum ConnectionAlerting {
         }
         let changed = previous != nil && current != nil && previous != current
         if changed { alert.statusChanges.append(now) }
-        let recent = alert.statusChanges.filter { now.timeIntervalSince($0) < rule.window.seconds }
+        // Only the last `changes + 1` matter (more than `changes` within the window starts flapping): a
+        // connection that changes at every poll must not grow its state for a whole window (the soak found
+        // 17 MiB in 10 minutes at 10k connections).
+        let recent = alert.statusChanges.filter { now.timeIntervalSince($0) < rule.window.seconds }.suffix(rule.changes + 1)
         // The last change is kept past the window: stability is measured from it.
-        alert.statusChanges = recent.isEmpty ? Array(alert.statusChanges.suffix(1)) : recent
+        alert.statusChanges = recent.isEmpty ? Array(alert.statusChanges.suffix(1)) : Array(recent)
         if alert.flappingSince == nil {
             guard recent.count > rule.changes else { return (false, false) }
             alert.flappingSince = now
