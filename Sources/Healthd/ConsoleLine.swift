@@ -7,7 +7,10 @@ public enum ConsoleLine {
     public static func of(_ event: HealthEvent) -> String {
         let time = Date().formatted(Date.ISO8601FormatStyle().time(includingFractionalSeconds: false))
         let priority = event.priority.name.padding(toLength: 7, withPad: " ", startingAt: 0)
-        let kind = event.kind.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)
+        let kind = event.kind.rawValue.padding(toLength: kindWidth, withPad: " ", startingAt: 0)
         return "\(time)  \(priority)  \(kind)  \(event.message)"
     }
+
+    /// The longest event type's length: `padding(toLength:)` would cut a longer one.
+    static let kindWidth = EventKind.allCases.map(\.rawValue.count).max() ?? 0
 }

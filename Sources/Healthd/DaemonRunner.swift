@@ -47,6 +47,31 @@ public enum DaemonRunner {
     public static func run(
         configPath: String, listen: ListenOverride? = nil, webConfigFile: String? = nil, logger: Logger
     ) async throws {
+        try await run(configPath: configPath, options: Options(listen: listen, webConfigFile: webConfigFile), logger: logger)
+    }
+
+    /// What `run` takes beyond the configuration file: the command line's overrides, and the hooks `demo` uses
+    /// to run the very same daemon while printing what it does.
+    public struct Options: Sendable {
+        public var listen: ListenOverride?
+        public var webConfigFile: String?
+        /// Called with every event once written.
+        public var observers: [@Sendable (HealthEvent) -> Void] = []
+        /// False sends nothing to standard error when no journal listens (the demo prints events through an
+        /// observer, so the stderr copy would double them).
+        public var eventsToStandardError = true
+        /// Called with the metrics endpoint's port once it is bound (the actual port when the address says 0).
+        public var onMetricsListening: (@Sendable (Int) -> Void)?
+
+        public init(listen: ListenOverride? = nil, webConfigFile: String? = nil) {
+            self.listen = listen
+            self.webConfigFile = webConfigFile
+        }
+    }
+
+    public static func run(configPath: String, options: Options, logger: Logger) async throws {
+        let listen = options.listen
+        let webConfigFile = options.webConfigFile
         if !CoreDumps.disable() {
             logger.warning("cannot turn core dumps off; a crash could write secrets to a core file")
         }
@@ -60,7 +85,13 @@ public enum DaemonRunner {
         try await HTTPClient.withHTTPClient(
             configuration: httpConfiguration(configuration), backgroundActivityLogger: logger
         ) { http in
-            let emitter = EventEmitter.standard(format: StreamSink.Format(configuration.events.stderrFormat))
+            let emitter =
+                options.eventsToStandardError
+                ? EventEmitter.standard(
+                    format: StreamSink.Format(configuration.events.stderrFormat), observers: options.observers)
+                : EventEmitter(
+                    sink: Journal.isAvailable ? SystemdJournalSink() : NullSink(), fallback: NullSink(),
+                    observers: options.observers)
             let recorder = MetricsRecorder(version: Version.current)
             // Loaded before anything starts: a bad web configuration is a configuration error (exit 78).
             let security = try (webConfigFile ?? configuration.metrics.webConfigFile).map { path throws(ConfigErrors) in
@@ -106,7 +137,10 @@ public enum DaemonRunner {
                     .init(
                         service: try MetricsServer(
                             listen: listen, provider: provider, security: security, logger: logger,
-                            onListening: { boundSink.yield($0) })))
+                            onListening: { port in
+                                options.onMetricsListening?(port)
+                                boundSink.yield(port)
+                            })))
             } else {
                 boundSink.yield(0)
             }

@@ -108,3 +108,18 @@ public struct StatusSummary: Sendable, Hashable {
         return "\(listed) connections: " + parts.joined(separator: ", ") + "; \(api)"
     }
 }
+
+/// Who must act on an unhealthy connection and what they should do, in words: events and `status` say it
+/// the same way.
+public enum OwnerAction {
+    /// Nil for a healthy connection or one without health.
+    public static func text(for health: ConnectionObservation.Health?) -> String? {
+        guard let health, health.status != .healthy else { return nil }
+        switch health.resolutionOwner {
+        case .customer: return "CUSTOMER must act: update the connection's credentials"
+        case .vendor: return "VENDOR-side problem, often clears on the next run"
+        case .leen: return "LEEN-side problem: Leen fixes it, escalate if it persists"
+        default: return "resolution owner \(health.resolutionOwner.rawValue)"
+        }
+    }
+}

@@ -74,8 +74,8 @@ extension EventBuilder {
         return alertingEvent(
             .connectionFlapping, .warning,
             "\(label(tracked.observation, context)) is flapping: its status changed \(changes) times within "
-                + "\(words(rule.window)); its changes are written at info until it is stable for "
-                + "\(words(rule.stableFor)). Now \(describe(tracked.observation))",
+                + "\(rule.window.compactText); its changes are written at info until it is stable for "
+                + "\(rule.stableFor.compactText). Now \(describe(tracked.observation))",
             tracked, context: context, extra: [EventField("LEEN_STATUS_CHANGES", String(changes))])
     }
 
@@ -122,15 +122,4 @@ extension EventBuilder {
             ], context: context)
     }
 
-    /// `1h30m`, `45s`, `2d`: a duration as the configuration writes it.
-    static func words(_ duration: Duration) -> String {
-        var rest = Int(duration.seconds.rounded())
-        guard rest > 0 else { return "0s" }
-        var parts: [String] = []
-        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] where rest >= size {
-            parts.append("\(rest / size)\(unit)")
-            rest %= size
-        }
-        return parts.joined()
-    }
 }

@@ -262,15 +262,9 @@ public enum EventBuilder {
         return "\(health.status.rawValue): \(health.name.rawValue) (owner \(health.resolutionOwner.rawValue)\(details))"
     }
 
-    /// Who must act, in words.
+    /// Who must act, in words, as a clause to append to a message.
     static func advice(_ health: ConnectionObservation.Health?) -> String {
-        guard let health, health.status != .healthy else { return "" }
-        switch health.resolutionOwner {
-        case .customer: return "; CUSTOMER must act: update the connection's credentials"
-        case .vendor: return "; VENDOR-side problem, often clears on the next run"
-        case .leen: return "; LEEN-side problem: Leen fixes it, escalate if it persists"
-        default: return "; resolution owner \(health.resolutionOwner.rawValue)"
-        }
+        OwnerAction.text(for: health).map { "; " + $0 } ?? ""
     }
 
     static func timestamp(_ date: Date) -> String {

@@ -16,10 +16,11 @@ struct HealthModel: Sendable {
     var failureRate: Double
     var persistence: Double
 
-    /// Relative weights of the failure names.
+    /// Relative weights of the failure names. Credential failures are rare next to transient ones, as in a
+    /// real fleet: they last until someone acts, so a larger share would leave most of a fleet UNAUTHORIZED.
     static let failureWeights: [(HealthName, Double)] = [
-        (.vendorServerError, 30), (.rateLimitExceeded, 20), (.unauthorized, 20), (.executionTimeout, 10),
-        (.vendorClientError, 10), (.internalError, 10),
+        (.vendorServerError, 34), (.rateLimitExceeded, 24), (.unauthorized, 4), (.executionTimeout, 13),
+        (.vendorClientError, 13), (.internalError, 12),
     ]
 
     /// Export types the simulator uses in `details`. Only `alerts` is documented; the others mirror Leen's

@@ -140,6 +140,11 @@ struct Status: AsyncParsableCommand {
     var config: String?
     @Option(help: "The state directory (overrides the configuration's).")
     var stateDirectory: String?
+    @Option(help: "Only this organization (its id, or its name from the configuration).")
+    var organization: String?
+    @Flag(help: "Only UNHEALTHY connections.") var unhealthy = false
+    @Option(help: "Only UNHEALTHY connections this resolution owner must fix: CUSTOMER, VENDOR or LEEN.")
+    var owner: String?
     @Flag(help: "JSON instead of a table.") var json = false
 
     func run() async throws {
@@ -154,7 +159,9 @@ struct Status: AsyncParsableCommand {
                 throw failConfiguration(error)
             }
         }
+        let filter = StatusReport.Filter(organization: organization, unhealthyOnly: unhealthy, owner: owner)
         let rows = StatusReport.rows(try StateStore(directory: directory).loadOrganizations(), names: names)
+            .filter(filter.matches)
         print(json ? try StatusReport.json(rows) : StatusReport.table(rows))
     }
 }
@@ -167,6 +174,18 @@ struct Demo: AsyncParsableCommand {
     var listen: String?
     @Option(help: "Stop after this many seconds (default: until Ctrl-C).")
     var duration: Double?
+    @Option(
+        name: .customLong("web.listen-address"),
+        help: ArgumentHelp("Where the daemon serves /metrics and /status (port 0: a free one).", valueName: "host:port"))
+    var metricsListen = "127.0.0.1:0"
+
+    func validate() throws {
+        do {
+            _ = try MetricsServer.parseListen(metricsListen)
+        } catch {
+            throw ValidationError("--web.listen-address: \(error)")
+        }
+    }
 
     func run() async throws {
         var options = HealthdDemo.Demo.Options()
@@ -178,6 +197,7 @@ struct Demo: AsyncParsableCommand {
             options.listen = (host.isEmpty ? "127.0.0.1" : host, port)
         }
         if let duration { options.duration = .milliseconds(Int64(duration * 1000)) }
+        options.metricsListen = metricsListen
         var logger = Logger(label: "leen-healthd") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         // print + fflush: `demo | head` ends quietly (SIGPIPE), where FileHandle.write would trap on EPIPE.

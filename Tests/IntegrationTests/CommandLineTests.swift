@@ -155,54 +155,81 @@ struct CommandLineTests {
         }
     }
 
-    @Test("status prints the monitored connections from the state directory, as a table or JSON")
+    @Test("status prints the monitored connections from the state directory, as a table or JSON, filtered")
     func statusFromStateDirectory() async throws {
         try await ProvisioningHarness.run(existing: [
             .init(organization: "e2e", vendor: .tenable, identifier: "tenable-e2e", health: .unauthorized),
             .init(organization: "e2e", vendor: .msEntra, identifier: "entra-e2e", oauthPending: true),
+            .init(organization: "e2e", vendor: .msDefenderVMS, identifier: "defender-e2e", health: .vendorServerError),
         ]) { bench in
             let workspace = bench.workspace
             let organization = bench.organization
             // A short in-process run: one poll ingested by the monitor, which writes the state directory.
             let path = try bench.writeConfiguration()
+            let declared = try String(contentsOfFile: path, encoding: .utf8)
+                + "\n      - identifier: defender-e2e\n        vendor: MS_DEFENDER_VMS\n"
+            try declared.write(toFile: path, atomically: true, encoding: .utf8)
             let configuration = try ConfigLoader.load(path: path, environment: [:])
             let monitor = try Monitor(
                 configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
                 emitter: EventEmitter(sink: NullSink(), fallback: NullSink()), logger: quietLogger)
-            // Two monitored, one OAuth pending, and UNAUTHORIZED confirmed at once (alerting.confirm).
-            #expect(await monitor.ingest(.success(Listing(items: try await bench.listed())), organization: organization)?.events == 4)
+            // Three monitored (two of them unhealthy), one OAuth pending, and UNAUTHORIZED confirmed at once
+            // (alerting.confirm); the VENDOR problem waits for more polls.
+            #expect(await monitor.ingest(.success(Listing(items: try await bench.listed())), organization: organization)?.events == 5)
 
-            let table = try await runDaemonBinary(
-                ["status", "--state-directory", workspace.path("state")], in: workspace)
-            #expect(table.status == 0, "stderr: \(table.stderr)")
+            func status(_ arguments: [String]) async throws -> CommandResult {
+                let result = try await runDaemonBinary(["status"] + arguments, in: workspace)
+                #expect(result.status == 0, "stderr: \(result.stderr)")
+                return result
+            }
+            let table = try await status(["--state-directory", workspace.path("state")])
             let lines = table.stdoutLines.map { $0.split(separator: " ").map(String.init) }
             #expect(
                 lines.first == [
-                    "ORGANIZATION", "IDENTIFIER", "VENDOR", "STATE", "STATUS", "HEALTH", "OWNER", "SINCE", "API",
+                    "ORGANIZATION", "IDENTIFIER", "VENDOR", "STATE", "STATUS", "HEALTH", "OWNER", "FOR", "SINCE", "API",
                 ])
-            #expect(lines.count == 3)
-            let rows = Dictionary(uniqueKeysWithValues: lines.dropFirst().map { ($0[1], $0) })
+            let rows = Dictionary(uniqueKeysWithValues: lines.dropFirst().prefix(3).map { ($0[1], $0) })
             let tenable = try #require(rows["tenable-e2e"])
-            #expect(tenable.count == 9)
+            #expect(tenable.count == 10)
             #expect(
                 Array(tenable.prefix(7)) == [
                     organization.rawValue, "tenable-e2e", "TENABLE", "ACTIVE", "UNHEALTHY", "UNAUTHORIZED", "CUSTOMER",
                 ])
+            #expect(tenable[7].wholeMatch(of: /[0-9]+s/) != nil, "FOR: \(tenable[7])")
             #expect(tenable.last == "ok")
             let entra = try #require(rows["entra-e2e"])
             #expect(
-                Array(entra.prefix(7)) == [
-                    organization.rawValue, "entra-e2e", "MS_ENTRA", "PENDING", "OAUTH_PENDING", "-", "-",
+                Array(entra.prefix(8)) == [
+                    organization.rawValue, "entra-e2e", "MS_ENTRA", "PENDING", "OAUTH_PENDING", "-", "-", "-",
                 ])
+            // Below the table, what each unhealthy connection's owner should do.
+            let advice = Array(table.stdoutLines.drop { $0 != "What to do:" }.dropFirst())
+            #expect(advice.count == 2, "\(table.stdout)")
+            #expect(advice.contains { $0.contains("tenable-e2e (\(organization.rawValue)): CUSTOMER must act") })
+            #expect(advice.contains { $0.contains("defender-e2e (\(organization.rawValue)): VENDOR-side problem") })
 
             // With the configuration: its state directory and the organization's name; as JSON.
-            let json = try await runDaemonBinary(["status", "--config", path, "--json"], in: workspace)
-            #expect(json.status == 0, "stderr: \(json.stderr)")
-            let decoded = try JSONDecoder().decode([StatusReport.Row].self, from: Data(json.stdout.utf8))
-            #expect(decoded.map(\.identifier) == ["entra-e2e", "tenable-e2e"])
-            #expect(decoded.allSatisfy { $0.organization == "E2E" && $0.api == "ok" })
-            #expect(decoded.map(\.status) == ["OAUTH_PENDING", "UNHEALTHY"])
-            #expect(decoded.last?.owner == "CUSTOMER")
+            func json(_ arguments: [String]) async throws -> [StatusReport.Row] {
+                let result = try await status(["--config", path, "--json"] + arguments)
+                return try JSONDecoder().decode([StatusReport.Row].self, from: Data(result.stdout.utf8))
+            }
+            let all = try await json([])
+            #expect(all.map(\.identifier) == ["defender-e2e", "entra-e2e", "tenable-e2e"])
+            #expect(all.allSatisfy { $0.organization == "E2E" && $0.organizationID == organization.rawValue && $0.api == "ok" })
+            #expect(all.map(\.status) == ["UNHEALTHY", "OAUTH_PENDING", "UNHEALTHY"])
+            #expect(all.map(\.owner) == ["VENDOR", "-", "CUSTOMER"])
+            #expect(all[1].unhealthySince == nil && all[1].unhealthyForSeconds == nil && all[1].action == nil)
+            let customer = all[2]
+            #expect(customer.action == "CUSTOMER must act: update the connection's credentials")
+            #expect(customer.unhealthySince == customer.since)
+            #expect((0..<600).contains(customer.unhealthyForSeconds ?? -1))
+
+            // Filters, alone and together.
+            #expect(try await json(["--unhealthy"]).map(\.identifier) == ["defender-e2e", "tenable-e2e"])
+            #expect(try await json(["--owner", "customer"]).map(\.identifier) == ["tenable-e2e"])
+            #expect(try await json(["--organization", "e2e", "--owner", "VENDOR"]).map(\.identifier) == ["defender-e2e"])
+            #expect(try await json(["--organization", organization.rawValue.uppercased()]).count == 3)
+            #expect(try await json(["--organization", "3c90c3cc-0d44-4b50-8888-8dd25736052a"]).isEmpty)
         }
     }
 

@@ -2,6 +2,8 @@ import HealthdTestSupport
 import Foundation
 import HealthdCore
 import Testing
+import AsyncHTTPClient
+import NIOCore
 
 @testable import Healthd
 import HealthdDemo
@@ -28,11 +30,25 @@ struct DemoTests {
         "sentinelone-vms", "qualys", "wiz", "github", "okta",
     ]
 
-    @Test("an 8-second demo provisions, monitors, reports health changes and ends with the status table")
+    @Test("an 8-second demo provisions, monitors, reports health changes, serves /metrics and /status, and ends with the status table")
     func eightSecondDemo() async throws {
         let output = Lines()
         let started = ContinuousClock.now
-        try await Demo.run(Demo.Options(duration: .seconds(8)), logger: quietLogger) { output.append($0) }
+        let demo = Task { try await Demo.run(Demo.Options(duration: .seconds(8)), logger: quietLogger) { output.append($0) } }
+        // The banner says where the daemon serves its endpoints; both answer while the demo runs.
+        var base: String?
+        for _ in 0..<100 where base == nil {
+            base = output.all.lazy.compactMap { $0.firstMatch(of: /curl (http:\S+)\/metrics/).map { String($0.1) } }.first
+            if base == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let endpoint = try #require(base, "no metrics line in \(output.all)")
+        try await Task.sleep(for: .seconds(4))
+        let metrics = try await Self.get(endpoint + "/metrics")
+        #expect(metrics.contains("leen_connection_status{"), "\(metrics.prefix(500))")
+        try Self.promtoolCheck(metrics)
+        let status = try JSONSerialization.jsonObject(with: Data(try await Self.get(endpoint + "/status").utf8))
+        #expect("\(status)".contains("tenable-prod"))
+        try await demo.value
         let elapsed = ContinuousClock.now - started
         #expect(elapsed >= .seconds(8))
         #expect(elapsed < .seconds(20), "the demo took \(elapsed)")
@@ -66,12 +82,30 @@ struct DemoTests {
         let tail = lines[(separator + 1)...].filter { !$0.isEmpty }
         #expect(tail.first?.hasPrefix("11 connections: ") == true)
         let header = try #require(tail.firstIndex { $0.hasPrefix("ORGANIZATION") })
-        let rows = Array(tail[(header + 1)...])
+        let rows = Array(tail[(header + 1)...].prefix { $0 != "What to do:" })
         #expect(rows.count == 11, "\(rows)")
         let identifiers = Set(
             rows.compactMap { row in
                 row.split(separator: " ").map(String.init).first { Self.declared.contains($0) }
             })
         #expect(identifiers == Self.declared)
+    }
+
+    static func get(_ url: String) async throws -> String {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
+        return String(buffer: try await response.body.collect(upTo: 16 << 20))
+    }
+
+    /// `promtool check metrics` on an exposition (a missing promtool fails in CI, skips elsewhere).
+    static func promtoolCheck(_ exposition: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        guard SystemTool.find("promtool") != nil else {
+            SystemTool.missing("promtool is not installed (Debian package prometheus)", sourceLocation: sourceLocation)
+            return
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("leen-demo-metrics-\(UUID().uuidString)")
+        try exposition.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try SystemTool.spawn(["sh", "-c", "promtool check metrics < '\(file.path)'"])
+        #expect(result.status == 0, "promtool: \(result.output)", sourceLocation: sourceLocation)
     }
 }
