@@ -64,6 +64,15 @@ final class ConfigContext {
             SecretReference(keyPath: keyPath, source: source, line: position.line, column: position.column))
     }
 
+    /// The YAML tree of `text`, nil for an empty document; a syntax error is one issue at its position.
+    func compose(_ text: String) throws(ConfigErrors) -> Node? {
+        do {
+            return try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigErrors(issues: [issue(forYAMLError: error)])
+        }
+    }
+
     /// A Yams error as an issue at the position Yams reports.
     func issue(forYAMLError error: any Error) -> ConfigIssue {
         func issue(_ message: String, _ line: Int, _ column: Int) -> ConfigIssue {

@@ -88,12 +88,7 @@ public enum ConfigParser {
     /// Parses `text` and also returns where each secret is referenced.
     public static func parseWithPositions(_ text: String, path: String) throws(ConfigErrors) -> ParsedConfiguration {
         let context = ConfigContext(path: path)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch {
-            throw ConfigErrors(issues: [context.issue(forYAMLError: error)])
-        }
+        let root = try context.compose(text)
         guard let root else {
             throw ConfigErrors(issues: [ConfigIssue(path: path, line: 1, column: 1, message: "the file is empty")])
         }

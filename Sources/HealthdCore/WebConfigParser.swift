@@ -19,12 +19,7 @@ public enum WebConfigParser {
     /// Parses `text`; `path` names the file in issues and anchors relative file names.
     public static func parse(_ text: String, path: String) throws(ConfigErrors) -> WebConfig {
         let context = ConfigContext(path: path)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch {
-            throw ConfigErrors(issues: [context.issue(forYAMLError: error)])
-        }
+        let root = try context.compose(text)
         // An empty file, as with exporter-toolkit, asks for nothing: plain HTTP without authentication.
         guard let root, !ConfigContext.isNull(root) else { return WebConfig() }
         let config = WebConfigDecoder(context: context, directory: directory(of: path)).config(root)
