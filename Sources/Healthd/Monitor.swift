@@ -31,6 +31,10 @@ public actor Monitor {
     let logger: Logger
     let now: @Sendable () -> Date
     private var counters = Counters()
+    /// Organization streams whose file holds the state in memory, give or take poll times, and no unsent
+    /// event: a poll that changes nothing else need not rewrite it. Encoding every organization's state after
+    /// every poll was the largest share of the daemon's CPU at 10k connections (issue #12's profile).
+    private var filesUpToDate: Set<Outbox.Stream> = []
     /// State files the start could not use and moved aside, reported once delivery starts.
     private var setAside: [StateStore.SetAside]
 
@@ -235,7 +239,7 @@ public actor Monitor {
         }
         counters.polls[DaemonCounters.PollKey(organization: organization, result: result), default: 0] += 1
         counters.pollDurations[organization, default: Histogram()].observe(duration.seconds)
-        await commit(events, to: .organization(organization), state: next)
+        await commit(events, to: .organization(organization), state: next, previous: previous)
         await saveIncidentsIfChanged()
         return (next, events.count)
     }
@@ -250,7 +254,18 @@ public actor Monitor {
     /// `state`) on the blocking-I/O thread, then releases them to the writer: the order of ``Outbox``.
     /// When the file cannot be written the events are still released (the journal is the output an operator
     /// watches): the error is logged and counted, and delivery for them is at-least-once, by the same ids.
-    private func commit(_ events: [HealthEvent], to stream: Outbox.Stream, state: OrganizationState?) async {
+    ///
+    /// A poll with no event whose state differs from `previous` only in poll times leaves an up-to-date file
+    /// as it is.
+    private func commit(
+        _ events: [HealthEvent], to stream: Outbox.Stream, state: OrganizationState?,
+        previous: OrganizationState? = nil
+    ) async {
+        if events.isEmpty, filesUpToDate.contains(stream), let state, let previous,
+            state.differsOnlyInPollTimes(from: previous)
+        {
+            return
+        }
         var events = events
         var eventStream = streams[stream] ?? EventStream()
         eventStream.stamp(&events)
@@ -271,6 +286,11 @@ public actor Monitor {
             }
         }
         if !saved { counters.stateWriteErrors += 1 }
+        if saved, delivery.outbox.isEmpty {
+            filesUpToDate.insert(stream)
+        } else {
+            filesUpToDate.remove(stream)
+        }
         outbox.release(stream, count: events.count)
     }
 

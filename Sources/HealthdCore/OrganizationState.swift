@@ -105,4 +105,13 @@ public struct OrganizationState: Codable, Hashable, Sendable {
     /// Connection health is *unknown* (stale) while the API is not answering: a failed poll says nothing
     /// about the connections.
     public var isStale: Bool { !api.isOK }
+
+    /// True when the two differ at most in when polls ran: the state file need not be rewritten, since a
+    /// restart that finds older poll times polls again first.
+    public func differsOnlyInPollTimes(from other: OrganizationState) -> Bool {
+        var same = self
+        same.lastSuccessfulPoll = other.lastSuccessfulPoll
+        same.lastAttempt = other.lastAttempt
+        return same == other
+    }
 }

@@ -60,6 +60,57 @@ struct DeliveryTests {
         }
     }
 
+    @Test("A poll that changes nothing but poll times leaves an up-to-date state file alone")
+    func unchangedPollsDoNotRewriteTheFile() async throws {
+        try await withDirectory { directory in
+            let config = configuration(directory)
+            let store = StateStore(directory: config.stateDirectory)
+            let recorded = Recorded()
+            let monitor = try Monitor(configuration: config, store: store, emitter: recorded.emitter, logger: quietLogger)
+            let file = directory.appendingPathComponent("organizations/\(organization).json").path
+            // A write replaces the file (rename), so a file stamped with an old time and still carrying it was
+            // not written since.
+            let stamp = Date(timeIntervalSince1970: 946_684_800)
+            func markWritten() throws {
+                try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: file)
+            }
+            func rewritten() throws -> Bool {
+                try FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date != stamp
+            }
+            let healthy = listing(["a": .healthy, "b": .healthy])
+            await monitor.ingest(healthy, organization: organization)
+            // The events are in the file until the writer sends them: the next poll must write it again.
+            await monitor.startDelivery()
+            await monitor.waitUntilWritten()
+            try markWritten()
+            await monitor.ingest(healthy, organization: organization)
+            #expect(try rewritten())
+            #expect(try store.loadStoredOrganizations()[organization]?.delivery.outbox.isEmpty == true)
+
+            try markWritten()
+            await monitor.ingest(healthy, organization: organization)
+            await monitor.ingest(healthy, organization: organization)
+            #expect(try !rewritten(), "an unchanged poll rewrote the file")
+
+            // A change in health rewrites it, with the event.
+            await monitor.ingest(listing(["a": .vendorServerError, "b": .healthy]), organization: organization)
+            #expect(try rewritten())
+            // So does a change without an event: the VENDOR problem counts one more poll.
+            await monitor.waitUntilWritten()
+            try markWritten()
+            await monitor.ingest(listing(["a": .vendorServerError, "b": .healthy]), organization: organization)
+            #expect(try rewritten())
+            let stored = try #require(try store.loadStoredOrganizations()[organization])
+            #expect(stored.state.connections["a"]?.alert.unhealthyPolls == 2)
+
+            // A failed poll is a change too (the API status).
+            try markWritten()
+            await monitor.ingest(.failure(PollFailure(kind: .timeout, summary: "timed out")), organization: organization)
+            #expect(try rewritten())
+            await monitor.finishDelivery(grace: .seconds(5))
+        }
+    }
+
     @Test("Events are on disk before they are sent, and a restart sends only those the journal lacks")
     func recoverAfterACrashBetweenCommitAndSend() async throws {
         try await withDirectory { directory in
