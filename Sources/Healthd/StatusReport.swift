@@ -40,6 +40,11 @@ public enum StatusReport {
         let cells = rows.map {
             [$0.organization, $0.identifier, $0.vendor, $0.state, $0.status, $0.health, $0.owner, $0.since, $0.api]
         }
+        return columns(header, cells)
+    }
+
+    /// Left-aligned columns two spaces apart, the last one unpadded.
+    static func columns(_ header: [String], _ cells: [[String]]) -> String {
         let widths = header.indices.map { column in
             ([header] + cells).map { $0[column].count }.max() ?? 0
         }

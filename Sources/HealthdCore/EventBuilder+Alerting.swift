@@ -123,7 +123,7 @@ extension EventBuilder {
     }
 
     /// `1h30m`, `45s`, `2d`: a duration as the configuration writes it.
-    static func words(_ duration: Duration) -> String {
+    public static func words(_ duration: Duration) -> String {
         var rest = Int(duration.seconds.rounded())
         guard rest > 0 else { return "0s" }
         var parts: [String] = []
