@@ -135,12 +135,13 @@ public enum HistoryTime {
     /// ISO 8601 with or without fractional seconds and with a zone (`Z` or an offset), a space instead of the
     /// `T`, a time without a zone (UTC), or a date alone (midnight UTC).
     public static func iso8601(_ text: String) -> Date? {
+        if let date = try? eventFormat.parse(text) { return date }
         var text = text.replacingOccurrences(of: " ", with: "T")
         if text.count == 10 { text += "T00:00:00Z" }
         if text.count >= 19, !text.hasSuffix("Z"), !text.dropFirst(19).contains(where: { $0 == "+" || $0 == "-" }) {
             text += "Z"
         }
-        // A formatter per call: ISO8601DateFormatter is not Sendable, and this runs a few times per entry read.
+        // A formatter per call: ISO8601DateFormatter is not Sendable; the events' own times took the fast path.
         let formatter = ISO8601DateFormatter()
         for options: ISO8601DateFormatter.Options in [
             [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
@@ -152,9 +153,10 @@ public enum HistoryTime {
     }
 
     /// `2026-11-30T12:00:00.000Z`, as the events write times.
-    public static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
+    public static func format(_ date: Date) -> String { date.formatted(eventFormat) }
+
+    /// The events' format. Tried first when parsing: a whole journal's times are read.
+    static let eventFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// A window of time: `[start, end]`.

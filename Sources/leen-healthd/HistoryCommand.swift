@@ -20,9 +20,12 @@ struct History: AsyncParsableCommand {
     var connection: String?
     @Option(help: ArgumentHelp("Only connections of this organization.", valueName: "organization-id"))
     var organization: String?
-    @Option(help: "Start of the window: ISO 8601 (2026-11-30T08:00:00Z, 2026-11-30), 'now', or relative (-24h, -7d, -1d12h).")
+    // .unconditional: '-24h' is the value, not an option.
+    @Option(
+        parsing: .unconditional,
+        help: "Start of the window: ISO 8601 (2026-11-30T08:00:00Z, 2026-11-30), 'now', or relative (-24h, -7d, -1d12h).")
     var since = "-7d"
-    @Option(help: "End of the window, in the same forms.")
+    @Option(parsing: .unconditional, help: "End of the window, in the same forms.")
     var until = "now"
     @Flag(help: "JSON for scripts (keys described in docs/operations.md).")
     var json = false

@@ -128,9 +128,11 @@ struct HistoryTests {
         (value as? Double) ?? (value as? Int).map(Double.init) ?? (value as? NSNumber)?.doubleValue
     }
 
-    @Test("an unreadable directory is an error on stderr and exit status 1, not an empty history")
+    @Test("an unreadable directory is an error on stderr and exit status 1, not an empty history; '-24h' is a value")
     func unreadable() throws {
-        let run = try SystemTool.run(daemonBinary(), ["history", "--directory", "/nonexistent-\(UUID().uuidString)"])
+        let run = try SystemTool.run(
+            daemonBinary(),
+            ["history", "--since", "-24h", "--until", "-1s", "--directory", "/nonexistent-\(UUID().uuidString)"])
         #expect(run.status == 1)
         #expect(run.stderr.contains("cannot read the journal"))
     }
