@@ -110,7 +110,7 @@ public enum HistoryQuery {
         return lines.joined(separator: "\n")
     }
 
-    static func summary(_ durations: Durations) -> [String] {
+    static func summary(_ durations: HistoryDurations) -> [String] {
         let known = ["HEALTHY", "UNHEALTHY"].map { durations.byStatus[$0, default: 0] }.reduce(0, +)
         let availability = durations.availability.map { String(format: "%.2f%%", $0) } ?? "n/a"
         let others = durations.byStatus.filter { !["HEALTHY", "UNHEALTHY"].contains($0.key) && $0.value > 0 }
@@ -187,7 +187,7 @@ public enum HistoryQuery {
         return object
     }
 
-    static func json(_ durations: Durations) -> [String: Any] {
+    static func json(_ durations: HistoryDurations) -> [String: Any] {
         [
             "seconds_by_status": durations.byStatus.mapValues(rounded),
             "unhealthy_seconds_by_owner": durations.unhealthyByOwner.mapValues(rounded),

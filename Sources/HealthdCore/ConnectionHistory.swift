@@ -201,8 +201,8 @@ public struct HistoryReport: Sendable, Hashable {
     }
 
     /// The summed times of every reported connection.
-    public var totals: Durations {
-        connections.reduce(into: Durations()) { total, connection in
+    public var totals: HistoryDurations {
+        connections.reduce(into: HistoryDurations()) { total, connection in
             for (status, seconds) in connection.durations.byStatus { total.byStatus[status, default: 0] += seconds }
             for (owner, seconds) in connection.durations.unhealthyByOwner {
                 total.unhealthyByOwner[owner, default: 0] += seconds
@@ -273,7 +273,7 @@ public struct HistoryReport: Sendable, Hashable {
 }
 
 /// Seconds spent in each effective status, and unhealthy seconds by resolution owner.
-public struct Durations: Sendable, Hashable {
+public struct HistoryDurations: Sendable, Hashable {
     public var byStatus: [String: TimeInterval] = [:]
     public var unhealthyByOwner: [String: TimeInterval] = [:]
 
@@ -297,7 +297,7 @@ public struct ConnectionHistory: Sendable, Hashable {
     /// What the connection counted as at the window's start.
     public var atStart: Status
     public var timeline: [Transition]
-    public var durations: Durations
+    public var durations: HistoryDurations
     /// The connection is UNHEALTHY at the window's end.
     public var openProblem: Problem?
     /// An incident open at the window's end that the connection's events belong to.
@@ -400,7 +400,7 @@ public struct ConnectionHistory: Sendable, Hashable {
         }
         atStart = counted()
 
-        var durations = Durations()
+        var durations = HistoryDurations()
         var cursor = window.start
         func account(until time: Date) {
             let seconds = time.timeIntervalSince(cursor)
