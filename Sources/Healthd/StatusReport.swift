@@ -93,19 +93,22 @@ public enum StatusReport {
                 $0.unhealthyForSeconds.map { Duration.seconds($0).compactText } ?? "-", $0.since, $0.api,
             ]
         }
-        let widths = header.indices.map { column in
-            ([header] + cells).map { $0[column].count }.max() ?? 0
-        }
-        var lines = ([header] + cells).map { line in
-            line.enumerated().map { index, cell in
-                index == line.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }
         let actions = rows.compactMap { row in
             row.action.map { "  \(row.identifier) (\(row.organization)): \($0)" }
         }
-        if !actions.isEmpty { lines += ["", "What to do:"] + actions }
-        return lines.joined(separator: "\n")
+        return columns(header, cells) + (actions.isEmpty ? "" : "\n\nWhat to do:\n" + actions.joined(separator: "\n"))
+    }
+
+    /// Left-aligned columns two spaces apart, the last one unpadded.
+    static func columns(_ header: [String], _ cells: [[String]]) -> String {
+        let widths = header.indices.map { column in
+            ([header] + cells).map { $0[column].count }.max() ?? 0
+        }
+        return ([header] + cells).map { line in
+            line.enumerated().map { index, cell in
+                index == line.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
     }
 
     public static func json(_ rows: [Row]) throws -> String {

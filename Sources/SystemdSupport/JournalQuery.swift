@@ -50,17 +50,8 @@ public enum JournalQuery {
             let usec = UInt64(max(0, since.timeIntervalSince1970) * 1_000_000)
             try check("sd_journal_seek_realtime_usec", sd_journal_seek_realtime_usec(journal, usec))
             var found: Set<String> = []
-            let prefix = field + "="
             while try check("sd_journal_next", sd_journal_next(journal)) > 0 {
-                var data: UnsafeRawPointer?
-                var length = 0
-                let result = sd_journal_get_data(journal, field, &data, &length)
-                if result == -ENOENT { continue }
-                try check("sd_journal_get_data", result)
-                guard let data else { continue }
-                let text = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-                guard text.hasPrefix(prefix) else { continue }
-                let value = String(text.dropFirst(prefix.count))
+                guard let value = try value(journal, field) else { continue }
                 if wanted.contains(value) {
                     found.insert(value)
                     if found.count == wanted.count { break }
@@ -70,9 +61,28 @@ public enum JournalQuery {
         }
     }
 
-    static func withJournal<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+    /// The value of `field` in the current entry, nil when the entry has no such field.
+    static func value(_ journal: OpaquePointer, _ field: String) throws -> String? {
+        var data: UnsafeRawPointer?
+        var length = 0
+        let result = sd_journal_get_data(journal, field, &data, &length)
+        if result == -ENOENT { return nil }
+        try check("sd_journal_get_data", result)
+        guard let data else { return nil }
+        // The data is FIELD=value.
+        let text = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+        guard text.hasPrefix(field + "=") else { return nil }
+        return String(text.dropFirst(field.utf8.count + 1))
+    }
+
+    static func withJournal<T>(_ source: Source = .local, _ body: (OpaquePointer) throws -> T) throws -> T {
         var journal: OpaquePointer?
-        try check("sd_journal_open", sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY)))
+        switch source {
+        case .local:
+            try check("sd_journal_open", sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY)))
+        case .directory(let path):
+            try check("sd_journal_open_directory \(path)", sd_journal_open_directory(&journal, path, 0))
+        }
         guard let journal else { throw Failure(operation: "sd_journal_open", errno: EINVAL) }
         defer { sd_journal_close(journal) }
         return try body(journal)
