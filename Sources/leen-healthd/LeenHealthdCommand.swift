@@ -13,7 +13,7 @@ struct LeenHealthd: AsyncParsableCommand {
         commandName: "leen-healthd",
         abstract: "Provision Leen connections, watch their health, and report every change to the journal.",
         version: Version.current,
-        subcommands: [Run.self, CheckConfig.self, Provision.self, Status.self, Demo.self],
+        subcommands: [Run.self, CheckConfig.self, Provision.self, Status.self, Demo.self, Pause.self, Resume.self, TestCredentials.self],
         defaultSubcommand: Run.self)
 }
 
