@@ -106,6 +106,58 @@ struct MaintenanceJournalTests {
         }
     }
 
+    @Test("a connection paused by an operator is shown PAUSED and its health pages nobody until it is resumed")
+    func pausedConnectionUnderTheDaemon() async throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let metricsPort = Int.random(in: 40000..<50000)
+        let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
+        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
+            simulator, baseURL in
+            try workspace.write(
+                "config.yaml",
+                workspace.configuration(baseURL: baseURL, organization: organization)
+                    .replacingOccurrences(of: "  listen: off", with: "  listen: 127.0.0.1:\(metricsPort)"))
+            let path = workspace.path("config.yaml")
+            let daemon = try DaemonProcess(configPath: path)
+            defer { if daemon.isRunning { daemon.signal(SIGKILL) } }
+            try await JournalReader.waitFor(organization: organization, "monitored") {
+                !$0.of("connection_monitored", "tenable-e2e").isEmpty
+            }
+            #expect(try command(["pause", "tenable-e2e"], config: path).status == 0)
+            var events = try await JournalReader.waitFor(organization: organization, "the daemon sees it paused") {
+                $0.of("connection_state_changed", "tenable-e2e").last?["LEEN_STATE"] == "PAUSED"
+            }
+            #expect(events.of("connection_paused_by_operator", "tenable-e2e").count == 1)
+            let changed = try #require(events.of("connection_state_changed", "tenable-e2e").last)
+            #expect(changed["LEEN_EFFECTIVE_STATUS"] == "PAUSED" && changed["PRIORITY"] == "5")
+
+            // Its health turns UNAUTHORIZED meanwhile: written, at info, never confirmed.
+            try simulator.state.setHealth("tenable-e2e", try #require(ConnectionHealthStatus(documented: .unauthorized)))
+            events = try await JournalReader.waitFor(organization: organization, "unhealthy while paused") {
+                !$0.of("connection_unhealthy", "tenable-e2e").isEmpty
+            }
+            #expect(events.of("connection_unhealthy", "tenable-e2e").last?["PRIORITY"] == "6")
+            try await Task.sleep(for: .seconds(1))
+            #expect(try JournalReader.events(organization: organization).of("connection_unhealthy_confirmed").isEmpty)
+            let metrics = try SystemTool.run("/usr/bin/curl", ["-sS", "http://127.0.0.1:\(metricsPort)/metrics"]).stdout
+            let stateLine = metrics.split(separator: "\n").first {
+                $0.hasPrefix("leen_connection_state{") && $0.contains("identifier=\"tenable-e2e\"")
+                    && $0.contains("state=\"PAUSED\"")
+            }
+            #expect(stateLine?.hasSuffix(" 1") == true, "\(stateLine ?? "no PAUSED series")")
+
+            // Resumed and still UNAUTHORIZED: the rules apply again, and the CUSTOMER's problem pages at once.
+            #expect(try command(["resume", "tenable-e2e"], config: path).status == 0)
+            events = try await JournalReader.waitFor(organization: organization, "confirmed after resume") {
+                !$0.of("connection_unhealthy_confirmed", "tenable-e2e").isEmpty
+            }
+            #expect(events.of("connection_unhealthy_confirmed", "tenable-e2e").first?["PRIORITY"] == "3")
+            #expect(events.of("connection_resumed_by_operator", "tenable-e2e").count == 1)
+            #expect(try await daemon.stop() == 0)
+        }
+    }
+
     @Test("rotation: a rewritten credential file is sent, tested and reported; a refused value is said loudly")
     func rotation() async throws {
         let workspace = try Workspace()
