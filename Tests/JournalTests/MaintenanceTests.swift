@@ -34,6 +34,30 @@ struct MaintenanceJournalTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
     }
 
+    /// A simulator with `tenable-e2e` and a daemon (metrics on `metricsPort`) that monitors it; `body` gets the
+    /// simulator, the configuration's path and the daemon, which is stopped (or killed) afterwards.
+    func withDaemon(
+        _ workspace: Workspace, metricsPort: Int,
+        _ body: (LeenSimulator, String, String, DaemonProcess) async throws -> Void
+    ) async throws {
+        let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
+        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
+            simulator, baseURL in
+            try workspace.write(
+                "config.yaml",
+                workspace.configuration(baseURL: baseURL, organization: organization)
+                    .replacingOccurrences(of: "  listen: off", with: "  listen: 127.0.0.1:\(metricsPort)"))
+            let path = workspace.path("config.yaml")
+            let daemon = try DaemonProcess(configPath: path)
+            defer { if daemon.isRunning { daemon.signal(SIGKILL) } }
+            try await JournalReader.waitFor(organization: organization, "monitored") {
+                !$0.of("connection_monitored", "tenable-e2e").isEmpty
+            }
+            try await body(simulator, baseURL, path, daemon)
+            #expect(try await daemon.stop() == 0)
+        }
+    }
+
     @Test("pause, resume and test against leen-sim; unknown identifier, 404, 401 and configuration errors")
     func commands() async throws {
         let workspace = try Workspace()
@@ -111,19 +135,7 @@ struct MaintenanceJournalTests {
         let workspace = try Workspace()
         defer { workspace.remove() }
         let metricsPort = Int.random(in: 40000..<50000)
-        let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
-        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
-            simulator, baseURL in
-            try workspace.write(
-                "config.yaml",
-                workspace.configuration(baseURL: baseURL, organization: organization)
-                    .replacingOccurrences(of: "  listen: off", with: "  listen: 127.0.0.1:\(metricsPort)"))
-            let path = workspace.path("config.yaml")
-            let daemon = try DaemonProcess(configPath: path)
-            defer { if daemon.isRunning { daemon.signal(SIGKILL) } }
-            try await JournalReader.waitFor(organization: organization, "monitored") {
-                !$0.of("connection_monitored", "tenable-e2e").isEmpty
-            }
+        try await withDaemon(workspace, metricsPort: metricsPort) { simulator, _, path, _ in
             #expect(try command(["pause", "tenable-e2e"], config: path).status == 0)
             var events = try await JournalReader.waitFor(organization: organization, "the daemon sees it paused") {
                 $0.of("connection_state_changed", "tenable-e2e").last?["LEEN_STATE"] == "PAUSED"
@@ -154,7 +166,6 @@ struct MaintenanceJournalTests {
             }
             #expect(events.of("connection_unhealthy_confirmed", "tenable-e2e").first?["PRIORITY"] == "3")
             #expect(events.of("connection_resumed_by_operator", "tenable-e2e").count == 1)
-            #expect(try await daemon.stop() == 0)
         }
     }
 
@@ -163,17 +174,7 @@ struct MaintenanceJournalTests {
         let workspace = try Workspace()
         defer { workspace.remove() }
         let metricsPort = Int.random(in: 40000..<50000)
-        let (config, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
-        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
-            simulator, baseURL in
-            let text = workspace.configuration(baseURL: baseURL, organization: organization)
-                .replacingOccurrences(of: "  listen: off", with: "  listen: 127.0.0.1:\(metricsPort)")
-            try workspace.write("config.yaml", text)
-            let daemon = try DaemonProcess(configPath: workspace.path("config.yaml"))
-            defer { if daemon.isRunning { daemon.signal(SIGKILL) } }
-            try await JournalReader.waitFor(organization: organization, "monitored") {
-                !$0.of("connection_monitored", "tenable-e2e").isEmpty
-            }
+        try await withDaemon(workspace, metricsPort: metricsPort) { simulator, baseURL, _, daemon in
             func rotations() throws -> [[String: String]] {
                 try JournalReader.entries(["LEEN_EVENT=credentials_rotated", "LEEN_ORGANIZATION_ID=\(organization)"])
             }
@@ -236,7 +237,6 @@ struct MaintenanceJournalTests {
             #expect(metrics.contains("leen_credential_verifications_total{result=\"invalid\"} 2"))
             #expect(metrics.contains("leen_credential_verifications_total{result=\"error\"} 0"))
             #expect(metrics.contains("leen_connection_status{") && metrics.contains("status=\"UNHEALTHY\"} 1"))
-            #expect(try await daemon.stop() == 0)
         }
     }
 }
