@@ -79,6 +79,9 @@ public final class HealthDaemon: Service {
     /// several writes, a rename and a chmod.
     static let credentialQuiet = Duration.milliseconds(500)
 
+    /// The most connections that turned UNAUTHORIZED in one poll whose credentials are tested.
+    static let credentialTestsPerPoll = 20
+
     /// A configuration that a reload put in force, with its client.
     struct Reloaded: Sendable {
         var configuration: Configuration
@@ -231,14 +234,29 @@ public final class HealthDaemon: Service {
                     if let outcome {
                         if let ingested = await monitor.ingest(outcome, organization: id, duration: duration) {
                             // Beside the loop: a slow or failing test delays nothing, and its answer is a
-                            // follow-up event (see ``Monitor/recordCredentialTest(_:_:)``).
-                            for request in ingested.credentialTests {
-                                let (testClient, monitor) = (client, self.monitor)
+                            // follow-up event (see ``Monitor/recordCredentialTest(_:_:)``). One at a time, and
+                            // a bounded number per poll: a storm of UNAUTHORIZED connections (an incident)
+                            // must not become a storm of calls to Leen.
+                            let requests = ingested.credentialTests
+                            if !requests.isEmpty {
+                                let (testClient, monitor, logger) = (client, self.monitor, logger)
                                 group.addTask {
-                                    let verification = await CredentialCheck.run(
-                                        testClient, organization: request.organizationID,
-                                        connection: request.connectionID)
-                                    await monitor.recordCredentialTest(request, verification)
+                                    for request in requests.prefix(Self.credentialTestsPerPoll) {
+                                        let verification = await CredentialCheck.run(
+                                            testClient, organization: request.organizationID,
+                                            connection: request.connectionID)
+                                        // Shutdown cut it short: that is no answer to report.
+                                        if Task.isCancelled { return }
+                                        await monitor.recordCredentialTest(request, verification)
+                                    }
+                                    if requests.count > Self.credentialTestsPerPoll {
+                                        logger.notice(
+                                            "many connections turned UNAUTHORIZED in one poll; only the first were tested",
+                                            metadata: [
+                                                "organization": "\(id)", "unauthorized": "\(requests.count)",
+                                                "tested": "\(Self.credentialTestsPerPoll)",
+                                            ])
+                                    }
                                 }
                             }
                             if case .failure(let failure) = outcome {
