@@ -69,7 +69,18 @@ public final class HealthDaemon: Service {
         case reloaded(Reloaded?)
         /// From the supervisor: the loop proves it is alive by handling it.
         case ping
+        /// The credential watcher saw these names change in a watched directory.
+        case credentialFilesChanged(directory: String, names: Set<String>)
+        /// The debounce of changed credential files may be over.
+        case credentialFilesQuiet
     }
+
+    /// How long changed credential files must stay unchanged before they are sent: one save is often
+    /// several writes, a rename and a chmod.
+    static let credentialQuiet = Duration.milliseconds(500)
+
+    /// The most connections that turned UNAUTHORIZED in one poll whose credentials are tested.
+    static let credentialTestsPerPoll = 20
 
     /// A configuration that a reload put in force, with its client.
     struct Reloaded: Sendable {
@@ -135,6 +146,10 @@ public final class HealthDaemon: Service {
         await monitor.emit([EventBuilder.daemonStarted(configuration, context: Self.daemonContext())])
         var machine = SchedulerStateMachine(poll: configuration.poll, heartbeat: configuration.alerting.heartbeat)
         let post = self.post
+        var credentialWatch = CredentialWatch(configuration)
+        var changedCredentials = Debouncer<OrganizationID>(quiet: Self.credentialQuiet)
+        let watcher = startWatching(credentialWatch)
+        defer { watcher?.stop() }
 
         try await withThrowingDiscardingTaskGroup { group in
             func perform(_ actions: [SchedulerStateMachine.Action]) async {
@@ -218,6 +233,32 @@ public final class HealthDaemon: Service {
                     let completion: SchedulerStateMachine.PollCompletion
                     if let outcome {
                         if let ingested = await monitor.ingest(outcome, organization: id, duration: duration) {
+                            // Beside the loop: a slow or failing test delays nothing, and its answer is a
+                            // follow-up event (see ``Monitor/recordCredentialTest(_:_:)``). One at a time, and
+                            // a bounded number per poll: a storm of UNAUTHORIZED connections (an incident)
+                            // must not become a storm of calls to Leen.
+                            let requests = ingested.credentialTests
+                            if !requests.isEmpty {
+                                let (testClient, monitor, logger) = (client, self.monitor, logger)
+                                group.addTask {
+                                    for request in requests.prefix(Self.credentialTestsPerPoll) {
+                                        let verification = await CredentialCheck.run(
+                                            testClient, organization: request.organizationID,
+                                            connection: request.connectionID)
+                                        // Shutdown cut it short: that is no answer to report.
+                                        if Task.isCancelled { return }
+                                        await monitor.recordCredentialTest(request, verification)
+                                    }
+                                    if requests.count > Self.credentialTestsPerPoll {
+                                        logger.notice(
+                                            "many connections turned UNAUTHORIZED in one poll; only the first were tested",
+                                            metadata: [
+                                                "organization": "\(id)", "unauthorized": "\(requests.count)",
+                                                "tested": "\(Self.credentialTestsPerPoll)",
+                                            ])
+                                    }
+                                }
+                            }
                             if case .failure(let failure) = outcome {
                                 completion = .failed(
                                     consecutiveFailures: ingested.state.consecutiveFailures,
@@ -232,12 +273,31 @@ public final class HealthDaemon: Service {
                         completion = .cancelled
                     }
                     actions = machine.pollFinished(id, completion, jitter: Double.random(in: 0..<1), now: .now)
+                case .credentialFilesChanged(let directory, let names):
+                    let affected = credentialWatch.organizations(changedIn: directory, names: names)
+                    actions = []
+                    guard !affected.isEmpty else { break }
+                    let deadline = changedCredentials.note(affected, now: .now)
+                    group.addTask {
+                        try? await Task.sleep(until: deadline)
+                        post.yield(.credentialFilesQuiet)
+                    }
+                case .credentialFilesQuiet:
+                    let quiet = changedCredentials.take(now: .now)
+                    actions = quiet.isEmpty ? [] : machine.provisioningRequested(quiet.sorted(), now: .now)
+                    if !quiet.isEmpty {
+                        logger.notice(
+                            "credential files changed; provisioning again to send them",
+                            metadata: ["organizations": "\(quiet.sorted().map(\.rawValue))"])
+                    }
                 case .reload:
                     actions = machine.reloadRequested()
                 case .reloaded(let reloaded):
                     if let reloaded {
                         configuration = reloaded.configuration
                         client = reloaded.client
+                        credentialWatch = CredentialWatch(configuration)
+                        reportUnwatchable(watcher?.watch(credentialWatch.directories))
                         activity.withLock { $0.stall = Self.stallLimit(configuration) }
                         actions = machine.reloadFinished(
                             .applied(
@@ -254,6 +314,32 @@ public final class HealthDaemon: Service {
         }
         // Within TimeoutStopSec= (30 s in the shipped unit): what is not written by then stays committed.
         await monitor.finishDelivery(grace: .seconds(15))
+    }
+
+    /// The inotify watcher for the configuration's credential files, posting into the mailbox; nil (logged)
+    /// when inotify is not available: changes are then sent at the next reload only.
+    func startWatching(_ watch: CredentialWatch) -> CredentialFileWatcher? {
+        let post = self.post
+        do {
+            let watcher = try CredentialFileWatcher { directory, names in
+                post.yield(.credentialFilesChanged(directory: directory, names: names))
+            }
+            reportUnwatchable(watcher.watch(watch.directories))
+            return watcher
+        } catch {
+            logger.warning(
+                "cannot watch credential files; changed credentials are sent at the next reload (SIGHUP)",
+                metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    func reportUnwatchable(_ problems: [String: String]?) {
+        for (directory, why) in problems ?? [:] {
+            logger.warning(
+                "cannot watch a credential directory; its changes are sent at the next reload (SIGHUP)",
+                metadata: ["directory": "\(directory)", "error": "\(why)"])
+        }
     }
 
     static func daemonContext() -> EventContext { EventContext(organizationLabel: "", observedAt: Date()) }
@@ -317,6 +403,7 @@ public final class HealthDaemon: Service {
                 metadata: ["organization": "\(organization.id)", "attempt": "\(attempt)", "failures": "\(outcome.failures)"])
         }
         await monitor.recordApplied(outcome.applied, organization: organization.id)
+        await monitor.recordVerifications(outcome.verifications)
         await monitor.emit(events)
         await monitor.flushAppliedCredentials()
         return outcome.failures == 0

@@ -45,6 +45,7 @@ public actor Monitor {
         var eventsSuppressed = 0
         var stateWriteErrors = 0
         var unreadableItems = 0
+        var credentialVerifications: [String: Int] = [:]
     }
 
     /// - Parameters:
@@ -198,12 +199,12 @@ public actor Monitor {
     }
 
     /// Applies a poll, writes its events and the organization's file, and counts it. Returns the
-    /// organization's new state and how many events the poll made; nil for an organization no longer
-    /// configured.
+    /// organization's new state, how many events the poll made, and the credential tests its events call
+    /// for (connections that turned UNAUTHORIZED); nil for an organization no longer configured.
     @discardableResult
     public func ingest(
         _ outcome: PollOutcome, organization: OrganizationID, duration: Duration = .zero
-    ) async -> (state: OrganizationState, events: Int)? {
+    ) async -> (state: OrganizationState, events: Int, credentialTests: [CredentialTestRequest])? {
         guard let config = configuration.organizations.first(where: { $0.id == organization }) else { return nil }
         let context = EventContext(organizationLabel: config.label, observedAt: now())
         let previous = organizations[organization] ?? OrganizationState()
@@ -239,9 +240,31 @@ public actor Monitor {
         }
         counters.polls[DaemonCounters.PollKey(organization: organization, result: result), default: 0] += 1
         counters.pollDurations[organization, default: Histogram()].observe(duration.seconds)
-        await commit(events, to: .organization(organization), state: next, previous: previous)
+        let committed = await commit(events, to: .organization(organization), state: next, previous: previous)
         await saveIncidentsIfChanged()
-        return (next, events.count)
+        return (next, events.count, CredentialTestRequest.requests(for: committed))
+    }
+
+    /// Writes the answer of a credential test run for a connection that turned UNAUTHORIZED, in its
+    /// organization's stream, and counts it.
+    ///
+    /// A follow-up event rather than fields of the UNAUTHORIZED event: that event is committed with the
+    /// poll's state before it is sent (``Outbox``), so waiting for a call to Leen would hold the poll's commit
+    /// (and the journal) for up to the client's timeouts, and a crash in between would make the event again
+    /// with another answer. The follow-up names the event it completes (`LEEN_RELATED_EVENT_ID`).
+    public func recordCredentialTest(_ request: CredentialTestRequest, _ verification: CredentialVerification) async {
+        counters.credentialVerifications[verification.result, default: 0] += 1
+        guard let config = configuration.organizations.first(where: { $0.id == request.organizationID }),
+            let state = organizations[request.organizationID]
+        else { return }
+        let event = EventBuilder.credentialsTested(
+            request, verification, context: EventContext(organizationLabel: config.label, observedAt: now()))
+        await commit([event], to: .organization(request.organizationID), state: state)
+    }
+
+    /// Counts credential tests run elsewhere (after the PATCHes of a provisioning).
+    public func recordVerifications(_ results: [String: Int]) {
+        for (result, count) in results { counters.credentialVerifications[result, default: 0] += count }
     }
 
     /// Writes events that do not come from a poll (provisioning, reload, lifecycle) in the daemon's stream.
@@ -257,14 +280,15 @@ public actor Monitor {
     ///
     /// A poll with no event whose state differs from `previous` only in poll times leaves an up-to-date file
     /// as it is.
+    @discardableResult
     private func commit(
         _ events: [HealthEvent], to stream: Outbox.Stream, state: OrganizationState?,
         previous: OrganizationState? = nil
-    ) async {
+    ) async -> [HealthEvent] {
         if events.isEmpty, filesUpToDate.contains(stream), let state, let previous,
             state.differsOnlyInPollTimes(from: previous)
         {
-            return
+            return []
         }
         var events = events
         var eventStream = streams[stream] ?? EventStream()
@@ -292,6 +316,7 @@ public actor Monitor {
             filesUpToDate.remove(stream)
         }
         outbox.release(stream, count: events.count)
+        return events
     }
 
     /// Saves every stream with its unsent events (on shutdown), and removes the files of organizations no
@@ -339,6 +364,7 @@ public actor Monitor {
         daemon.stateWriteErrors = counters.stateWriteErrors
         daemon.unreadableItems = counters.unreadableItems
         daemon.openIncidents = incidents.open.count
+        daemon.credentialVerifications = counters.credentialVerifications
         return MonitorSnapshot(
             takenAt: now(),
             organizations: configuration.organizations.map {

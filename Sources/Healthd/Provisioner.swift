@@ -65,6 +65,8 @@ public struct Provisioner: Sendable {
         /// New applied hashes, by identifier.
         public var applied: [String: String] = [:]
         public var failures = 0
+        /// The credential tests run after PATCHes, by ``CredentialVerification/result``.
+        public var verifications: [String: Int] = [:]
     }
 
     /// Carries out a plan. Failures are reported as events; the rest of the plan still runs.
@@ -119,6 +121,12 @@ public struct Provisioner: Sendable {
                         UpdateConnectionRequest(credentials: credentials))
                     outcome.applied[identifier] = resolved.hash
                     outcome.events.append(EventBuilder.credentialsUpdated(subject(identifier, vendor, id), context: context))
+                    // A rotation is only done when Leen accepts the new credentials: test them at once rather
+                    // than wait hours for the next job to say so.
+                    let verification = await CredentialCheck.run(client, organization: organization.id, connection: id)
+                    outcome.verifications[verification.result, default: 0] += 1
+                    outcome.events.append(
+                        EventBuilder.credentialsRotated(subject(identifier, vendor, id), verification, context: context))
                 } catch {
                     failed(identifier, vendor, id, "update credentials: \(error)", error)
                 }

@@ -73,10 +73,15 @@ public enum ConnectionAlerting {
         }
         if newlyConfirmed { result.append(EventBuilder.connectionUnhealthyConfirmed(tracked, context: context)) }
         if remind { result.append(EventBuilder.connectionStillUnhealthy(tracked, context: context)) }
-        if alert.flappingSince != nil {
+        // A paused connection runs no jobs (an operator chose it): its health events say nothing to act on.
+        // Its state change stays a notice.
+        let paused = effective == .paused
+        if alert.flappingSince != nil || paused {
             result = result.map { event in
                 var event = event
-                event.priority = max(event.priority, .info)
+                if alert.flappingSince != nil || healthKinds.contains(event.kind) {
+                    event.priority = max(event.priority, .info)
+                }
                 return event
             }
         }

@@ -41,6 +41,9 @@ public struct DaemonCounters: Sendable {
     public var journalSendErrors = 0
     /// Repeated API failures not reported again (one event per outage, not per failed poll).
     public var eventsSuppressed = 0
+    /// Credential tests the daemon ran (after a rotation, or for a connection that turned UNAUTHORIZED), by
+    /// ``CredentialVerification/result``: `valid`, `invalid`, `error`.
+    public var credentialVerifications: [String: Int] = [:]
     /// Incidents open now (``IncidentDetector``).
     public var openIncidents = 0
     /// True once every organization was polled since start (`/-/ready`).

@@ -70,6 +70,14 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
     case daemonStopping = "daemon_stopping"
     /// Every `alerting.heartbeat`: leen-healthd runs, with its summary counts.
     case daemonHeartbeat = "daemon_heartbeat"
+    /// An operator paused a connection (`leen-healthd pause`).
+    case connectionPausedByOperator = "connection_paused_by_operator"
+    /// An operator resumed a paused connection (`leen-healthd resume`).
+    case connectionResumedByOperator = "connection_resumed_by_operator"
+    /// A credential file changed (or a reload found new credentials): they were sent with PATCH and tested.
+    case credentialsRotated = "credentials_rotated"
+    /// A connection turned UNAUTHORIZED: Leen's Test Connection Credentials answer, for the event before it.
+    case credentialsTested = "credentials_tested"
 
     /// The journal `MESSAGE_ID` (32 lower-case hex digits).
     public var messageID: String {
@@ -107,6 +115,10 @@ public enum EventKind: String, CaseIterable, Codable, Sendable {
         case .daemonStarted: "7a9008ec4d614b748d967022b57aea4c"
         case .daemonStopping: "83acbcc99120469bacf57d98093a5099"
         case .daemonHeartbeat: "f7a4b8193c504cd2ab13e39046914aba"
+        case .connectionPausedByOperator: "e5591409f4492d3f70fbc7827a89ec57"
+        case .connectionResumedByOperator: "f8f2ab9e9496c56ce8f7ac130b2826c5"
+        case .credentialsRotated: "356217bf4f102d75f1a1b45f255e928a"
+        case .credentialsTested: "181b678204fb284f5ac732ddfbb630fc"
         }
     }
 }

@@ -78,6 +78,10 @@ public struct SchedulerStateMachine: Sendable {
     private(set) var inFlight: Set<OrganizationID> = []
     /// Organizations to provision: when, and after how many failed attempts in a row.
     private(set) var provisioning: [OrganizationID: (due: Instant, failures: Int)] = [:]
+    /// Organizations whose provisioning is in flight now.
+    private(set) var isProvisioning: Set<OrganizationID> = []
+    /// Organizations to provision again once the slot they hold now is free (their files changed meanwhile).
+    private(set) var provisionAgain: Set<OrganizationID> = []
     /// Organizations polled (successfully or not) since start: the first cycle is complete when it covers
     /// every configured one.
     private(set) var polledSinceStart: Set<OrganizationID> = []
@@ -142,6 +146,7 @@ public struct SchedulerStateMachine: Sendable {
         _ organization: OrganizationID, succeeded: Bool, jitter: Double, now: Instant
     ) -> [Action] {
         inFlight.remove(organization)
+        isProvisioning.remove(organization)
         guard phase == .running else { return [] }
         if succeeded {
             provisioning[organization] = nil
@@ -150,6 +155,26 @@ public struct SchedulerStateMachine: Sendable {
             provisioning[organization] = (
                 now + Self.delay(poll: poll, failures: failures, retryAfter: nil, jitter: jitter), failures
             )
+        }
+        if provisionAgain.remove(organization) != nil, provisioning[organization] == nil {
+            provisioning[organization] = (now, 0)
+        }
+        var actions: [Action] = []
+        dispatch(now: now, into: &actions)
+        return actions
+    }
+
+    /// Credential files changed: provision these organizations again (the PATCH of what changed, and its
+    /// test), in a slot like any provisioning. One being provisioned now is provisioned once more after it,
+    /// since it may have read the files before they changed; one already waiting keeps its turn.
+    public mutating func provisioningRequested(_ organizations: [OrganizationID], now: Instant) -> [Action] {
+        guard phase == .running else { return [] }
+        for id in organizations where due[id] != nil {
+            if isProvisioning.contains(id) {
+                provisionAgain.insert(id)
+            } else if provisioning[id] == nil {
+                provisioning[id] = (now, 0)
+            }
         }
         var actions: [Action] = []
         dispatch(now: now, into: &actions)
@@ -293,6 +318,7 @@ public struct SchedulerStateMachine: Sendable {
             let provisions = ready.filter(\.provision).map(\.id)
             let polls = ready.filter { !$0.provision }.map(\.id)
             inFlight.formUnion(ready.map(\.id))
+            isProvisioning.formUnion(provisions)
             if !provisions.isEmpty { actions.append(.startProvisioning(provisions)) }
             if !polls.isEmpty { actions.append(.startPolls(polls)) }
         }

@@ -183,6 +183,10 @@ extension MetricFamily {
         "leen_events_suppressed_total", .counter,
         help: "Failed polls not reported again because their outage was already reported by one event.")
 
+    public static let credentialVerifications = MetricFamily(
+        "leen_credential_verifications_total", .counter, labels: ["result"],
+        help: "Credential tests run by the daemon (after a rotation, or when a connection turned UNAUTHORIZED) by result: valid, invalid, error.")
+
     // MARK: Process (read from /proc/self at scrape time)
 
     public static let processCPU = MetricFamily(
@@ -207,7 +211,7 @@ extension MetricFamily {
         apiRetryAfter, buildInfo, configReloadSuccessful, configReloadSuccessTime, configReloads,
         configReloadFailures, webConfigReloadSuccessful, webConfigReloadFailures, events, eventsPending,
         eventsOldestPendingAge, stateWriteErrors, unreadableItems, journalSendErrors,
-        eventsSuppressed, incidentsOpen, processCPU, processResident,
+        eventsSuppressed, incidentsOpen, credentialVerifications, processCPU, processResident,
         processVirtual, processOpenFDs, processMaxFDs, processStartTime,
     ]
 }

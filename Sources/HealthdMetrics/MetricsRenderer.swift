@@ -281,6 +281,13 @@ public enum MetricsRenderer {
         writer.sample(MetricFamily.eventsSuppressed.name, [], Double(daemon.eventsSuppressed))
         writer.family(.incidentsOpen, format)
         writer.sample(MetricFamily.incidentsOpen.name, [], Double(daemon.openIncidents))
+        writer.family(.credentialVerifications, format)
+        // Every result is written, 0 included, so a rate or an alert on `invalid` works from the start.
+        for result in ["valid", "invalid", "error"] {
+            writer.sample(
+                MetricFamily.credentialVerifications.name, [("result", result)],
+                Double(daemon.credentialVerifications[result] ?? 0))
+        }
     }
 
     static func writeProcess(_ process: ProcessMetrics, format: ExpositionFormat, into writer: inout ExpositionWriter) {

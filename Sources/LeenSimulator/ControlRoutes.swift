@@ -46,6 +46,7 @@ struct ControlRoutes {
         enum CodingKeys: String, CodingKey { case timeScale = "time_scale" }
     }
     struct KeyBody: Decodable { var key: String }
+    struct RejectedBody: Codable { var values: [String] }
     struct OK: Encodable { var ok = true }
 
     func register(on router: Router<SimulatorRequestContext>) {
@@ -104,6 +105,16 @@ struct ControlRoutes {
         }
         sim.put("clock") { request, context in
             state.setTimeScale(try await Self.decode(ScaleBody.self, request).timeScale)
+            return SimulatorHTTP.json(OK(), context: context)
+        }
+        sim.get("connections/:reference/credentials") { _, context in
+            SimulatorHTTP.json(try state.credentials(try Self.reference(context)), context: context)
+        }
+        sim.get("credentials/rejected") { _, context in
+            SimulatorHTTP.json(RejectedBody(values: state.rejectedCredentialValues.sorted()), context: context)
+        }
+        sim.put("credentials/rejected") { request, context in
+            state.setRejectedCredentialValues(Set(try await Self.decode(RejectedBody.self, request).values))
             return SimulatorHTTP.json(OK(), context: context)
         }
         sim.post("api-keys") { request, context in

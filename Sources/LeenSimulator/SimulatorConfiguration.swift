@@ -53,6 +53,9 @@ public struct SimulatorConfiguration: Sendable {
     public var publicBaseURL: String?
     /// Faults active from the start.
     public var faults = FaultSettings()
+    /// Credential values the simulated vendors refuse: a connection with one of them as any credential field
+    /// tests invalid and its jobs end UNAUTHORIZED (CUSTOMER) until other credentials are sent.
+    public var rejectedCredentialValues: Set<String> = []
 
     public init() {}
 

@@ -84,6 +84,7 @@ extension SimulatorState {
                 jobBase: now + Double(configuration.firstJobDelaySecs))
             record.oauthPending = oauth
             record.showsAuthorizeURL = oauth
+            record.credentialsRejected = Self.rejects(request.credentials, data.rejectedCredentialValues)
             data.connections[id] = record
             data.organizations[organizationID]!.connectionIDs.append(id)
             return view(record, publicBaseURL: data.publicBaseURL)
@@ -91,6 +92,20 @@ extension SimulatorState {
     }
 
     /// Snyk takes an API key instead of OAuth; the field name is not documented, so any of these counts.
+    /// Whether any field of `credentials`, at any depth, is a value the simulated vendors refuse.
+    static func rejects(_ credentials: VendorCredentials?, _ values: Set<String>) -> Bool {
+        guard let credentials, !values.isEmpty else { return false }
+        func rejected(_ value: JSONValue) -> Bool {
+            switch value {
+            case .string(let text): values.contains(text)
+            case .array(let items): items.contains(where: rejected)
+            case .object(let members): members.values.contains(where: rejected)
+            default: false
+            }
+        }
+        return credentials.fields.values.contains(where: rejected)
+    }
+
     static func hasAPIKey(_ credentials: VendorCredentials?) -> Bool {
         guard let credentials else { return false }
         return ["api_key", "api_token", "token"].contains { credentials.fields[$0]?.stringValue?.isEmpty == false }
@@ -156,6 +171,8 @@ extension SimulatorState {
                 record.credentials = credentials
                 record.customerLatched = false
                 record.freshCredentials = true
+                record.credentialsRejected = Self.rejects(credentials, data.rejectedCredentialValues)
+                record.credentialUpdates += 1
             }
             if let identifier = update.identifier { record.connection.identifier = identifier }
             let state = update.state ?? (configuration.patchOmittedState == .active ? .active : nil)
@@ -181,7 +198,7 @@ extension SimulatorState {
                 return ConnectionTestResult(isValid: false, message: "No credentials are stored for this connection")
             }
             // New credentials are tested as they are, before the next job has used them.
-            if record.customerLatched || (record.connection.health?.name == .unauthorized && !record.freshCredentials) {
+            if record.credentialsRejected || record.customerLatched || (record.connection.health?.name == .unauthorized && !record.freshCredentials) {
                 return ConnectionTestResult(isValid: false, message: "The vendor rejected the credentials")
             }
             return ConnectionTestResult(isValid: true, message: "Credentials are valid")

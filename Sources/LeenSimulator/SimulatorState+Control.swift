@@ -196,6 +196,44 @@ extension SimulatorState {
         }
     }
 
+    /// Replaces the credential values the simulated vendors refuse, and re-judges every connection's stored
+    /// credentials by them (as a vendor revoking a key would: its next job and test say so).
+    public func setRejectedCredentialValues(_ values: Set<String>) {
+        data.withLock { data in
+            data.rejectedCredentialValues = values
+            data.connections.walk { _, record in
+                record.credentialsRejected = Self.rejects(record.credentials, values)
+            }
+        }
+    }
+
+    public var rejectedCredentialValues: Set<String> { data.withLock { $0.rejectedCredentialValues } }
+
+    /// What the simulator knows of a connection's credentials, without their values: for tests and
+    /// operators checking that a rotation arrived.
+    public struct CredentialsView: Codable, Sendable, Hashable {
+        public var connectionID: ConnectionID
+        /// The credential field names (top level), sorted.
+        public var fields: [String]
+        /// Credential changes received by PATCH since the connection was created.
+        public var credentialUpdates: Int
+        /// Whether the vendor refuses them.
+        public var rejected: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case fields, rejected
+            case connectionID = "connection_id", credentialUpdates = "credential_updates"
+        }
+    }
+
+    public func credentials(_ reference: String) throws -> CredentialsView {
+        try control(reference) { record, _, _ in
+            CredentialsView(
+                connectionID: record.connection.id, fields: (record.credentials?.fields.keys).map { $0.sorted() } ?? [],
+                credentialUpdates: record.credentialUpdates, rejected: record.credentialsRejected)
+        }
+    }
+
     public func addAPIKey(_ key: String) {
         data.withLock {
             $0.apiKeys.insert(key)

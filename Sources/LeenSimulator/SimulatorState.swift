@@ -20,6 +20,10 @@ struct ConnectionRecord: Sendable {
     var customerLatched: Bool = false
     /// New credentials since the last job: the next job starts afresh.
     var freshCredentials: Bool = false
+    /// The credentials hold a value the vendor refuses (``SimulatorConfiguration/rejectedCredentialValues``).
+    var credentialsRejected: Bool = false
+    /// Credential changes received by PATCH.
+    var credentialUpdates: Int = 0
     /// Health changes only by script or control API.
     var scripted: Bool = false
     /// The JSON of ``jsonSource``. List pages are assembled from these bytes: encoding 100 connections with
@@ -75,6 +79,7 @@ struct SimulatorData: Sendable {
     var nextStep = 0
     var randomEvolution = true
     var responses: [Int: Int] = [:]
+    var rejectedCredentialValues: Set<String> = []
     var publicBaseURL: String = "http://127.0.0.1"
     var stopping = false
 }
@@ -100,6 +105,7 @@ public final class SimulatorState: Sendable {
             faultRandom: SeededRandom(seed: SeededRandom.mix(configuration.seed ^ 0xFA17)),
             clock: SimulatedClock(start: Date(timeIntervalSince1970: start), timeScale: configuration.timeScale),
             startTime: start, apiKeys: Set(configuration.apiKeys), faults: configuration.faults)
+        initial.rejectedCredentialValues = configuration.rejectedCredentialValues
         Self.populate(&initial, configuration: configuration, start: start)
         if let scenario {
             try Self.load(scenario, into: &initial, configuration: configuration, start: start)
@@ -132,7 +138,12 @@ public final class SimulatorState: Sendable {
         while record.jobBase + Double(record.nextJob) * interval <= now {
             let jobTime = record.jobBase + Double(record.nextJob) * interval
             let before = record.connection.health
-            if record.scripted || !randomEvolution {
+            if record.credentialsRejected {
+                // The vendor refuses the credentials: every job ends as Leen reports that, scripted or not.
+                record.connection.health = Self.health(.unauthorized, details: nil)
+                record.customerLatched = true
+                record.freshCredentials = false
+            } else if record.scripted || !randomEvolution {
                 if before == nil { record.connection.health = ConnectionHealthStatus(documented: .healthy) }
             } else {
                 let next = model.health(

@@ -13,7 +13,10 @@ struct LeenHealthd: AsyncParsableCommand {
         commandName: "leen-healthd",
         abstract: "Provision Leen connections, watch their health, and report every change to the journal.",
         version: Version.current,
-        subcommands: [Run.self, CheckConfig.self, Provision.self, Status.self, Demo.self, History.self],
+        subcommands: [
+            Run.self, CheckConfig.self, Provision.self, Status.self, History.self, Pause.self, Resume.self,
+            TestCredentials.self, Demo.self,
+        ],
         defaultSubcommand: Run.self)
 }
 

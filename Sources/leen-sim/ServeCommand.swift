@@ -21,6 +21,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("api-key"), help: "An accepted X-API-KEY (repeatable; default leen-sim-key).")
     var apiKeys: [String] = []
 
+    @Option(
+        name: .customLong("reject-credential-value"),
+        help: "A credential value the simulated vendors refuse (repeatable): Test Connection Credentials says invalid and jobs end UNAUTHORIZED.")
+    var rejectedCredentialValues: [String] = []
+
     @Option(help: "Seed for ids, fleet, health evolution and fault draws.")
     var seed: UInt64 = 1
 
@@ -109,6 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (host, port) = try Self.parseListen(listen)
         var config = SimulatorConfiguration()
         if !apiKeys.isEmpty { config.apiKeys = apiKeys }
+        config.rejectedCredentialValues = Set(rejectedCredentialValues)
         config.seed = seed
         config.organizations = organizations
         config.connections = connections

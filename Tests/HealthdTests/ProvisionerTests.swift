@@ -129,13 +129,17 @@ struct ProvisionerTests {
             let second = try await bench.provision(declared, applied: applied)
             #expect(second.plan.actions == [.updateCredentials(identifier: "tenable-prod", connectionID: id)])
             #expect(second.outcome.failures == 0)
-            #expect(second.outcome.events.map(\.kind) == [.credentialsUpdated])
+            // The PATCH, then Leen's test of what it sent: the rotation's result.
+            #expect(second.outcome.events.map(\.kind) == [.credentialsUpdated, .credentialsRotated])
+            let verified = try #require(second.outcome.events.last)
+            #expect(verified[field: "LEEN_CREDENTIALS_VALID"] == "true" && verified.priority == .notice)
+            #expect(second.outcome.verifications == ["valid": 1])
             let event = try #require(second.outcome.events.first)
             #expect(event[field: "LEEN_CONNECTION_ID"] == id.rawValue)
             #expect(event[field: "LEEN_IDENTIFIER"] == "tenable-prod")
             #expect(event[field: "LEEN_VENDOR"] == "TENABLE")
             #expect(event.priority == .notice)
-            #expect(bench.requests.changes == ["create_connection", "update_connection_by_id"])
+            #expect(bench.requests.changes == ["create_connection", "update_connection_by_id", "test_connection_by_id"])
             #expect(bench.stored("tenable-prod")?.fields["secret_key"] == .string(rotated))
             #expect(bench.stored("tenable-prod")?.fields["client_key"] == .string(bench.workspace.tenableClient))
             let newHash = try #require(second.outcome.applied["tenable-prod"])
@@ -146,7 +150,7 @@ struct ProvisionerTests {
             let third = try await bench.provision(declared, applied: applied)
             #expect(third.plan.actions == [.unchanged(identifier: "tenable-prod", connectionID: id)])
             #expect(third.outcome.events.isEmpty)
-            #expect(bench.requests.changes == ["create_connection", "update_connection_by_id"])
+            #expect(bench.requests.changes == ["create_connection", "update_connection_by_id", "test_connection_by_id"])
             #expect(try await bench.listed().count == 1)
         }
     }

@@ -17,7 +17,7 @@ struct CrashRecoveryTests {
     ]
     /// Events written by provisioning, in the daemon's own stream rather than the organization's.
     static let daemonStreamKinds: Set<String> = [
-        "connection_created", "connection_adopted", "credentials_updated", "connection_unmanaged",
+        "connection_created", "connection_adopted", "credentials_updated", "credentials_rotated", "connection_unmanaged",
         "provisioning_failed", "daemon_started", "daemon_stopping", "config_reloaded", "config_reload_failed",
     ]
     static let names: [HealthName] = [

@@ -175,11 +175,16 @@ struct SecretsTests {
             outputs.append(("daemon stdout", daemon.stdout))
 
             // The commands that read the configuration, the secrets or the state.
-            for command in [["status"], ["check-config"], ["provision", "--dry-run"]] {
+            // And the maintenance commands, which read the key and call Leen (pause and resume write events).
+            for command in [
+                ["status"], ["check-config"], ["provision", "--dry-run"], ["test", "tenable-canary"],
+                ["pause", "tenable-canary"], ["resume", "tenable-canary"], ["test", "no-such-connection"],
+            ] {
                 let run = try SystemTool.run(daemonBinary(), command + ["--config", workspace.path("config.yaml")])
                 outputs.append((command.joined(separator: " "), run.stdout + run.stderr))
             }
             #expect(outputs.first { $0.0 == "status" }?.1.contains("tenable-canary") == true)
+            #expect(outputs.first { $0.0 == "test tenable-canary" }?.1.contains("is_valid=") == true)
 
             outputs += try await crash(workspace)
         }
@@ -195,6 +200,9 @@ struct SecretsTests {
         #expect(journal.status == 0)
         #expect(!control.hits(in: journal.stdout).isEmpty, "the control secret was not found in the journal")
         #expect(journal.stdout.contains("LEEN_EVENT=credentials_updated"))
+        // The rotation's test, and the operator's pause, went through the same fields.
+        #expect(journal.stdout.contains("LEEN_EVENT=credentials_rotated"))
+        #expect(journal.stdout.contains("LEEN_EVENT=connection_paused_by_operator"))
         outputs.append(("journal (every field of every entry)", journal.stdout))
         let state = try filesUnder(workspace.path("state"))
         #expect(state.keys.contains { $0.hasPrefix("organizations/") })
