@@ -53,6 +53,13 @@ public enum Demo {
             connections: [
                 .init(organization: "acme", vendor: .tenable, identifier: "tenable-prod"),
                 .init(organization: "globex", vendor: .qualys, identifier: "legacy-qualys"),
+            ],
+            // Credential failures are rare (HealthModel); scripted ones on the adopted connection show the
+            // rotation within a minute: the vendor rejects the credentials, the customer replaces them, the
+            // daemon rotates them.
+            steps: [
+                .init(at: 20 * 2880, connection: "tenable-prod", health: .unauthorized),
+                .init(at: 90 * 2880, connection: "tenable-prod", health: .unauthorized),
             ])
     }
 
@@ -280,7 +287,7 @@ public enum Demo {
         _ options: Options, logger: Logger, print: @escaping @Sendable (String) -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("leen-healthd-demo-\(getpid())", isDirectory: true)
+            .appendingPathComponent("leen-healthd-demo-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
         try FileManager.default.createDirectory(
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -144,7 +144,17 @@ public final class SimulatorState: Sendable {
                 record.customerLatched = true
                 record.freshCredentials = false
             } else if record.scripted || !randomEvolution {
-                if before == nil { record.connection.health = ConnectionHealthStatus(documented: .healthy) }
+                if before == nil {
+                    record.connection.health = ConnectionHealthStatus(documented: .healthy)
+                } else if record.freshCredentials, let before, before.status == .unhealthy,
+                    before.resolutionOwner == .customer
+                {
+                    // A scripted credential failure ends as a real one does: the next job runs with the new
+                    // credentials, which the vendor accepts (refused values are `credentialsRejected`).
+                    record.connection.health = ConnectionHealthStatus(documented: .healthy)
+                    record.customerLatched = false
+                }
+                record.freshCredentials = false
             } else {
                 let next = model.health(
                     key: record.key, job: record.nextJob, vendor: record.connection.vendor,

@@ -243,7 +243,7 @@ struct CommandLineTests {
             guard let match = line.firstMatch(of: /^\s+([a-z][a-z-]*)\b/) else { return nil }
             return String(match.1)
         }
-        for name in ["run", "check-config", "provision", "status", "demo", "pause", "resume", "test"] {
+        for name in ["run", "check-config", "provision", "status", "history", "demo", "pause", "resume", "test"] {
             #expect(subcommands.contains(name), "\(name) missing from:\n\(result.stdout)")
         }
     }

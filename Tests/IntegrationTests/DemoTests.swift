@@ -91,6 +91,38 @@ struct DemoTests {
         #expect(identifiers == Self.declared)
     }
 
+    @Test("A longer demo: the customer replaces rejected credentials, the daemon rotates them, the connection recovers, and the fleet stays mostly healthy")
+    func customerFixesCredentials() async throws {
+        let output = Lines()
+        var options = Demo.Options(duration: .seconds(45))
+        options.customerDelay = .seconds(5)
+        try await Demo.run(options, logger: quietLogger) { output.append($0) }
+        let lines = output.all.flatMap { $0.split(separator: "\n").map(String.init) }
+        // The demo scripts a credential failure of tenable-prod 20 s in (simulated 16 h): what follows it, in order.
+        func index(after start: Int, _ match: (String) -> Bool) -> Int? {
+            lines.indices.first { $0 > start && match(lines[$0]) }
+        }
+        let rejected = try #require(
+            index(after: -1) {
+                $0.contains("connection_unhealthy ") && $0.contains("tenable-prod") && $0.contains("UNAUTHORIZED")
+            }, "\(lines)")
+        let tested = try #require(index(after: rejected) { $0.contains("credentials_tested") && $0.contains("tenable-prod") })
+        let fixed = try #require(index(after: rejected) { $0.hasPrefix("customer: new credentials for tenable-prod") })
+        let rotated = try #require(
+            index(after: fixed) { $0.contains("credentials_rotated") && $0.contains("tenable-prod") }, "\(lines)")
+        #expect(lines[rotated].contains("valid"))
+        #expect(!lines[rotated].contains("INVALID"))
+        #expect(tested < rotated)
+        let recovered = try #require(
+            index(after: rotated) { $0.contains("connection_recovered") && $0.contains("tenable-prod") }, "\(lines)")
+        #expect(recovered > rotated)
+
+        // Transient failures come and go; most of the fleet is healthy at the end.
+        let summary = try #require(lines.last { $0.hasPrefix("11 connections: ") })
+        let healthy = try #require(summary.firstMatch(of: /([0-9]+) healthy/).flatMap { Int($0.1) })
+        #expect(healthy >= 5, "\(summary)")
+    }
+
     static func get(_ url: String) async throws -> String {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
         return String(buffer: try await response.body.collect(upTo: 16 << 20))

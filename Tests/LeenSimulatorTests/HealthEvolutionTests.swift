@@ -246,6 +246,33 @@ struct HealthEvolutionTests {
         }
     }
 
+    @Test("A scripted credential failure clears at the first job after new credentials; other scripted failures stay")
+    func scriptedCredentialFailureEndsWithNewCredentials() async throws {
+        try await withSimulator(Self.config(failureRate: 0, persistence: 0)) { sim async throws in
+            let (organization, ids) = try await Self.fleet(sim, count: 2)
+            try sim.state.setHealth(ids[0], try #require(ConnectionHealthStatus(documented: .unauthorized)))
+            try sim.state.setHealth(ids[1], try #require(ConnectionHealthStatus(documented: .vendorServerError)))
+            sim.advance(Self.interval)
+            #expect(try await sim.connection(organization, ids[0])["health"]?["name"]?.stringValue == "UNAUTHORIZED")
+
+            // The fleet alternates TENABLE (even) and QUALYS (odd).
+            let bodies = [
+                #"{"credentials":{"client_key":"new-key","secret_key":"new-secret"}}"#,
+                #"{"credentials":{"username":"new-user","password":"new-password"}}"#,
+            ]
+            for (id, body) in zip(ids, bodies) {
+                #expect(try await sim.patch(connectionPath(organization, id), body).status == 200)
+            }
+            // Until the next job the health is the last job's; then the credential failure is gone.
+            #expect(try await sim.connection(organization, ids[0])["health"]?["name"]?.stringValue == "UNAUTHORIZED")
+            sim.advance(Self.interval)
+            #expect(try await sim.connection(organization, ids[0])["health"]?["name"]?.stringValue == "HEALTHY")
+            #expect(try await sim.get(connectionPath(organization, ids[0]) + "/test").json?["is_valid"]?.boolValue == true)
+            #expect(
+                try await sim.connection(organization, ids[1])["health"]?["name"]?.stringValue == "VENDOR_SERVER_ERROR")
+        }
+    }
+
     @Test("The documented table is what the simulator serves for every name set by control")
     func documentedMapping() async throws {
         try await withSimulator(Self.config(failureRate: 0, persistence: 0)) { sim async throws in
