@@ -50,7 +50,7 @@ struct ShippedFilesTests {
         let panels = try #require(json["panels"] as? [[String: Any]])
         #expect(panels.count >= 6)
         let titles = panels.compactMap { $0["title"] as? String }.joined(separator: "|").lowercased()
-        for word in ["owner", "connections", "api up", "poll duration", "requests", "events"] {
+        for word in ["owner", "connections", "api up", "poll duration", "requests", "events", "paused", "credential verifications"] {
             #expect(titles.contains(word), "no panel about \(word)")
         }
         let names = Self.metricNames(in: text)
