@@ -12,7 +12,7 @@ BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev pkg-config
 TEST_DEBS    ?= systemd util-linux prometheus curl openssl
 BENCH_DEBS   ?= wrk curl jq procps bc
 
-.PHONY: all build release test demo sim bench-sim bench-metrics bench-daemon soak clean deps build-deps fuzz fuzz-build
+.PHONY: all build release test demo sim bench-sim bench-metrics bench-micro bench-daemon soak clean deps build-deps fuzz fuzz-build
 
 all: build
 
@@ -93,6 +93,12 @@ sim: build
 bench-sim:
 	@./scripts/ensure-packages.sh $(BUILD_DEBS) $(BENCH_DEBS)
 	./scripts/bench-sim.sh
+
+# The hot paths (decode a page, diff an organization, compare and encode its state) with ordo-one/benchmark:
+# allocations, CPU and wall time (instructions too where the machine has a PMU). Its own package, Benchmarks/;
+# the first run builds the framework (about 5 minutes on 2 cores).
+bench-micro: build-deps
+	cd Benchmarks && $(SWIFT) package benchmark --target HotPaths --no-progress
 
 # /metrics: render time and bytes for 1k, 10k and 100k connections, then wrk with 8 concurrent scrapers.
 bench-metrics:

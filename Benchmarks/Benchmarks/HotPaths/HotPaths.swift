@@ -1,0 +1,75 @@
+import Benchmark
+import Foundation
+import HealthdCore
+import LeenAPI
+
+/// A page of `count` connections as Leen lists them: one in twenty UNHEALTHY with failing details.
+func fleet(_ count: Int, organization: OrganizationID, unhealthyEvery: Int = 20) -> [Connection] {
+    let vendors: [Vendor] = [.tenable, .qualys, .crowdStrikeSpotlight, .wizVMS, .msEntra]
+    return (0..<count).map { index in
+        let unhealthy = index % unhealthyEvery == 0
+        let health =
+            unhealthy
+            ? ConnectionHealthStatus(
+                documented: .vendorServerError,
+                details: [HealthDetail(endpoint: "https://api.vendor.example/v1/alerts", dataExportType: .alerts)])
+            : ConnectionHealthStatus(documented: .healthy)
+        return Connection(
+            id: ConnectionID(String(format: "00000000-0000-4000-8000-%012d", index)),
+            vendor: vendors[index % vendors.count], isActive: true, refreshIntervalSecs: 14_400, timeoutSecs: 1_800,
+            organizationID: organization, state: .active, identifier: "connection-\(index)",
+            createdAt: Timestamp(rawValue: "2026-01-01T00:00:00Z"), updatedAt: Timestamp(rawValue: "2026-11-30T12:00:00Z"),
+            health: health)
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let organization = OrganizationID("3c90c3cc-0d44-4b50-8888-8dd25736052a")
+    let connections = fleet(1_000, organization: organization)
+    let declared = Set(connections.compactMap(\.identifier))
+    let context = EventContext(organizationLabel: "Acme", observedAt: Date(timeIntervalSince1970: 1_764_504_000))
+    let page = try! JSONEncoder.compact.encode(Page(items: connections, count: 1_000, total: 1_000))
+    let (baseline, _) = PollProcessor.apply(
+        listed: connections, declared: declared, organizationID: organization, to: OrganizationState(), context: context)
+    // The next poll with one connection in twenty changed (healthy ones fail, failing ones recover).
+    let changed = fleet(1_000, organization: organization, unhealthyEvery: 19)
+
+    let metrics: [BenchmarkMetric] = [.instructions, .mallocCountTotal, .cpuTotal, .wallClock]
+    Benchmark.defaultConfiguration = .init(metrics: metrics, maxDuration: .seconds(3), maxIterations: 1_000)
+
+    Benchmark("Decode a List Connections page of 1,000") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try JSONDecoder().decode(Page<Connection>.self, from: page))
+        }
+    }
+    Benchmark("Diff 1,000 connections, none changed") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(
+                PollProcessor.apply(
+                    listed: connections, declared: declared, organizationID: organization, to: baseline,
+                    context: context))
+        }
+    }
+    Benchmark("Diff 1,000 connections, 1 in 20 changed") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(
+                PollProcessor.apply(
+                    listed: changed, declared: declared, organizationID: organization, to: baseline, context: context))
+        }
+    }
+    // What the monitor asks after a poll that made no event: may the state file stay as it is?
+    let (unchanged, _) = PollProcessor.apply(
+        listed: connections, declared: declared, organizationID: organization, to: baseline,
+        context: EventContext(organizationLabel: "Acme", observedAt: context.observedAt.addingTimeInterval(60)))
+    Benchmark("Compare 1,000 connections' state with the last poll's") { benchmark in
+        let next = unchanged
+        for _ in benchmark.scaledIterations {
+            blackHole(next.differsOnlyInPollTimes(from: baseline))
+        }
+    }
+    Benchmark("Encode 1,000 connections' state (JSON)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try JSONEncoder.compact.encode(baseline))
+        }
+    }
+}
