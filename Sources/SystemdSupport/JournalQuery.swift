@@ -75,7 +75,7 @@ public enum JournalQuery {
         return String(text.dropFirst(field.utf8.count + 1))
     }
 
-    static func withJournal<T>(_ source: JournalQuery.Source = .local, _ body: (OpaquePointer) throws -> T) throws -> T {
+    static func withJournal<T>(_ source: Source = .local, _ body: (OpaquePointer) throws -> T) throws -> T {
         var journal: OpaquePointer?
         switch source {
         case .local:
