@@ -19,8 +19,10 @@ all: build
 build: build-deps
 	$(SWIFT) build
 
+# The executables only: a release build of every target would include the tests' support module, which
+# imports the daemon's modules @testable (debug builds only).
 release: build-deps
-	$(SWIFT) build -c release
+	for product in leen-healthd leen-sim leen-healthd-bench; do $(SWIFT) build -c release --product $$product || exit 1; done
 
 build-deps:
 	@./scripts/ensure-packages.sh $(BUILD_DEBS)
