@@ -5,7 +5,7 @@ import Foundation
 public struct ConnectionAlertState: Codable, Hashable, Sendable {
     /// When the connection became UNHEALTHY; nil while it is not.
     public var unhealthySince: Date?
-    /// Successive successful polls that saw it UNHEALTHY, this episode.
+    /// Successive successful polls that saw it UNHEALTHY, this episode, up to the one that confirmed it.
     public var unhealthyPolls = 0
     /// When its problem was confirmed (hard); nil while soft or not unhealthy.
     public var confirmedAt: Date?

@@ -36,7 +36,9 @@ public enum ConnectionAlerting {
         if effective == .unhealthy, observation.state != .deleted, let health = observation.health {
             let since = alert.unhealthySince ?? now
             alert.unhealthySince = since
-            alert.unhealthyPolls = alert.unhealthyPolls.saturatingAdd(1)
+            // Counted until the problem is confirmed, the only use of the count: a count that grew at every
+            // poll of a lasting problem would make every poll rewrite its organization's state file.
+            if !wasConfirmed { alert.unhealthyPolls = alert.unhealthyPolls.saturatingAdd(1) }
             let elapsed = Duration.seconds(now.timeIntervalSince(since))
             if !wasConfirmed, policy.rule(for: health).isMet(polls: alert.unhealthyPolls, elapsed: elapsed) {
                 alert.confirmedAt = now

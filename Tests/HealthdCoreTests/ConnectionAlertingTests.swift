@@ -301,6 +301,12 @@ struct ConnectionAlertingTests {
         harness.state.api = .ok
         let next = harness.poll([F.connection("a", health: .healthy), F.connection("b", health: .vendorServerError)], at: 2)
         #expect(next.isEmpty)
-        #expect(harness.state.connections["b"]?.alert.unhealthyPolls == 2)
+        // A confirmed problem is not counted further, so a poll that sees it again changes nothing the state
+        // file must keep (the monitor then leaves the file as it is).
+        #expect(harness.state.connections["b"]?.alert.unhealthyPolls == 1)
+        let before = harness.state
+        #expect(harness.poll([F.connection("a", health: .healthy), F.connection("b", health: .vendorServerError)], at: 3).isEmpty)
+        #expect(harness.state.differsOnlyInPollTimes(from: before))
+        #expect(harness.state != before)
     }
 }
