@@ -5,7 +5,8 @@ import Foundation
 public struct ConnectionAlertState: Codable, Hashable, Sendable {
     /// When the connection became UNHEALTHY; nil while it is not.
     public var unhealthySince: Date?
-    /// Successive successful polls that saw it UNHEALTHY, this episode, up to the one that confirmed it.
+    /// Successive successful polls that saw it UNHEALTHY, this episode, counted up to what confirmation
+    /// needs (the rule's `polls`, at least 2) and not once confirmed.
     public var unhealthyPolls = 0
     /// When its problem was confirmed (hard); nil while soft or not unhealthy.
     public var confirmedAt: Date?

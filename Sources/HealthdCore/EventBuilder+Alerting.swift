@@ -53,7 +53,7 @@ extension EventBuilder {
         return alertingEvent(
             .connectionUnhealthyConfirmed, confirmedPriority(tracked),
             "\(label(tracked.observation, context)) is confirmed \(describe(health))\(since), "
-                + "seen by \(tracked.alert.unhealthyPolls) poll(s)\(advice(health))",
+                + "seen by at least \(tracked.alert.unhealthyPolls) poll(s)\(advice(health))",
             tracked, context: context,
             extra: [EventField("LEEN_UNHEALTHY_POLLS", String(tracked.alert.unhealthyPolls))])
     }

@@ -75,6 +75,24 @@ struct ConnectionAlertingTests {
             rule: .immediate, polls: [1], confirmedAt: 1),
     ]
 
+    @Test("A lasting soft problem is counted up to what confirmation needs, then polls leave the state alone")
+    func softProblemCountStops() {
+        var harness = Harness()
+        harness.policy.vendor = .init(polls: 3, minimum: .seconds(4 * 3600))
+        _ = harness.poll(.healthy, at: 0)
+        for minute in 1...6 { _ = harness.poll(.vendorServerError, at: Double(minute)) }
+        #expect(harness.alert.unhealthyPolls == 3)
+        #expect(!harness.alert.isConfirmed)
+        let before = harness.state
+        #expect(harness.poll(.vendorServerError, at: 7).isEmpty)
+        #expect(harness.state.differsOnlyInPollTimes(from: before))
+        // Confirmed once the time is met too; the event says the count is a lower bound.
+        let confirmed = harness.poll(.vendorServerError, at: 4 * 60 + 2).filter { $0.kind == .connectionUnhealthyConfirmed }
+        #expect(confirmed.count == 1)
+        #expect(confirmed.first?.message.contains("seen by at least 3 poll(s)") == true)
+        #expect(confirmed.first?[field: "LEEN_UNHEALTHY_POLLS"] == "3")
+    }
+
     @Test(arguments: confirmationCases)
     func confirmation(_ test: ConfirmationCase) throws {
         var harness = Harness()
