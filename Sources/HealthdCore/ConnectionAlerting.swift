@@ -36,11 +36,16 @@ public enum ConnectionAlerting {
         if effective == .unhealthy, observation.state != .deleted, let health = observation.health {
             let since = alert.unhealthySince ?? now
             alert.unhealthySince = since
-            // Counted until the problem is confirmed, the only use of the count: a count that grew at every
-            // poll of a lasting problem would make every poll rewrite its organization's state file.
-            if !wasConfirmed { alert.unhealthyPolls = alert.unhealthyPolls.saturatingAdd(1) }
+            let rule = policy.rule(for: health)
+            // Counted only while the count can still decide something: up to the rule's `polls` (and 2, so
+            // the incident detector still tells a first poll from the next), never once confirmed. A count
+            // that grew at every poll of a lasting problem made every poll rewrite its organization's state
+            // file (the daemon's profile at 20k connections).
+            if !wasConfirmed, alert.unhealthyPolls < max(rule.polls, 2) {
+                alert.unhealthyPolls = alert.unhealthyPolls.saturatingAdd(1)
+            }
             let elapsed = Duration.seconds(now.timeIntervalSince(since))
-            if !wasConfirmed, policy.rule(for: health).isMet(polls: alert.unhealthyPolls, elapsed: elapsed) {
+            if !wasConfirmed, rule.isMet(polls: alert.unhealthyPolls, elapsed: elapsed) {
                 alert.confirmedAt = now
                 newlyConfirmed = true
             }
