@@ -197,13 +197,13 @@ public final class HealthDaemon: Service {
                             post.yield(.tick)
                         }
                     case .reportReady:
-                        let summary = await monitor.snapshot().summary
+                        let summary = await monitor.statusSummary().line
                         activity.withLock { $0.ready = true }
                         metrics?.setReady(true)
                         hooks.progress(summary)
                         hooks.ready(summary)
                     case .reportStatus:
-                        hooks.progress(await monitor.snapshot().summary)
+                        hooks.progress(await monitor.statusSummary().line)
                     case .startReload:
                         group.addTask { post.yield(.reloaded(await self.reload())) }
                     case .heartbeat:

@@ -62,7 +62,7 @@ extension Monitor {
 
     /// Writes `daemon_heartbeat` with the summary counts.
     public func heartbeat() async {
-        let summary = StatusSummary(snapshot().organizations)
+        let summary = statusSummary()
         let event = EventBuilder.daemonHeartbeat(
             summary, openIncidents: incidents.open.count, pendingEvents: outbox.status.pending,
             context: EventContext(organizationLabel: "", observedAt: now()))

@@ -12,7 +12,10 @@ import Logging
 /// STATUS line, `/status`, `/metrics`) get a ``MonitorSnapshot``, a value.
 public actor Monitor {
     public private(set) var configuration: Configuration
-    var organizations: [OrganizationID: OrganizationState]
+    /// Set through ``setState(_:for:)``, which keeps ``summaries`` with it.
+    private(set) var organizations: [OrganizationID: OrganizationState]
+    /// Each organization's share of the STATUS line, kept with its state (see ``statusSummary()``).
+    private var summaries: [OrganizationID: StatusSummary]
     /// Event ids per stream (each organization, and the daemon).
     var streams: [Outbox.Stream: EventStream]
     /// Unsent events the state files held at start, until ``startDelivery()`` hands the rest to the outbox.
@@ -72,6 +75,7 @@ public actor Monitor {
         let stored = try store.loadStoredOrganizations(unusable: .setAside, setAside: &setAside)
         let daemon = try store.loadDaemon(unusable: .setAside, setAside: &setAside)
         organizations = stored.mapValues(\.state)
+        summaries = organizations.mapValues(StatusSummary.init)
         var streams: [Outbox.Stream: EventStream] = [.daemon: daemon.stream]
         var recovered: [Outbox.Stream: [Outbox.Pending]] = [.daemon: daemon.outbox]
         for (id, organization) in stored {
@@ -147,7 +151,7 @@ public actor Monitor {
         await emit(untracked)
         let configured = Set(configuration.organizations.map(\.id))
         let removed = organizations.keys.filter { !configured.contains($0) }
-        for id in removed { organizations[id] = nil }
+        for id in removed { setState(nil, for: id) }
         await removeFinishedFiles()
     }
 
@@ -219,7 +223,7 @@ public actor Monitor {
                     failure: failure, organizationID: organization, to: previous, policy: configuration.alerting,
                     context: context)
             }
-        organizations[organization] = next
+        setState(next, for: organization)
         if case .success(let listing) = outcome, let first = listing.undecodable.first {
             counters.unreadableItems += listing.undecodable.count
             logger.warning(
@@ -347,6 +351,21 @@ public actor Monitor {
                 }
             }
         }
+    }
+
+    private func setState(_ state: OrganizationState?, for id: OrganizationID) {
+        organizations[id] = state
+        summaries[id] = state.map(StatusSummary.init)
+    }
+
+    /// The counts the STATUS line and the heartbeat give: the configured organizations' shares added up, so
+    /// the cost after a poll is one organization's connections plus one addition per organization.
+    public func statusSummary() -> StatusSummary {
+        var total = StatusSummary()
+        for organization in configuration.organizations {
+            total.add(summaries[organization.id] ?? StatusSummary(OrganizationState()))
+        }
+        return total
     }
 
     /// Everything known, with the monitor's counters and, when given, the recorder's (HTTP requests,

@@ -71,20 +71,34 @@ public struct StatusSummary: Sendable, Hashable {
     /// Organizations whose last poll failed.
     public var failingOrganizations = 0
 
+    public init() {}
+
     public init(_ organizations: [MonitorSnapshot.Organization]) {
-        self.organizations = organizations.count
-        for organization in organizations {
-            let stale = organization.state.isStale
-            // An organization not polled yet is stale but not failing: only a failed poll counts here.
-            if organization.state.api.failingSince != nil { failingOrganizations += 1 }
-            for tracked in organization.state.connections.values {
-                let status = EffectiveStatus(tracked, organizationStale: stale)
-                counts[status, default: 0] += 1
-                if status == .unhealthy, tracked.observation.health?.resolutionOwner == .customer {
-                    unhealthyCustomer += 1
-                }
+        for organization in organizations { add(StatusSummary(organization.state)) }
+    }
+
+    /// One organization's share. The monitor keeps one per organization, updated when its state changes, and
+    /// adds them up for the STATUS line after every poll: counting every connection of the fleet after every
+    /// poll made the line's cost grow with the fleet times the organizations.
+    public init(_ state: OrganizationState) {
+        organizations = 1
+        let stale = state.isStale
+        // An organization not polled yet is stale but not failing: only a failed poll counts here.
+        if state.api.failingSince != nil { failingOrganizations = 1 }
+        for tracked in state.connections.values {
+            let status = EffectiveStatus(tracked, organizationStale: stale)
+            counts[status, default: 0] += 1
+            if status == .unhealthy, tracked.observation.health?.resolutionOwner == .customer {
+                unhealthyCustomer += 1
             }
         }
+    }
+
+    public mutating func add(_ other: StatusSummary) {
+        counts.merge(other.counts, uniquingKeysWith: +)
+        unhealthyCustomer += other.unhealthyCustomer
+        organizations += other.organizations
+        failingOrganizations += other.failingOrganizations
     }
 
     /// Monitored connections that Leen still lists.
