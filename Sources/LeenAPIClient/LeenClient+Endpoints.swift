@@ -82,24 +82,27 @@ extension LeenClient {
         }
     }
 
-    /// `GET …/connections`: one page.
+    /// `GET …/connections`: one page. With a memo, items listed byte for byte as in the memo's last walk are
+    /// not decoded again (see ``PageMemo``).
     public func listConnections(
-        organizationID: OrganizationID, _ page: PageRequest = PageRequest()
+        organizationID: OrganizationID, _ page: PageRequest = PageRequest(), memo: PageMemo<Connection>? = nil
     ) async throws -> Page<Connection> {
-        try await call(
-            Endpoint(
-                operation: "list_connections", method: .GET, path: Self.connectionsPath(organizationID),
-                query: page.queryItems, idempotent: true))
+        let endpoint = Endpoint(
+            operation: "list_connections", method: .GET, path: Self.connectionsPath(organizationID),
+            query: page.queryItems, idempotent: true)
+        guard let memo else { return try await call(endpoint) }
+        return try await call(endpoint, decodeBody: { try memo.decode($0) })
     }
 
-    /// Every page of `GET …/connections`.
+    /// Every page of `GET …/connections`; a memo must serve one walk at a time, and the caller calls its
+    /// ``PageMemo/finishWalk()`` once the walk has read every page.
     public func connectionPages(
         organizationID: OrganizationID, pageSize: Int = 100, mode: PaginationMode = .offset,
-        excludeTotal: Bool = false
+        excludeTotal: Bool = false, memo: PageMemo<Connection>? = nil
     ) -> PageSequence<Connection> {
         PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, identify: { $0.id.rawValue }) {
             request in
-            try await listConnections(organizationID: organizationID, request)
+            try await listConnections(organizationID: organizationID, request, memo: memo)
         }
     }
 

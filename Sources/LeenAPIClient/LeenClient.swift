@@ -79,7 +79,8 @@ public struct LeenClient: Sendable {
     ///   again; a non-nil result ends the call with that value (the first attempt took effect after all).
     func call<Response: Decodable & Sendable>(
         _ endpoint: Endpoint, body: (some Encodable & Sendable)? = String?.none, as: Response.Type = Response.self,
-        beforeRetry: (@Sendable () async throws -> Response?)? = nil
+        beforeRetry: (@Sendable () async throws -> Response?)? = nil,
+        decodeBody: (Data) throws -> Response = { try LeenClient.decodeBody(Response.self, from: $0) }
     ) async throws -> Response {
         let payload: ByteBuffer?
         if let body {
@@ -104,7 +105,7 @@ public struct LeenClient: Sendable {
                 status = raw.status
                 if (200..<300).contains(raw.status) {
                     do {
-                        let value = try decode(Response.self, from: raw.body)
+                        let value = try decodeBody(Data(raw.body.readableBytesView))
                         report(endpoint, status: raw.status, error: nil, since: started, attempt: attempt, delay: nil)
                         return value
                     } catch {
@@ -191,10 +192,6 @@ public struct LeenClient: Sendable {
 
     static func queryEscape(_ value: String) -> String {
         value.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? value
-    }
-
-    func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
-        try Self.decodeBody(T.self, from: Data(buffer.readableBytesView))
     }
 
     /// How every call reads a 2xx body: `T` from JSON, or the error whose ``summary(of:)`` becomes the

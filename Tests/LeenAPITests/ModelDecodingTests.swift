@@ -9,7 +9,7 @@ import Testing
 // MARK: - Fixture helpers
 
 /// Loads the JSON fixtures copied into the test bundle (`resources: [.copy("Fixtures")]`).
-fileprivate enum Fixture {
+enum Fixture {
     /// Every fixture this file expects; `allFixturesAreListed` keeps it in step with the directory.
     static let all: [String] = [
         "connection-create-current", "connection-create-oldest", "connection-get", "connection-demo-mock",

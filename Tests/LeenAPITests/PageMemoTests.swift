@@ -1,0 +1,109 @@
+import Foundation
+import LeenAPI
+import Testing
+
+/// ``PageMemo`` must read every page exactly as `JSONDecoder` reads ``Page`` (items, unreadable items, page
+/// fields, errors), and decode only the items whose bytes it has not seen in the walk before.
+@Suite("Page memo")
+struct PageMemoTests {
+    /// What a page says, for comparing two readings.
+    struct Reading: Equatable {
+        var items: [Connection]
+        var undecodable: [UndecodableItem]
+        var count: Int?
+        var total: Int?
+        var nextCursor: String?
+        var previousCursor: String?
+        var isCursorPage: Bool
+
+        init(_ page: Page<Connection>) {
+            (items, undecodable, count, total) = (page.items, page.undecodable, page.count, page.total)
+            (nextCursor, previousCursor, isCursorPage) = (page.nextCursor, page.previousCursor, page.isCursorPage)
+        }
+    }
+
+    /// Both readings of `body`: the memo's (twice, the second from memory) and `JSONDecoder`'s; equal results
+    /// or both errors with the same description.
+    func expectSameReading(_ body: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let data = Data(body.utf8)
+        let memo = PageMemo<Connection>()
+        let whole = Result { Reading(try JSONDecoder().decode(Page<Connection>.self, from: data)) }
+        for pass in 1...2 {
+            let split = Result { Reading(try memo.decode(data)) }
+            switch (whole, split) {
+            case (.success(let a), .success(let b)): #expect(a == b, "pass \(pass)", sourceLocation: sourceLocation)
+            case (.failure(let a), .failure(let b)):
+                #expect(String(describing: a) == String(describing: b), "pass \(pass)", sourceLocation: sourceLocation)
+            default: Issue.record("pass \(pass): JSONDecoder \(whole), memo \(split)", sourceLocation: sourceLocation)
+            }
+            memo.finishWalk()
+        }
+    }
+
+    static func connection(_ n: Int, health: String = "HEALTHY") -> String {
+        let owner = health == "HEALTHY" ? "LEEN" : "CUSTOMER"
+        return """
+            {"id":"3c90c3cc-0d44-4b50-8888-8dd2573605\(String(format: "%02d", n))","vendor":"TENABLE","is_active":true,\
+            "refresh_interval_secs":14400,"timeout_secs":1800,"organization_id":"5d2f4c1e-8a7b-4c3d-9e0f-1a2b3c4d5e6f",\
+            "state":"ACTIVE","oauth2_authorize_url":null,"identifier":"c\(n)","created_at":"2023-11-07T05:31:56Z",\
+            "health":{"name":"\(health)","status":"\(health == "HEALTHY" ? "HEALTHY" : "UNHEALTHY")",\
+            "description":"d \\"quoted\\" [x] {y}","resolution_owner":"\(owner)","details":null}}
+            """
+    }
+
+    @Test("Pages read the same as with JSONDecoder: fixtures, odd items, odd page fields, broken documents")
+    func sameReading() throws {
+        for name in ["page-cursor", "page-cursor-minimal", "page-offset", "page-offset-no-total"] {
+            expectSameReading(String(decoding: try Fixture.data(name), as: UTF8.self))
+        }
+        let (a, b) = (Self.connection(1), Self.connection(2, health: "UNAUTHORIZED"))
+        for body in [
+            #"{"count":2,"total":2,"items":[\#(a),\#(b)]}"#,
+            #" { "items" : [ \#(a) , \#(b) ] , "next_cursor" : "ab\"c" , "previous_cursor" : null } "#,
+            #"{"items":[]}"#,
+            #"{"items":[\#(a),{"id":"x","identifier":"y"},[1,2],null,"s",3]}"#,  // unreadable items, as a page reads them
+            #"{"items":[\#(a)],"count":"2"}"#,  // a page field of the wrong type fails the page
+            #"{"items":[\#(a)],"extra":{"nested":[1,{"a":"]"}]}}"#,  // unknown members are ignored
+            #"{"items":[\#(a)],"extra":{bad}}"#,  // but must be JSON
+            #"{"items":[\#(a),{"id":}]}"#,  // an item that is not JSON fails the page
+            #"{"items":[\#(a)]"#, #"{"items":[\#(a)]} x"#, #"{"items":[\#(a) \#(b)]}"#, #"[\#(a)]"#, "", "{}",
+            #"{"items":{"a":1}}"#, #"{"count":1}"#,
+            #"{"items":[\#(a)],"items":[\#(b)]}"#,  // a repeated key is JSONDecoder's to read
+            #"{"it\u0065ms":[\#(a)]}"#,  // so is an escaped one
+        ] {
+            expectSameReading(body)
+        }
+    }
+
+    @Test("Only new or changed items are decoded; a failed walk keeps what it read")
+    func onlyChangedItemsAreDecoded() throws {
+        let memo = PageMemo<Connection>()
+        let items = (1...10).map { Self.connection($0) }
+        func page(_ items: [String]) -> Data { Data(#"{"items":[\#(items.joined(separator: ","))]}"#.utf8) }
+
+        #expect(try memo.decode(page(items)).items.count == 10)
+        memo.finishWalk()
+        #expect(memo.itemsDecoded == 10)
+        #expect(memo.count == 10)
+
+        var changed = items
+        changed[3] = Self.connection(4, health: "UNAUTHORIZED")
+        let read = try memo.decode(page(changed))
+        #expect(memo.itemsDecoded == 11)
+        #expect(read.items[3].health?.name == .unauthorized)
+        #expect(read.items == (try JSONDecoder().decode(Page<Connection>.self, from: page(changed)).items))
+        memo.finishWalk()
+
+        // A walk that fails after its first page: its items still serve the next walk, and so do the last
+        // completed walk's.
+        _ = try memo.decode(page(Array(changed[0..<5])))
+        _ = try memo.decode(page(Array(changed[0..<5])))
+        _ = try memo.decode(page(Array(changed[5...])))
+        memo.finishWalk()
+        #expect(memo.itemsDecoded == 11)
+        #expect(memo.count == 10)
+        // The memo holds the last walk only: the item as it was two walks ago is decoded again.
+        _ = try memo.decode(page(items))
+        #expect(memo.itemsDecoded == 12)
+    }
+}
