@@ -27,6 +27,10 @@ public final class HealthDaemon: Service {
     let activity = Locked(Activity())
     /// The `provisioning_failed` messages each organization's last provisioning reported.
     let provisioningFailures = Locked([OrganizationID: Set<String>]())
+    /// Each organization's last listing, so a poll decodes only the connections whose bytes changed
+    /// (``PageMemo``). Polls of one organization never overlap (the scheduler's rule), so each memo serves
+    /// one walk at a time.
+    let pageMemos = Locked([OrganizationID: PageMemo<Connection>]())
 
     /// When the daemon last did something, for the watchdog and the startup timeout: read by the supervisor
     /// on its own task, hence behind a lock.
@@ -63,8 +67,9 @@ public final class HealthDaemon: Service {
         case tick
         /// A poll ended; nil when it was cancelled (shutdown).
         case polled(OrganizationID, PollOutcome?, Duration)
-        /// A provisioning ended: everything declared is in place, or not.
-        case provisioned(OrganizationID, Bool)
+        /// A provisioning ended: everything declared is in place, or not; with its listing when it wrote
+        /// nothing, to be taken as a poll.
+        case provisioned(OrganizationID, Bool, listed: (Listing<Connection>, Duration)?)
         case reload
         case reloaded(Reloaded?)
         /// From the supervisor: the loop proves it is alive by handling it.
@@ -102,6 +107,16 @@ public final class HealthDaemon: Service {
         self.hooks = hooks
         self.logger = logger
         (mailbox, post) = AsyncStream.makeStream(of: Message.self)
+    }
+
+    /// The organization's ``PageMemo``, made at its first walk.
+    func pageMemo(_ id: OrganizationID) -> PageMemo<Connection> {
+        pageMemos.withLock { memos in
+            if let memo = memos[id] { return memo }
+            let memo = PageMemo<Connection>()
+            memos[id] = memo
+            return memo
+        }
     }
 
     /// Asks the running daemon to re-read its configuration and secrets (SIGHUP).
@@ -152,6 +167,44 @@ public final class HealthDaemon: Service {
         defer { watcher?.stop() }
 
         try await withThrowingDiscardingTaskGroup { group in
+            /// Hands a poll's outcome (nil: cancelled) to the monitor and starts the credential tests it calls for.
+            func ingest(
+                _ outcome: PollOutcome?, of id: OrganizationID, duration: Duration
+            ) async -> SchedulerStateMachine.PollCompletion {
+                guard let outcome else { return .cancelled }
+                guard let ingested = await monitor.ingest(outcome, organization: id, duration: duration) else {
+                    return .forgotten
+                }
+                // Beside the loop: a slow or failing test delays nothing, and its answer is a follow-up event
+                // (see ``Monitor/recordCredentialTest(_:_:)``). One at a time, and a bounded number per poll: a
+                // storm of UNAUTHORIZED connections (an incident) must not become a storm of calls to Leen.
+                let requests = ingested.credentialTests
+                if !requests.isEmpty {
+                    let (testClient, monitor, logger) = (client, self.monitor, logger)
+                    group.addTask {
+                        for request in requests.prefix(Self.credentialTestsPerPoll) {
+                            let verification = await CredentialCheck.run(
+                                testClient, organization: request.organizationID, connection: request.connectionID)
+                            // Shutdown cut it short: that is no answer to report.
+                            if Task.isCancelled { return }
+                            await monitor.recordCredentialTest(request, verification)
+                        }
+                        if requests.count > Self.credentialTestsPerPoll {
+                            logger.notice(
+                                "many connections turned UNAUTHORIZED in one poll; only the first were tested",
+                                metadata: [
+                                    "organization": "\(id)", "unauthorized": "\(requests.count)",
+                                    "tested": "\(Self.credentialTestsPerPoll)",
+                                ])
+                        }
+                    }
+                }
+                if case .failure(let failure) = outcome {
+                    return .failed(consecutiveFailures: ingested.state.consecutiveFailures, retryAfter: failure.retryAfter)
+                }
+                return .succeeded
+            }
+
             func perform(_ actions: [SchedulerStateMachine.Action]) async {
                 for action in actions {
                     switch action {
@@ -163,6 +216,7 @@ public final class HealthDaemon: Service {
                                 continue
                             }
                             let (pollClient, poll, activity) = (client, configuration.poll, self.activity)
+                            let memo = pageMemo(id)
                             let outbox = monitor.outbox
                             activity.withLock { $0.polls[id] = .now }
                             group.addTask {
@@ -170,7 +224,7 @@ public final class HealthDaemon: Service {
                                 await outbox.waitForRoom()
                                 activity.withLock { $0.polls[id] = .now }
                                 let started = ContinuousClock.now
-                                let outcome = await Self.poll(organization, client: pollClient, poll: poll) {
+                                let outcome = await Self.poll(organization, client: pollClient, poll: poll, memo: memo) {
                                     activity.withLock { $0.polls[id] = .now }
                                 }
                                 post.yield(.polled(id, outcome, ContinuousClock.now - started))
@@ -185,10 +239,12 @@ public final class HealthDaemon: Service {
                             let attempt = (machine.provisioningFailures(of: id) ?? 0) + 1
                             let (provisioningClient, activity) = (client, self.activity)
                             activity.withLock { $0.polls[id] = .now }
+                            let poll = configuration.poll
                             group.addTask {
-                                let succeeded = await self.provision(
-                                    organization, client: provisioningClient, applied: applied, attempt: attempt)
-                                post.yield(.provisioned(id, succeeded))
+                                let (succeeded, listed) = await self.provision(
+                                    organization, client: provisioningClient, applied: applied, attempt: attempt,
+                                    poll: poll)
+                                post.yield(.provisioned(id, succeeded, listed: listed))
                             }
                         }
                     case .armTimer(let instant):
@@ -225,53 +281,17 @@ public final class HealthDaemon: Service {
                     actions = machine.ping(now: .now)
                 case .tick:
                     actions = machine.timerFired(now: .now)
-                case .provisioned(let id, let succeeded):
+                case .provisioned(let id, let succeeded, let listed):
                     activity.withLock { _ = $0.polls.removeValue(forKey: id) }
-                    actions = machine.provisioningFinished(id, succeeded: succeeded, jitter: Double.random(in: 0..<1), now: .now)
+                    var polled = false
+                    if let (listing, duration) = listed {
+                        polled = await ingest(.success(listing), of: id, duration: duration) == .succeeded
+                    }
+                    actions = machine.provisioningFinished(
+                        id, succeeded: succeeded, listed: polled, jitter: Double.random(in: 0..<1), now: .now)
                 case .polled(let id, let outcome, let duration):
                     activity.withLock { _ = $0.polls.removeValue(forKey: id) }
-                    let completion: SchedulerStateMachine.PollCompletion
-                    if let outcome {
-                        if let ingested = await monitor.ingest(outcome, organization: id, duration: duration) {
-                            // Beside the loop: a slow or failing test delays nothing, and its answer is a
-                            // follow-up event (see ``Monitor/recordCredentialTest(_:_:)``). One at a time, and
-                            // a bounded number per poll: a storm of UNAUTHORIZED connections (an incident)
-                            // must not become a storm of calls to Leen.
-                            let requests = ingested.credentialTests
-                            if !requests.isEmpty {
-                                let (testClient, monitor, logger) = (client, self.monitor, logger)
-                                group.addTask {
-                                    for request in requests.prefix(Self.credentialTestsPerPoll) {
-                                        let verification = await CredentialCheck.run(
-                                            testClient, organization: request.organizationID,
-                                            connection: request.connectionID)
-                                        // Shutdown cut it short: that is no answer to report.
-                                        if Task.isCancelled { return }
-                                        await monitor.recordCredentialTest(request, verification)
-                                    }
-                                    if requests.count > Self.credentialTestsPerPoll {
-                                        logger.notice(
-                                            "many connections turned UNAUTHORIZED in one poll; only the first were tested",
-                                            metadata: [
-                                                "organization": "\(id)", "unauthorized": "\(requests.count)",
-                                                "tested": "\(Self.credentialTestsPerPoll)",
-                                            ])
-                                    }
-                                }
-                            }
-                            if case .failure(let failure) = outcome {
-                                completion = .failed(
-                                    consecutiveFailures: ingested.state.consecutiveFailures,
-                                    retryAfter: failure.retryAfter)
-                            } else {
-                                completion = .succeeded
-                            }
-                        } else {
-                            completion = .forgotten
-                        }
-                    } else {
-                        completion = .cancelled
-                    }
+                    let completion = await ingest(outcome, of: id, duration: duration)
                     actions = machine.pollFinished(id, completion, jitter: Double.random(in: 0..<1), now: .now)
                 case .credentialFilesChanged(let directory, let names):
                     let affected = credentialWatch.organizations(changedIn: directory, names: names)
@@ -346,17 +366,18 @@ public final class HealthDaemon: Service {
 
     /// Lists every page of an organization's connections; nil when cancelled (shutdown).
     static func poll(
-        _ organization: OrganizationConfig, client: LeenClient, poll: Configuration.Poll,
+        _ organization: OrganizationConfig, client: LeenClient, poll: Configuration.Poll, memo: PageMemo<Connection>? = nil,
         pageDone: @Sendable () -> Void = {}
     ) async -> PollOutcome? {
         do {
             var listing = Listing<Connection>(items: [])
             for try await page in client.connectionPages(
-                organizationID: organization.id, pageSize: poll.pageSize, mode: poll.pagination)
+                organizationID: organization.id, pageSize: poll.pageSize, mode: poll.pagination, memo: memo)
             {
                 listing.append(page)
                 pageDone()
             }
+            memo?.finishWalk()
             return .success(listing)
         } catch is CancellationError {
             return nil
@@ -370,14 +391,19 @@ public final class HealthDaemon: Service {
     /// Provisions one organization; true when everything declared is in place. A retry (`attempt` > 1) does
     /// not repeat a `provisioning_failed` already reported by the attempt before: an outage or a bad secret
     /// says so once, and again only when the reason changes.
+    ///
+    /// Also returns the plan's listing when the plan wrote nothing: it is then what a poll would have read.
     func provision(
-        _ organization: OrganizationConfig, client: LeenClient, applied: StateStore.AppliedCredentials, attempt: Int
-    ) async -> Bool {
+        _ organization: OrganizationConfig, client: LeenClient, applied: StateStore.AppliedCredentials, attempt: Int,
+        poll: Configuration.Poll
+    ) async -> (succeeded: Bool, listed: (Listing<Connection>, Duration)?) {
         let provisioner = Provisioner(client: client, readSecret: readSecret)
         var outcome: Provisioner.Outcome
+        var listed: (Listing<Connection>, Duration)?
         do {
-            let plan = try await provisioner.plan(organization, applied: applied)
+            let plan = try await provisioner.plan(organization, applied: applied, listing: poll, memo: pageMemo(organization.id))
             outcome = await provisioner.apply(plan, now: Date())
+            if !plan.writes { listed = (plan.listing, plan.listingDuration) }
         } catch {
             outcome = Provisioner.Outcome()
             outcome.failures = 1
@@ -406,7 +432,7 @@ public final class HealthDaemon: Service {
         await monitor.recordVerifications(outcome.verifications)
         await monitor.emit(events)
         await monitor.flushAppliedCredentials()
-        return outcome.failures == 0
+        return (outcome.failures == 0, Task.isCancelled ? nil : listed)
     }
 
     /// Re-reads configuration and secrets; on any error keeps the current configuration and says why. Runs
@@ -427,6 +453,8 @@ public final class HealthDaemon: Service {
             return nil
         }
         await monitor.setConfiguration(configuration)
+        let configured = Set(configuration.organizations.map(\.id))
+        pageMemos.withLock { $0 = $0.filter { configured.contains($0.key) } }
         await monitor.emit([EventBuilder.configReloaded(configuration, context: Self.daemonContext())])
         metrics?.recordReload(success: true)
         metrics?.setPollInterval(configuration.poll.interval)

@@ -22,11 +22,29 @@ public struct Provisioner: Sendable {
         var resolved: [String: (credentials: VendorCredentials?, hash: String)]
         /// Declared connections whose secrets could not be read, with why.
         public var unresolvable: [String: String]
+        /// The organization's connections as the plan found them, and how long listing them took.
+        public var listing: Listing<Connection>
+        public var listingDuration: Duration
+
+        /// True when carrying the plan out sends something that changes the listing (a create or a PATCH).
+        public var writes: Bool {
+            actions.contains {
+                switch $0 {
+                case .create, .updateCredentials: true
+                default: false
+                }
+            }
+        }
     }
 
     /// Reads the secrets and lists the organization's connections. Changes nothing.
+    ///
+    /// - Parameters:
+    ///   - listing: how to walk the pages; the daemon walks them as its polls do, so that a plan that writes
+    ///     nothing serves as the organization's poll too.
     public func plan(
-        _ organization: OrganizationConfig, applied: StateStore.AppliedCredentials
+        _ organization: OrganizationConfig, applied: StateStore.AppliedCredentials,
+        listing: Configuration.Poll = Configuration.Poll(), memo: PageMemo<Connection>? = nil
     ) async throws -> Plan {
         var resolved: [String: (credentials: VendorCredentials?, hash: String)] = [:]
         var unresolvable: [String: String] = [:]
@@ -48,7 +66,12 @@ public struct Provisioner: Sendable {
             }
             declared.append(DeclaredConnection(identifier: connection.identifier, vendor: connection.vendor, credentialsHash: hash))
         }
-        let existing = try await client.allConnections(organizationID: organization.id)
+        let started = ContinuousClock.now
+        let existing = try await client.connectionPages(
+            organizationID: organization.id, pageSize: listing.pageSize, mode: listing.pagination, memo: memo
+        ).collect()
+        memo?.finishWalk()
+        let listingDuration = ContinuousClock.now - started
         var recorded: [String: String] = [:]
         for connection in organization.connections {
             recorded[connection.identifier] =
@@ -56,7 +79,9 @@ public struct Provisioner: Sendable {
         }
         let actions = ProvisioningPlanner.plan(
             declared: declared, existing: existing.items, unreadable: existing.undecodable, applied: recorded)
-        return Plan(organization: organization, actions: actions, resolved: resolved, unresolvable: unresolvable)
+        return Plan(
+            organization: organization, actions: actions, resolved: resolved, unresolvable: unresolvable,
+            listing: existing, listingDuration: listingDuration)
     }
 
     /// What applying a plan did.

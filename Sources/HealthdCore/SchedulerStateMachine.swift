@@ -94,7 +94,7 @@ public struct SchedulerStateMachine: Sendable {
     private(set) var heartbeat: Duration?
     private(set) var nextHeartbeat: Instant?
 
-    /// The status line is refreshed at most this often: computing it walks every connection.
+    /// The status line is refreshed at most this often: systemd need not hear of every poll.
     public static let statusInterval = Duration.seconds(1)
 
     public init(poll: Configuration.Poll, heartbeat: Duration? = nil) {
@@ -142,12 +142,22 @@ public struct SchedulerStateMachine: Sendable {
 
     /// A provisioning ended. A failed one is tried again after the polls' backoff for that many failures in a
     /// row (the interval, doubling up to `max_backoff`); polls go on meanwhile.
+    ///
+    /// `listed`: the provisioning's listing changed nothing and the monitor took it as a successful poll, so
+    /// the organization's next poll is an interval away. Without this an organization was listed twice in a
+    /// row at every start, once to provision it and once for its first poll.
     public mutating func provisioningFinished(
-        _ organization: OrganizationID, succeeded: Bool, jitter: Double, now: Instant
+        _ organization: OrganizationID, succeeded: Bool, listed: Bool = false, jitter: Double, now: Instant
     ) -> [Action] {
         inFlight.remove(organization)
         isProvisioning.remove(organization)
         guard phase == .running else { return [] }
+        var actions: [Action] = []
+        if listed, due[organization] != nil {
+            due[organization] = now + Self.delay(poll: poll, failures: 0, retryAfter: nil, jitter: jitter)
+            polledSinceStart.insert(organization)
+            if !becomeReadyIfCycleComplete(now: now, into: &actions) { statusIfDue(now: now, into: &actions) }
+        }
         if succeeded {
             provisioning[organization] = nil
         } else if let previous = provisioning[organization] {
@@ -159,7 +169,6 @@ public struct SchedulerStateMachine: Sendable {
         if provisionAgain.remove(organization) != nil, provisioning[organization] == nil {
             provisioning[organization] = (now, 0)
         }
-        var actions: [Action] = []
         dispatch(now: now, into: &actions)
         return actions
     }

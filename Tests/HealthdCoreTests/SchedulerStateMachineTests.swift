@@ -183,6 +183,28 @@ struct SchedulerStateMachineTests {
         #expect(machine.nextPoll(of: Self.c) == Self.at(34), "the new interval applies")
     }
 
+    @Test("a provisioning whose listing served as the first poll: no second listing, ready when all are listed")
+    func provisioningListingServesAsFirstPoll() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        let start = machine.start(organizations: [Self.a, Self.b], now: Self.at(0))
+        #expect(Self.provisioned(start) == [Self.a, Self.b] && Self.started(start).isEmpty)
+        // a's provisioning changed nothing: its listing is its first poll.
+        let a = machine.provisioningFinished(Self.a, succeeded: true, listed: true, jitter: 0.5, now: Self.at(1))
+        #expect(Self.started(a).isEmpty, "a is not listed again")
+        #expect(machine.nextPoll(of: Self.a) == Self.at(61))
+        #expect(!a.contains(.reportReady))
+        // b's provisioning created a connection: its listing is out of date, so b is polled now.
+        let b = machine.provisioningFinished(Self.b, succeeded: true, listed: false, jitter: 0.5, now: Self.at(2))
+        #expect(Self.started(b) == [Self.b])
+        #expect(!b.contains(.reportReady))
+        let polled = machine.pollFinished(Self.b, .succeeded, jitter: 0.5, now: Self.at(3))
+        #expect(polled.contains(.reportReady))
+        // Later provisionings (changed credential files) that change nothing count as polls too.
+        _ = machine.provisioningRequested([Self.a], now: Self.at(10))
+        _ = machine.provisioningFinished(Self.a, succeeded: true, listed: true, jitter: 0.5, now: Self.at(11))
+        #expect(machine.nextPoll(of: Self.a) == Self.at(71))
+    }
+
     @Test("readiness follows the organizations a reload leaves: one never polled is no longer waited for")
     func reloadCompletesTheCycle() {
         var machine = Machine(poll: Self.poll(concurrency: 1))
