@@ -186,4 +186,55 @@ struct HealthDaemonTests {
             #expect(created.count == 1, "created once, not once per attempt")
         }
     }
+
+    @Test("A start lists an organization once when provisioning writes nothing: its listing is the first poll")
+    func provisioningListingIsTheFirstPoll() async throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let organization = OrganizationID(UUID().uuidString.lowercased())
+        let (simulatorConfig, scenario) = simulatorSetup(organization: organization, apiKey: workspace.apiKey)
+        try await LeenSimulator.withRunning(configuration: simulatorConfig, scenario: scenario, logger: quietLogger) {
+            _, baseURL in
+            // Only the connection leen-sim already has: adopted, nothing to create or PATCH.
+            let text = workspace.configuration(baseURL: baseURL, organization: organization)
+                .replacingOccurrences(of: "\n      - identifier: entra-e2e\n        vendor: MS_ENTRA", with: "")
+                .replacingOccurrences(of: "interval: 300ms", with: "interval: 1h")
+            try workspace.write("config.yaml", text)
+            let configuration = try ConfigLoader.load(path: workspace.path("config.yaml"), environment: [:])
+            #expect(configuration.organizations.first?.connections.count == 1)
+            let recorder = Recorder()
+            let emitter = EventEmitter(
+                sink: NullSink(), fallback: NullSink(), observers: [{ event in recorder.events.withLock { $0.append(event) } }])
+            let monitor = try Monitor(
+                configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
+                emitter: emitter, logger: quietLogger)
+            let lists = Atomic(0)
+            let listsAtReady = Mutex<Int?>(nil)
+            var hooks = HealthDaemon.Hooks()
+            hooks.ready = { summary in
+                listsAtReady.withLock { $0 = lists.load(ordering: .relaxed) }
+                recorder.ready.withLock { $0.append(summary) }
+            }
+            let daemon = HealthDaemon(
+                monitor: monitor, loadConfiguration: { configuration },
+                makeClient: { _ in
+                    simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey) { request in
+                        if request.operation == "list_connections" { lists.add(1, ordering: .relaxed) }
+                    }
+                },
+                readSecret: { try SecretReader(environment: [:]).read($0) }, hooks: hooks, logger: quietLogger)
+            let running = Task { try await daemon.run() }
+            try await eventually("READY") { !recorder.ready.withLock { $0.isEmpty } }
+            try await eventually("connection_monitored") { recorder.count(.connectionMonitored) >= 1 }
+            running.cancel()
+            try await running.value
+            #expect(listsAtReady.withLock { $0 } == 1, "the organization was listed again before READY")
+            #expect(lists.load(ordering: .relaxed) == 1, "the first poll listed it again")
+            #expect(recorder.ready.withLock { $0 }.first?.hasPrefix("1 connections: 1 healthy") == true)
+            #expect(recorder.count(.connectionAdopted) == 1)
+            #expect(recorder.count(.connectionMonitored) == 1)
+            let polls = await monitor.snapshot().daemon.polls
+            #expect(polls.values.reduce(0, +) == 1, "the listing counts as the organization's poll")
+        }
+    }
 }
