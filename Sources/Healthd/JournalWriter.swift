@@ -82,6 +82,9 @@ public final class JournalWriter: Sendable {
                 }
             }
         }
+        // The thread has ended: leave the semaphore signalled, so that finishing again returns at once
+        // instead of waiting for a signal that will never come.
+        finished.signal()
         return outbox.status.pending == 0
     }
 }

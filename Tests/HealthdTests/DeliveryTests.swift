@@ -194,6 +194,11 @@ struct DeliveryTests {
             #expect(!left.isEmpty)
             #expect(sent.all.count + left.count == 40, "every event either sent or kept, none twice")
             #expect(Set(sent.all).isDisjoint(with: left))
+            // Finishing again (a second shutdown path) returns at once and sends nothing more.
+            let again = ContinuousClock.now
+            await monitor.finishDelivery(grace: .seconds(30))
+            #expect(ContinuousClock.now - again < .seconds(10))
+            #expect(sent.all.count + left.count == 40)
 
             let next = Recorded()
             let restarted = try Monitor(configuration: config, store: store, emitter: next.emitter, landed: { _ in [] }, logger: quietLogger)
