@@ -272,7 +272,10 @@ public final class HealthDaemon: Service {
                 }
             }
 
-            await perform(machine.start(organizations: configuration.organizations.map(\.id), now: .now))
+            await perform(
+                machine.start(
+                    organizations: configuration.organizations.map(\.id),
+                    current: await monitor.organizationsPolled(within: configuration.poll.interval), now: .now))
             for await message in mailbox.cancelOnGracefulShutdown() {
                 activity.withLock { $0.loop = .now }
                 let actions: [SchedulerStateMachine.Action]

@@ -353,6 +353,15 @@ public actor Monitor {
         }
     }
 
+    /// Organizations whose state says their last poll succeeded less than `interval` ago: after a restart,
+    /// as current as a first poll would make them.
+    public func organizationsPolled(within interval: Duration) -> Set<OrganizationID> {
+        let since = now().addingTimeInterval(-interval.seconds)
+        return Set(organizations.filter { _, state in
+            !state.isStale && (state.lastSuccessfulPoll.map { $0 > since } ?? false)
+        }.keys)
+    }
+
     private func setState(_ state: OrganizationState?, for id: OrganizationID) {
         organizations[id] = state
         summaries[id] = state.map(StatusSummary.init)

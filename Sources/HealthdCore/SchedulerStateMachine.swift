@@ -105,9 +105,17 @@ public struct SchedulerStateMachine: Sendable {
     // MARK: Events
 
     /// The loop starts with these organizations, all due at once.
-    public mutating func start(organizations: [OrganizationID], now: Instant) -> [Action] {
+    ///
+    /// - Parameter current: organizations whose restored state is as recent as a first poll would make it
+    ///   (polled successfully less than an interval ago, before a restart): they count as polled for
+    ///   readiness, so a restart with a current state is ready at once. They are provisioned and polled
+    ///   as usual.
+    public mutating func start(
+        organizations: [OrganizationID], current: Set<OrganizationID> = [], now: Instant
+    ) -> [Action] {
         guard phase == .idle else { return [] }
         phase = .running
+        polledSinceStart = current.intersection(organizations)
         nextHeartbeat = heartbeat.map { now + $0 }
         reconcile(organizations, now: now)
         var actions: [Action] = []

@@ -183,6 +183,23 @@ struct SchedulerStateMachineTests {
         #expect(machine.nextPoll(of: Self.c) == Self.at(34), "the new interval applies")
     }
 
+    @Test("a restart with a current state is ready at once, and still provisions and polls everything")
+    func currentStateIsReadyAtOnce() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        let all = machine.start(organizations: [Self.a, Self.b], current: [Self.a, Self.b, Self.c], now: Self.at(0))
+        #expect(all.contains(.reportReady))
+        #expect(Self.provisioned(all) == [Self.a, Self.b])
+
+        // One organization without a current state: ready once it is polled.
+        var partly = Machine(poll: Self.poll(concurrency: 2))
+        let start = partly.start(organizations: [Self.a, Self.b], current: [Self.a], now: Self.at(0))
+        #expect(!start.contains(.reportReady))
+        _ = partly.provisioningFinished(Self.a, succeeded: true, listed: true, jitter: 0.5, now: Self.at(1))
+        #expect(!partly.isReady)
+        let b = partly.provisioningFinished(Self.b, succeeded: true, listed: true, jitter: 0.5, now: Self.at(2))
+        #expect(b.contains(.reportReady))
+    }
+
     @Test("a provisioning whose listing served as the first poll: no second listing, ready when all are listed")
     func provisioningListingServesAsFirstPoll() {
         var machine = Machine(poll: Self.poll(concurrency: 2))

@@ -235,6 +235,30 @@ struct HealthDaemonTests {
             #expect(recorder.count(.connectionMonitored) == 1)
             let polls = await monitor.snapshot().daemon.polls
             #expect(polls.values.reduce(0, +) == 1, "the listing counts as the organization's poll")
+
+            // A restart with that state (polled less than an interval ago) is ready before it lists anything.
+            let restarted = try Monitor(
+                configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
+                emitter: emitter, logger: quietLogger)
+            lists.store(0, ordering: .relaxed)
+            listsAtReady.withLock { $0 = nil }
+            recorder.ready.withLock { $0 = [] }
+            let again = HealthDaemon(
+                monitor: restarted, loadConfiguration: { configuration },
+                makeClient: { _ in
+                    simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey) { request in
+                        if request.operation == "list_connections" { lists.add(1, ordering: .relaxed) }
+                    }
+                },
+                readSecret: { try SecretReader(environment: [:]).read($0) }, hooks: hooks, logger: quietLogger)
+            let rerun = Task { try await again.run() }
+            try await eventually("READY after the restart") { !recorder.ready.withLock { $0.isEmpty } }
+            #expect(listsAtReady.withLock { $0 } == 0, "a restart with a current state waited for a listing")
+            #expect(recorder.ready.withLock { $0 }.first?.hasPrefix("1 connections: 1 healthy") == true)
+            // It still provisions (and so lists) the organization.
+            try await eventually("the restart's provisioning listing") { lists.load(ordering: .relaxed) >= 1 }
+            rerun.cancel()
+            try await rerun.value
         }
     }
 }
