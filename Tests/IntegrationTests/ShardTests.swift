@@ -132,6 +132,40 @@ struct ShardTests {
         }
     }
 
+    /// What one run of a sharded daemon showed: its `/metrics` once ready, and the events it wrote (stderr, JSON).
+    struct ShardRun {
+        var samples: [Substring]
+        var events: [[String: String]]
+    }
+
+    /// Runs `leen-healthd run --shard` until ready, scrapes it, stops it.
+    static func runShard(_ shard: Shard, config path: String, state: String) async throws -> ShardRun {
+        let port = Int.random(in: 30000..<40000)
+        let daemon = try DaemonProcess(command: [
+            daemonBinary(), "run", "--config", path, "--shard", "\(shard)", "--web.listen-address", "127.0.0.1:\(port)",
+            "--state-directory", state,
+        ])
+        defer { if daemon.isRunning { daemon.signal(SIGKILL) } }
+        func get(_ target: String) async throws -> String? {
+            guard
+                let response = try? await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)\(target)"), timeout: .seconds(5))
+            else { return nil }
+            let body = try await response.body.collect(upTo: 64 << 20)
+            return String(decoding: body.readableBytesView, as: UTF8.self)
+        }
+        let end = ContinuousClock.now + .seconds(30)
+        while try await get("/-/ready") != "Ready\n", ContinuousClock.now < end, daemon.isRunning {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let metrics = try #require(try await get("/metrics"), "stderr: \(daemon.stderr)")
+        #expect(try await daemon.stop() == 0)
+        let events = daemon.stderr.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+        }.filter { $0["LEEN_EVENT"] != nil }
+        return ShardRun(samples: metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }, events: events)
+    }
+
     @Test(
         "A sharded daemon polls only its organizations, labels every sample shard=\"K\" and every event LEEN_SHARD",
         .disabled(if: journalEndToEnd, "with a journal, events go there instead of stderr"))
@@ -148,33 +182,14 @@ struct ShardTests {
             let shard = Shard(index: Shard.owner(of: ids[0], among: 3), count: 3)!
             let owned = Set(ids.filter { shard.owns($0) }.map(\.rawValue))
             #expect(!owned.isEmpty && owned.count < ids.count)
-            let port = Int.random(in: 30000..<40000)
-            let daemon = try DaemonProcess(command: [
-                daemonBinary(), "run", "--config", path, "--shard", "\(shard)", "--web.listen-address", "127.0.0.1:\(port)",
-                "--state-directory", workspace.path("state-shard-2"),
-            ])
-            defer { if daemon.isRunning { daemon.signal(SIGKILL) } }
+            let run = try await Self.runShard(shard, config: path, state: workspace.path("state-shard"))
 
-            func get(_ target: String) async throws -> String? {
-                guard
-                    let response = try? await HTTPClient.shared.execute(
-                        HTTPClientRequest(url: "http://127.0.0.1:\(port)\(target)"), timeout: .seconds(5))
-                else { return nil }
-                let body = try await response.body.collect(upTo: 64 << 20)
-                return String(decoding: body.readableBytesView, as: UTF8.self)
-            }
-            let end = ContinuousClock.now + .seconds(30)
-            while try await get("/-/ready") != "Ready\n", ContinuousClock.now < end, daemon.isRunning {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            let metrics = try #require(try await get("/metrics"), "stderr: \(daemon.stderr)")
-            let samples = metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }
-            #expect(samples.count > 100, "\(daemon.stderr)")
-            for sample in samples {
+            #expect(run.samples.count > 100)
+            for sample in run.samples {
                 #expect(sample.contains("{shard=\"\(shard.index)\""), "\(sample)")
             }
-            #expect(samples.contains("leen_shard_info{shard=\"\(shard.index)\",shards=\"3\"} 1"))
-            let polled = Set(samples.compactMap { line -> String? in
+            #expect(run.samples.contains("leen_shard_info{shard=\"\(shard.index)\",shards=\"3\"} 1"))
+            let polled = Set(run.samples.compactMap { line -> String? in
                 guard line.hasPrefix("leen_api_up{"), let match = line.firstMatch(of: /organization_id="([^"]+)"/) else {
                     return nil
                 }
@@ -182,14 +197,55 @@ struct ShardTests {
             })
             #expect(polled == owned)
 
-            #expect(try await daemon.stop() == 0)
-            let events = daemon.stderr.split(separator: "\n").compactMap { line in
-                try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
-            }.filter { $0["LEEN_EVENT"] != nil }
-            #expect(events.contains { $0["LEEN_EVENT"] == "connection_monitored" })
-            #expect(events.allSatisfy { $0["LEEN_SHARD"] == "\(shard)" }, "\(events.filter { $0["LEEN_SHARD"] != "\(shard)" })")
-            let organizations = Set(events.compactMap { $0["LEEN_ORGANIZATION_ID"] })
-            #expect(organizations == owned)
+            #expect(run.events.contains { $0["LEEN_EVENT"] == "connection_monitored" })
+            #expect(
+                run.events.allSatisfy { $0["LEEN_SHARD"] == "\(shard)" },
+                "\(run.events.filter { $0["LEEN_SHARD"] != "\(shard)" })")
+            #expect(Set(run.events.compactMap { $0["LEEN_ORGANIZATION_ID"] }) == owned)
+        }
+    }
+
+    @Test(
+        "From 1 to 2 shards: the moved organizations are adopted with a connection_monitored baseline, nothing else repeats",
+        .disabled(if: journalEndToEnd, "with a journal, events go there instead of stderr"))
+    func growing() async throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let (config, scenario, ids) = Self.setup(apiKey: workspace.apiKey)
+        // 9 random ids all on one of 2 shards: 1 chance in 256; then there is nothing to see.
+        let moving = Set(ids.filter { Shard.owner(of: $0, among: 2) == 2 })
+        try #require(!moving.isEmpty && moving.count < ids.count, "every organization on one shard")
+        try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
+            _, baseURL in
+            let path = workspace.path("leen-healthd.yaml")
+            try (Self.configuration(workspace, baseURL: baseURL, ids: ids) + "events:\n  stderr_format: json\n")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            let (first, second) = (workspace.path("state-shard-1"), workspace.path("state-shard-2"))
+
+            // One shard: everything, with its baseline.
+            let alone = try await Self.runShard(Shard(index: 1, count: 1)!, config: path, state: first)
+            #expect(alone.events.filter { $0["LEEN_EVENT"] == "connection_monitored" }.count == ids.count)
+
+            // Two shards: shard 1 keeps its state; shard 2 starts with none.
+            let kept = try await Self.runShard(Shard(index: 1, count: 2)!, config: path, state: first)
+            let added = try await Self.runShard(Shard(index: 2, count: 2)!, config: path, state: second)
+
+            // The old shard writes nothing about any organization: the moved ones leave without an event, the
+            // others go on from their state.
+            #expect(
+                kept.events.filter { $0["LEEN_ORGANIZATION_ID"] != nil }.isEmpty,
+                "\(kept.events.map { $0["LEEN_EVENT"] ?? "?" })")
+            // The new shard adopts each moved connection and writes its baseline, and nothing else about it.
+            let moved = added.events.filter { $0["LEEN_ORGANIZATION_ID"] != nil }
+            #expect(Set(moved.compactMap { $0["LEEN_ORGANIZATION_ID"] }) == Set(moving.map(\.rawValue)))
+            var kinds: [String: Int] = [:]
+            for event in moved { kinds[event["LEEN_EVENT"]!, default: 0] += 1 }
+            #expect(kinds == ["connection_adopted": moving.count, "connection_monitored": moving.count])
+
+            // The old shard's state directory no longer holds the moved organizations (removed at its stop).
+            let remaining = Set(try StateStore(directory: first).loadOrganizations().keys)
+            #expect(remaining == Set(ids).subtracting(moving))
+            #expect(Set(try StateStore(directory: second).loadOrganizations().keys) == moving)
         }
     }
 }
