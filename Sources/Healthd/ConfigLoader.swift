@@ -12,22 +12,25 @@ public enum ConfigLoader {
     /// realistic identifiers and credential references take about 15 MB).
     public static let maximumBytes = 64 << 20
 
-    /// The validated configuration; every problem otherwise, in file order.
+    /// The validated configuration; every problem otherwise, in file order. With a shard (`shard` says
+    /// which), only its organizations, and only their secrets are checked.
     public static func load(
-        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        shard: ShardSelection = .fromFile
     ) throws(ConfigErrors) -> Configuration {
-        try loadWithPositions(path: path, environment: environment).configuration
+        try loadWithPositions(path: path, environment: environment, shard: shard).configuration
     }
 
-    /// ``load(path:environment:)`` that also returns where each secret is referenced.
+    /// ``load(path:environment:shard:)`` that also returns where each secret is referenced.
     public static func loadWithPositions(
-        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        shard: ShardSelection = .fromFile
     ) throws(ConfigErrors) -> ParsedConfiguration {
         let text = try readText(path: path)
         let reader = SecretReader(environment: environment)
         let parsed: ParsedConfiguration
         do {
-            parsed = try ConfigParser.parseWithPositions(text, path: path)
+            parsed = try ConfigParser.parseWithPositions(text, path: path, shard: shard)
         } catch {
             // Still check the secrets that were written correctly, so one run reports everything.
             let all = error.issues + secretIssues(error.secretReferences, path: path, reader: reader)

@@ -44,10 +44,17 @@ public enum DaemonRunner {
     ///     reload does not move it). A socket passed by systemd wins over both.
     ///   - webConfigFile: replaces `metrics.web_config_file` (`--web.config.file`). The file named at start is
     ///     watched and re-read when it changes; naming another one takes a restart.
+    ///   - shard: which organizations this instance owns (`--shard`, else the file's `shard` key); kept by
+    ///     reloads.
+    ///   - stateDirectory: replaces `state_directory` (`--state-directory`).
     public static func run(
-        configPath: String, listen: ListenOverride? = nil, webConfigFile: String? = nil, logger: Logger
+        configPath: String, listen: ListenOverride? = nil, webConfigFile: String? = nil,
+        shard: ShardSelection = .fromFile, stateDirectory: String? = nil, logger: Logger
     ) async throws {
-        try await run(configPath: configPath, options: Options(listen: listen, webConfigFile: webConfigFile), logger: logger)
+        var options = Options(listen: listen, webConfigFile: webConfigFile)
+        options.shard = shard
+        options.stateDirectory = stateDirectory
+        try await run(configPath: configPath, options: options, logger: logger)
     }
 
     /// What `run` takes beyond the configuration file: the command line's overrides, and the hooks `demo` uses
@@ -55,6 +62,11 @@ public enum DaemonRunner {
     public struct Options: Sendable {
         public var listen: ListenOverride?
         public var webConfigFile: String?
+        /// The shard to load the configuration for (`--shard`); the one in force at start stays for reloads.
+        public var shard: ShardSelection = .fromFile
+        /// Replaces `state_directory` (`--state-directory`): shards of one configuration on one host each
+        /// need their own.
+        public var stateDirectory: String?
         /// Called with every event once written.
         public var observers: [@Sendable (HealthEvent) -> Void] = []
         /// False sends nothing to standard error when no journal listens (the demo prints events through an
@@ -76,7 +88,10 @@ public enum DaemonRunner {
             logger.warning("cannot turn core dumps off; a crash could write secrets to a core file")
         }
         let environment = ProcessInfo.processInfo.environment
-        let configuration = try ConfigLoader.load(path: configPath, environment: environment)
+        var configuration = try ConfigLoader.load(path: configPath, environment: environment, shard: options.shard)
+        if let directory = options.stateDirectory { configuration.stateDirectory = directory }
+        let startShard = configuration.shard
+        announceShard(configuration, logger: logger)
         // Held until the process ends: a second daemon on this state directory stops here.
         let lock = try StateDirectoryLock(directory: configuration.stateDirectory)
         defer { withExtendedLifetime(lock) {} }
@@ -88,11 +103,12 @@ public enum DaemonRunner {
             let emitter =
                 options.eventsToStandardError
                 ? EventEmitter.standard(
-                    format: StreamSink.Format(configuration.events.stderrFormat), observers: options.observers)
+                    format: StreamSink.Format(configuration.events.stderrFormat), observers: options.observers,
+                    fields: EventBuilder.instanceFields(shard: configuration.shard))
                 : EventEmitter(
                     sink: Journal.isAvailable ? SystemdJournalSink() : NullSink(), fallback: NullSink(),
-                    observers: options.observers)
-            let recorder = MetricsRecorder(version: Version.current)
+                    observers: options.observers, fields: EventBuilder.instanceFields(shard: configuration.shard))
+            let recorder = MetricsRecorder(version: Version.current, shard: configuration.shard)
             // Loaded before anything starts: a bad web configuration is a configuration error (exit 78).
             let security = try (webConfigFile ?? configuration.metrics.webConfigFile).map { path throws(ConfigErrors) in
                 try WebSecurity(path: path, logger: logger, onReload: { recorder.recordWebConfigReload(success: $0) })
@@ -112,7 +128,12 @@ public enum DaemonRunner {
             hooks.stopping = { serviceManager.stopping() }
             let daemon = HealthDaemon(
                 monitor: monitor,
-                loadConfiguration: { try ConfigLoader.load(path: configPath, environment: environment) },
+                loadConfiguration: {
+                    var reloaded = try reloadConfiguration(
+                        path: configPath, environment: environment, shard: startShard, logger: logger)
+                    if let directory = options.stateDirectory { reloaded.stateDirectory = directory }
+                    return reloaded
+                },
                 makeClient: { config in
                     LeenClient(
                         configuration: clientConfiguration(config, key: try reader.read(config.api.key)),
@@ -159,6 +180,31 @@ public enum DaemonRunner {
                     services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
+    }
+
+    /// Logs which organizations a sharded instance owns; an empty shard is valid but said out loud (a
+    /// configuration with fewer organizations than shards, or an unlucky draw, leaves one with nothing).
+    static func announceShard(_ configuration: Configuration, logger: Logger) {
+        guard let summary = configuration.shardSummary else { return }
+        if configuration.organizations.isEmpty {
+            logger.warning("\(summary): this instance owns no organization and polls nothing")
+        } else {
+            logger.notice("\(summary)")
+        }
+    }
+
+    /// The configuration a reload (SIGHUP) loads: for the shard in force since start, whatever the file's
+    /// `shard` key now says (a change is logged and waits for a restart, like the metrics listener).
+    static func reloadConfiguration(
+        path: String, environment: [String: String], shard: Shard?, logger: Logger
+    ) throws(ConfigErrors) -> Configuration {
+        let parsed = try ConfigLoader.loadWithPositions(path: path, environment: environment, shard: .kept(shard))
+        if let inFile = parsed.shardInFile, inFile != shard {
+            let running = shard.map(String.init(describing:)) ?? "none"
+            logger.warning("the configuration now says shard \(inFile); shard \(running) stays in force until a restart")
+        }
+        announceShard(parsed.configuration, logger: logger)
+        return parsed.configuration
     }
 
     /// The address the metrics endpoint binds: the command line's, else the configuration's; nil for none.

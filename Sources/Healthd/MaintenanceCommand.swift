@@ -36,11 +36,12 @@ public enum MaintenanceCommand {
 
     /// Runs the action; returns the exit status. `print` gets the result lines, `printError` the errors.
     public static func run(
-        _ action: Action, reference: String, organization: String?, configPath: String, logger: Logger,
+        _ action: Action, reference: String, organization: String?, configPath: String,
+        shard: ShardSelection = .fromFile, logger: Logger,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         print: @escaping @Sendable (String) -> Void, printError: @escaping @Sendable (String) -> Void
     ) async throws(ConfigErrors) -> Int32 {
-        let configuration = try ConfigLoader.load(path: configPath, environment: environment)
+        let configuration = try ConfigLoader.load(path: configPath, environment: environment, shard: shard)
         let organizations = try select(organization, in: configuration, path: configPath)
         let key: String
         do {
@@ -89,7 +90,10 @@ public enum MaintenanceCommand {
                     // A one-shot command writes its event directly (no outbox), with ids of a stream of its own.
                     var stream = EventStream()
                     stream.stamp(&events)
-                    EventEmitter.standard(format: StreamSink.Format(configuration.events.stderrFormat)).emit(events)
+                    EventEmitter.standard(
+                        format: StreamSink.Format(configuration.events.stderrFormat),
+                        fields: EventBuilder.instanceFields(shard: configuration.shard)
+                    ).emit(events)
                     print(
                         "\(name): state \(connection.state?.rawValue ?? "none") -> \(updated.state?.rawValue ?? "none") "
                             + "(by \(who))")

@@ -10,10 +10,16 @@ import SystemdSupport
 public enum ProvisionCommand {
     /// Returns the exit status: 0 when everything was provisioned, 1 when anything failed.
     public static func run(
-        configPath: String, dryRun: Bool, logger: Logger, print: @escaping @Sendable (String) -> Void
+        configPath: String, dryRun: Bool, shard: ShardSelection = .fromFile, stateDirectory: String? = nil,
+        logger: Logger, print: @escaping @Sendable (String) -> Void
     ) async throws -> Int32 {
         let environment = ProcessInfo.processInfo.environment
-        let configuration = try ConfigLoader.load(path: configPath, environment: environment)
+        var configuration = try ConfigLoader.load(path: configPath, environment: environment, shard: shard)
+        if let stateDirectory { configuration.stateDirectory = stateDirectory }
+        // Said first: a shard's plan leaves the other shards' organizations out on purpose.
+        if let summary = configuration.shardSummary {
+            print(configuration.organizations.isEmpty ? "\(summary): nothing to provision" : summary)
+        }
         let reader = SecretReader(environment: environment)
         let store = StateStore(directory: configuration.stateDirectory)
         // A pass that records credentials must not race a running daemon's writes (a dry run writes nothing).
@@ -27,7 +33,8 @@ public enum ProvisionCommand {
             var credentials = try store.loadCredentials()
             var failures = 0
             let emitter = EventEmitter.standard(
-                format: StreamSink.Format(configuration.events.stderrFormat), observers: [{ print(ConsoleLine.of($0)) }])
+                format: StreamSink.Format(configuration.events.stderrFormat), observers: [{ print(ConsoleLine.of($0)) }],
+                fields: EventBuilder.instanceFields(shard: configuration.shard))
             // A one-shot command writes its events directly (no outbox): ids from a stream of its own.
             var stream = EventStream()
             for organization in configuration.organizations {

@@ -39,6 +39,8 @@ public enum StatusReport {
         public var unhealthyOnly = false
         /// Only UNHEALTHY connections this resolution owner must fix (any case).
         public var owner: String?
+        /// Only organizations this shard owns (``Shard/owns(_:)``).
+        public var shard: Shard?
 
         public init(organization: String? = nil, unhealthyOnly: Bool = false, owner: String? = nil) {
             self.organization = organization
@@ -47,6 +49,7 @@ public enum StatusReport {
         }
 
         public func matches(_ row: Row) -> Bool {
+            if let shard, !shard.owns(OrganizationID(row.organizationID)) { return false }
             if let organization,
                 row.organizationID != organization.lowercased(),
                 row.organization.lowercased() != organization.lowercased()

@@ -3,7 +3,9 @@ import Yams
 
 /// The keys each mapping of the configuration accepts.
 enum ConfigKeys {
-    static let root = ["api", "poll", "state_directory", "metrics", "events", "alerting", "organizations"]
+    static let root = [
+        "api", "poll", "state_directory", "metrics", "events", "alerting", "shard", "organizations",
+    ]
     static let api = ["region", "base_url", "allow_insecure_http", "key", "timeout", "attempts"]
     static let poll = ["interval", "jitter", "concurrency", "page_size", "pagination", "max_backoff"]
     static let metrics = ["listen", "web_config_file"]
@@ -36,6 +38,12 @@ struct ConfigurationDecoder {
         let events = context.optionalMapping("events", in: root, known: ConfigKeys.events).map(events) ?? .init()
         let alerting =
             context.optionalMapping("alerting", in: root, known: ConfigKeys.alerting).map(alerting) ?? .init()
+        let shard = root.value("shard").flatMap { node in
+            ConfigContext.isNull(node)
+                ? nil
+                : context.value(
+                    node, keyPath: root.path("shard"), expected: Shard.expectation, ConfigValues.shard)
+        }
         let organizations = context.require("organizations", in: root).flatMap {
             self.organizations($0, keyPath: "organizations")
         }
@@ -43,6 +51,7 @@ struct ConfigurationDecoder {
         var configuration = Configuration(
             api: api, poll: poll, metrics: metrics, events: events, alerting: alerting, organizations: organizations)
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
+        configuration.shard = shard
         return configuration
     }
 

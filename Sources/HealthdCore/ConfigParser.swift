@@ -68,10 +68,37 @@ public struct ParsedConfiguration: Sendable, Hashable {
     public var configuration: Configuration
     /// In file order.
     public var secretReferences: [SecretReference]
+    /// The file's `shard` key, whether or not it is the shard in force (``Configuration/shard``).
+    public var shardInFile: Shard?
 
-    public init(configuration: Configuration, secretReferences: [SecretReference]) {
+    public init(configuration: Configuration, secretReferences: [SecretReference], shardInFile: Shard? = nil) {
         self.configuration = configuration
         self.secretReferences = secretReferences
+        self.shardInFile = shardInFile
+    }
+
+    /// Only `shard`'s organizations, and only the secrets the rest of the file (`api.key`) and they
+    /// reference: a shard's host needs no other shard's credentials. The secret references' key paths
+    /// index the file's organizations, as ``Configuration/organizations`` does before the restriction.
+    func restricted(to shard: Shard?) -> ParsedConfiguration {
+        var restricted = self
+        restricted.configuration = configuration.restricted(to: shard)
+        guard let shard else { return restricted }
+        let owned = configuration.organizations.map { shard.owns($0.id) }
+        restricted.secretReferences = secretReferences.filter { reference in
+            guard let index = Self.organizationIndex(reference.keyPath), owned.indices.contains(index) else {
+                return true
+            }
+            return owned[index]
+        }
+        return restricted
+    }
+
+    /// `3` for `organizations[3].connections[0].credentials.x`; nil outside the organizations.
+    static func organizationIndex(_ keyPath: String) -> Int? {
+        let prefix = "organizations["
+        guard keyPath.hasPrefix(prefix), let close = keyPath.firstIndex(of: "]") else { return nil }
+        return Int(keyPath[keyPath.index(keyPath.startIndex, offsetBy: prefix.count)..<close])
     }
 }
 
@@ -80,13 +107,19 @@ public struct ParsedConfiguration: Sendable, Hashable {
 /// Pure: no file or environment access. It reports every problem it finds, each at the line and column of the
 /// offending key or value (a missing key: at the mapping that lacks it), and throws them all together.
 public enum ConfigParser {
-    /// Parses `text`; `path` is only used in the issues.
-    public static func parse(_ text: String, path: String) throws(ConfigErrors) -> Configuration {
-        try parseWithPositions(text, path: path).configuration
+    /// Parses `text`; `path` is only used in the issues. With a shard (`shard` says which), the result holds
+    /// only that shard's organizations (``Configuration/restricted(to:)``).
+    public static func parse(_ text: String, path: String, shard: ShardSelection = .fromFile) throws(ConfigErrors)
+        -> Configuration
+    {
+        try parseWithPositions(text, path: path, shard: shard).configuration
     }
 
-    /// Parses `text` and also returns where each secret is referenced.
-    public static func parseWithPositions(_ text: String, path: String) throws(ConfigErrors) -> ParsedConfiguration {
+    /// Parses `text` and also returns where each secret is referenced (with a shard, in its organizations and
+    /// outside any organization only).
+    public static func parseWithPositions(
+        _ text: String, path: String, shard: ShardSelection = .fromFile
+    ) throws(ConfigErrors) -> ParsedConfiguration {
         let context = ConfigContext(path: path)
         let root = try context.compose(text)
         guard let root else {
@@ -97,6 +130,8 @@ public enum ConfigParser {
             throw ConfigErrors(
                 issues: ConfigErrors.inFileOrder(context.issues), secretReferences: context.secretReferences)
         }
-        return ParsedConfiguration(configuration: configuration, secretReferences: context.secretReferences)
+        return ParsedConfiguration(
+            configuration: configuration, secretReferences: context.secretReferences, shardInFile: configuration.shard
+        ).restricted(to: shard.resolve(file: configuration.shard))
     }
 }

@@ -158,6 +158,16 @@ enum ConfigValues {
         return .success(text.lowercased())
     }
 
+    /// `K/N` (``Shard/parse(_:)``).
+    static func shard(_ text: String) -> Result<Shard, ConfigValueError> {
+        Shard.parse(text).mapError { error in
+            switch error {
+            case .invalid: .invalid
+            case .outOfRange(let message): .outOfRange(message)
+            }
+        }
+    }
+
     /// An absolute path. The text is not repeated in the message: it may be a secret written by mistake.
     static func absolutePath(_ text: String) -> Result<String, ConfigValueError> {
         text.hasPrefix("/") ? .success(text) : .failure(.outOfRange("must be an absolute path (starting with /)"))

@@ -12,7 +12,12 @@ public struct Configuration: Sendable, Hashable {
     public var events: Events
     /// When problems page, flapping, incidents, reminders and the heartbeat (``Alerting``).
     public var alerting: Alerting
+    /// The organizations this instance provisions and watches: with a ``shard``, only that shard's.
     public var organizations: [OrganizationConfig]
+    /// The shard in force (`shard: K/N`, or `--shard K/N`); nil when the instance owns every organization.
+    public var shard: Shard?
+    /// How many organizations the file declares, every shard's (``organizations`` holds this shard's).
+    public var declaredOrganizationCount: Int
 
     public init(
         api: API, poll: Poll = Poll(), stateDirectory: String = "/var/lib/leen-healthd", metrics: Metrics = Metrics(),
@@ -25,6 +30,20 @@ public struct Configuration: Sendable, Hashable {
         self.events = events
         self.alerting = alerting
         self.organizations = organizations
+        declaredOrganizationCount = organizations.count
+    }
+
+    /// This configuration for `shard` only: the organizations it owns (all of them for nil).
+    public func restricted(to shard: Shard?) -> Configuration {
+        var restricted = self
+        restricted.shard = shard
+        if let shard { restricted.organizations = organizations.filter { shard.owns($0.id) } }
+        return restricted
+    }
+
+    /// `shard 2/4: 12 of 50 organizations`, or nil when unsharded (for logs and command output).
+    public var shardSummary: String? {
+        shard.map { "shard \($0): \(organizations.count) of \(declaredOrganizationCount) organizations" }
     }
 
     public struct API: Sendable, Hashable {

@@ -6,6 +6,9 @@ import LeenAPI
 public struct DaemonCounters: Sendable {
     public var startTime: Date
     public var version: String
+    /// The instance's shard (`--shard`, `shard:`), nil unsharded: `/metrics` then labels every sample with
+    /// `shard="K"` and adds `leen_shard_info`.
+    public var shard: Shard?
     /// Polls by organization and result: `success`, or a ``PollFailure/Kind`` raw value.
     public var polls: [PollKey: Int] = [:]
     /// Duration of polls (all pages of one organization), per organization.

@@ -176,6 +176,12 @@ public enum EventBuilder {
         [EventField("LEEN_EVENT", kind.rawValue), EventField("LEEN_OBSERVED_AT", timestamp(context.observedAt))]
     }
 
+    /// The fields every event of this instance carries besides its own: `LEEN_SHARD` (`K/N`) when sharded, so
+    /// a journal gathered from every shard can be split by shard. The emitter appends them as it sends.
+    public static func instanceFields(shard: Shard?) -> [EventField] {
+        shard.map { [EventField("LEEN_SHARD", $0.description)] } ?? []
+    }
+
     /// `LEEN_API_ERROR` and, when there was a response, `LEEN_HTTP_STATUS`.
     static func apiFields(_ failure: PollFailure) -> [EventField] {
         var fields = [EventField("LEEN_API_ERROR", failure.kind.rawValue)]

@@ -20,13 +20,19 @@ package struct ExpositionWriter {
     private let discardAt: Int
     /// Bytes cleared so far.
     private var discarded = 0
+    /// Label pairs every sample written through this writer starts with, escaped and joined
+    /// (``MetricsRenderer/sharedLabels(_:)``: `shard="2"` on a sharded instance); empty for none. The one
+    /// place a label common to the whole exposition is added.
+    let sharedLabels: [UInt8]
 
     /// - Parameters:
     ///   - capacity: initial capacity of the buffer (a whole text in one buffer: its size).
     ///   - discardAt: drop the text each time the buffer holds this many bytes, keeping only the count.
-    package init(capacity: Int, discardAt: Int = .max) {
+    ///   - sharedLabels: label pairs every sample carries first (``sharedLabels``).
+    package init(capacity: Int, discardAt: Int = .max, sharedLabels: [UInt8] = []) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
         self.discardAt = discardAt
+        self.sharedLabels = sharedLabels
     }
 
     /// Between lines: drops the buffer's text when it holds `discardAt` bytes.

@@ -140,6 +140,10 @@ extension MetricFamily {
     public static let buildInfo = MetricFamily(
         "leen_build_info", .info, labels: ["version", "swift_version"],
         help: "leen-healthd's version and the Swift version it was built with; always 1.")
+    /// Only on a sharded instance (`--shard`, `shard:`); its `shard` label is on every sample.
+    public static let shardInfo = MetricFamily(
+        "leen_shard_info", .info, labels: ["shard", "shards"],
+        help: "This instance's shard and the number of shards sharing its configuration; always 1. Only when sharded.")
     public static let configReloadSuccessful = MetricFamily(
         "leen_config_last_reload_successful", .gauge,
         help: "1 when the last configuration (re)load succeeded, 0 when it was refused.")
@@ -208,7 +212,7 @@ extension MetricFamily {
         connectionHealthy, connectionStatus, connectionReason, connectionState, connectionFailingDetails,
         connectionOAuthPending, connectionTransitions, connectionHealthChange, connectionLastChange,
         connectionUnhealthyConfirmed, connectionFlapping, apiUp, apiDownConfirmed, pollLastSuccess, polls, pollFailures, pollDuration, pollInterval, apiRequests, apiRetries,
-        apiRetryAfter, buildInfo, configReloadSuccessful, configReloadSuccessTime, configReloads,
+        apiRetryAfter, buildInfo, shardInfo, configReloadSuccessful, configReloadSuccessTime, configReloads,
         configReloadFailures, webConfigReloadSuccessful, webConfigReloadFailures, events, eventsPending,
         eventsOldestPendingAge, stateWriteErrors, unreadableItems, journalSendErrors,
         eventsSuppressed, incidentsOpen, credentialVerifications, processCPU, processResident,

@@ -213,7 +213,10 @@ public struct MetricsEndpoint: Sendable {
         let processMetrics = self.processMetrics
         let cursor = await offload {
             // Flattening alone has no failure path (the cache throws only when compressing).
-            let rows = (try? cache.refresh(input.organizations, deflated: false).rows) ?? ConnectionRows(input.organizations)
+            let shared = MetricsRenderer.sharedLabels(input.daemon)
+            let rows =
+                (try? cache.refresh(input.organizations, deflated: false, sharedLabels: shared).rows)
+                ?? ConnectionRows(input.organizations)
             return TextCursor(input, rows: rows, format: format, process: processMetrics())
         }
         return TextStream(cursor, threadPool: threadPool)
@@ -229,7 +232,8 @@ public struct MetricsEndpoint: Sendable {
         let logger = self.logger
         await offload {
             do {
-                _ = try cache.refresh(input.organizations, deflated: true)
+                _ = try cache.refresh(
+                    input.organizations, deflated: true, sharedLabels: MetricsRenderer.sharedLabels(input.daemon))
             } catch {
                 logger.debug("preparing the metrics cache failed", metadata: ["error": "\(error)"])
             }

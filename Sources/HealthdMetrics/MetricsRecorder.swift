@@ -9,8 +9,11 @@ import Synchronization
 public final class MetricsRecorder: Sendable {
     private let state: Mutex<DaemonCounters>
 
-    public init(startTime: Date = Date(), version: String) {
-        state = Mutex(DaemonCounters(startTime: startTime, version: version))
+    /// - Parameter shard: the instance's shard, fixed for its life: every sample then carries its `shard` label.
+    public init(startTime: Date = Date(), version: String, shard: Shard? = nil) {
+        var counters = DaemonCounters(startTime: startTime, version: version)
+        counters.shard = shard
+        state = Mutex(counters)
     }
 
     public var counters: DaemonCounters { state.withLock { $0 } }

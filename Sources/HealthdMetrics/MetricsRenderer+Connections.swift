@@ -54,7 +54,9 @@ extension MetricsRenderer {
     static func writeLines(_ family: ConnectionFamily, of segment: ConnectionRows.Segment, into writer: inout ExpositionWriter) {
         /// Up to `linesPerRow` lines for each row through `body`.
         func lines(linesPerRow: Int, _ body: (inout ExpositionWriter.Cursor, ConnectionRows.Row, LineStart) -> Void) {
-            let open = Array((family.metric.name + "{").utf8)
+            var open = Array((family.metric.name + "{").utf8)
+            // Rows always have labels, so the shared ones (if any) are followed by a comma.
+            if !writer.sharedLabels.isEmpty { open += writer.sharedLabels + [UInt8(ascii: ",")] }
             let perRow = linesPerRow * (open.count + segment.longestLabels + 48)
             open.withUnsafeBytes { open in
                 segment.bytes.withUnsafeReadableBytes { labels in

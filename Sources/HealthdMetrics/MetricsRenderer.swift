@@ -31,6 +31,13 @@ public enum MetricsRenderer {
         public var bytes: Int { chunks.reduce(0) { $0 + $1.readableBytes } }
     }
 
+    /// The label pairs every sample of `daemon`'s exposition carries: `shard="K"` on a sharded instance
+    /// (``ExpositionWriter/sharedLabels``), nothing otherwise. K alone, not `K/N`: a connection that stays
+    /// on its shard when N changes keeps its series; `leen_shard_info` says N.
+    static func sharedLabels(_ daemon: DaemonCounters) -> [UInt8] {
+        daemon.shard.map { ExpositionWriter.labelPairs([("shard", String($0.index))]) } ?? []
+    }
+
     /// Chunk size of ``render(_:format:process:gzip:)``.
     public static let chunkSize = 1 << 20
 
@@ -54,7 +61,8 @@ public enum MetricsRenderer {
         _ input: MonitorSnapshot, format: ExpositionFormat, process: ProcessMetrics?, gzip: Bool,
         cache: ConnectionRowsCache
     ) throws -> Body {
-        let (rows, blocks) = try cache.refresh(input.organizations, deflated: gzip)
+        let shared = sharedLabels(input.daemon)
+        let (rows, blocks) = try cache.refresh(input.organizations, deflated: gzip, sharedLabels: shared)
         guard gzip else {
             // What the endpoint streams (TextStream), collected.
             var cursor = TextCursor(input, rows: rows, format: format, process: process)
@@ -63,7 +71,7 @@ public enum MetricsRenderer {
             return Body(chunks: chunks, gzip: false, uncompressedBytes: chunks.reduce(0) { $0 + $1.readableBytes })
         }
         let deflater = Deflater()
-        var scratch = ExpositionWriter(capacity: 65_536)
+        var scratch = ExpositionWriter(capacity: 65_536, sharedLabels: shared)
         func deflate(_ write: (inout ExpositionWriter) -> Void) throws -> DeflatedText {
             scratch.buffer.clear()
             write(&scratch)
@@ -108,7 +116,7 @@ public enum MetricsRenderer {
         _ input: MonitorSnapshot, format: ExpositionFormat = .text, process: ProcessMetrics? = nil
     ) -> ByteBuffer {
         let connections = input.organizations.reduce(0) { $0 + $1.state.connections.count }
-        var writer = ExpositionWriter(capacity: connections * 3_000 + 65_536)
+        var writer = ExpositionWriter(capacity: connections * 3_000 + 65_536, sharedLabels: sharedLabels(input.daemon))
         write(input, format: format, process: process, into: &writer)
         return writer.buffer
     }
@@ -248,6 +256,11 @@ public enum MetricsRenderer {
         writer.family(.buildInfo, format)
         writer.sample(
             MetricFamily.buildInfo.name, [("version", daemon.version), ("swift_version", BuildInfo.swiftVersion)], 1)
+        if let shard = daemon.shard {
+            // Its `shard` label is the shared one (``sharedLabels(_:)``).
+            writer.family(.shardInfo, format)
+            writer.sample(MetricFamily.shardInfo.name, [("shards", String(shard.count))], 1)
+        }
         writer.family(.configReloadSuccessful, format)
         writer.sample(MetricFamily.configReloadSuccessful.name, [], daemon.lastReloadSuccessful ? 1 : 0)
         writer.family(.configReloadSuccessTime, format)
@@ -344,11 +357,13 @@ extension ExpositionWriter {
         write("\n")
     }
 
-    /// `name{labels} ` (without braces when there are no labels).
+    /// `name{shared,labels} ` (without braces when there are no labels at all).
     private mutating func start(_ name: String, _ labels: [UInt8]) {
         write(name)
-        if !labels.isEmpty {
+        if !labels.isEmpty || !sharedLabels.isEmpty {
             write("{")
+            write(sharedLabels)
+            if !labels.isEmpty, !sharedLabels.isEmpty { write(",") }
             write(labels)
             write("}")
         }

@@ -14,6 +14,7 @@ struct TextCursor: Sendable {
     let rows: ConnectionRows
     let format: ExpositionFormat
     let process: ProcessMetrics?
+    let sharedLabels: [UInt8]
     private var family = 0
     private var segment = 0
     private var headerWritten = false
@@ -24,13 +25,14 @@ struct TextCursor: Sendable {
         self.rows = rows
         self.format = format
         self.process = process
+        sharedLabels = MetricsRenderer.sharedLabels(input.daemon)
     }
 
     /// The next chunk of at least `chunkSize` bytes (the last may be shorter), nil once all was written.
     mutating func next(chunkSize: Int = MetricsRenderer.chunkSize) -> ByteBuffer? {
         guard !finished else { return nil }
         let families = MetricsRenderer.ConnectionFamily.allCases
-        var writer = ExpositionWriter(capacity: chunkSize + 262_144)
+        var writer = ExpositionWriter(capacity: chunkSize + 262_144, sharedLabels: sharedLabels)
         while writer.buffer.readableBytes < chunkSize {
             guard family < families.count else {
                 MetricsRenderer.writeRest(input, format: format, process: process, into: &writer)

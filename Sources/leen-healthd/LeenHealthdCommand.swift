@@ -23,6 +23,33 @@ struct LeenHealthd: AsyncParsableCommand {
 struct ConfigOption: ParsableArguments {
     @Option(name: .shortAndLong, help: "The configuration file.")
     var config = "/etc/leen-healthd/leen-healthd.yaml"
+    @Option(help: shardHelp, transform: parseShard) var shard: Shard?
+
+    /// `--shard`, else the configuration's `shard` key.
+    var shardSelection: ShardSelection { shard.map(ShardSelection.given) ?? .fromFile }
+}
+
+let shardHelp = ArgumentHelp(
+    "Only the organizations shard K of N owns (rendezvous hashing of their ids), instead of the configuration's "
+        + "shard key.",
+    valueName: "K/N")
+
+let stateDirectoryHelp = ArgumentHelp(
+    "The state directory instead of the configuration's state_directory (each shard on one host needs its own).",
+    valueName: "path")
+
+func validateStateDirectory(_ path: String?) throws {
+    if let path, !path.hasPrefix("/") {
+        throw ValidationError("--state-directory: must be an absolute path (starting with /)")
+    }
+}
+
+/// `--shard K/N`, refused with the same words as the configuration's `shard` key.
+func parseShard(_ text: String) throws -> Shard {
+    switch Shard.parse(text) {
+    case .success(let shard): return shard
+    case .failure(let error): throw ValidationError("\(error)")
+    }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
@@ -52,8 +79,10 @@ struct Run: AsyncParsableCommand {
                 + "metrics.web_config_file from the configuration.",
             valueName: "path"))
     var webConfigFile: String?
+    @Option(help: stateDirectoryHelp) var stateDirectory: String?
 
     func validate() throws {
+        try validateStateDirectory(stateDirectory)
         if let listenAddress, listenAddress != "off" {
             do {
                 _ = try MetricsServer.parseListen(listenAddress)
@@ -69,7 +98,8 @@ struct Run: AsyncParsableCommand {
         do {
             try await DaemonRunner.run(
                 configPath: options.config, listen: listenAddress.map { $0 == "off" ? .off : .address($0) },
-                webConfigFile: webConfigFile, logger: logger)
+                webConfigFile: webConfigFile, shard: options.shardSelection, stateDirectory: stateDirectory,
+                logger: logger)
         } catch let error as ConfigErrors {
             throw failConfiguration(error)
         } catch let error as StateDirectoryLock.Busy {
@@ -94,8 +124,10 @@ struct CheckConfig: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let config = try ConfigLoader.load(path: options.config)
+            let config = try ConfigLoader.load(path: options.config, shard: options.shardSelection)
             let connections = config.organizations.reduce(0) { $0 + $1.connections.count }
+            // Counts and secrets checked are the shard's: another shard's host may lack this one's secrets.
+            let shard = config.shardSummary.map { "; \($0)" } ?? ""
             var web = ""
             if let path = webConfigFile ?? config.metrics.webConfigFile {
                 let loaded = try LoadedWebConfig.load(path: path)
@@ -103,7 +135,7 @@ struct CheckConfig: AsyncParsableCommand {
                     + "\(loaded.config.basicAuthUsers.count) basic auth users)"
             }
             print(
-                "\(options.config): valid (\(config.organizations.count) organizations, \(connections) connections)\(web)")
+                "\(options.config): valid (\(config.organizations.count) organizations, \(connections) connections\(shard))\(web)")
         } catch {
             throw failConfiguration(error)
         }
@@ -118,13 +150,17 @@ struct Provision: AsyncParsableCommand {
     @Flag(help: "Print the plan (create / adopt / update / unmanaged) and change nothing.")
     var dryRun = false
     @Option(help: "Diagnostic log level.") var logLevel: Logger.Level = .warning
+    @Option(help: stateDirectoryHelp) var stateDirectory: String?
+
+    func validate() throws { try validateStateDirectory(stateDirectory) }
 
     func run() async throws {
         DaemonRunner.bootstrapLogging(level: logLevel)
         let code: Int32
         do {
             code = try await ProvisionCommand.run(
-                configPath: options.config, dryRun: dryRun, logger: Logger(label: "leen-healthd"),
+                configPath: options.config, dryRun: dryRun, shard: options.shardSelection,
+                stateDirectory: stateDirectory, logger: Logger(label: "leen-healthd"),
                 print: { Swift.print($0) })
         } catch let error as ConfigErrors {
             throw failConfiguration(error)
@@ -149,20 +185,28 @@ struct Status: AsyncParsableCommand {
     @Option(help: "Only UNHEALTHY connections this resolution owner must fix: CUSTOMER, VENDOR or LEEN.")
     var owner: String?
     @Flag(help: "JSON instead of a table.") var json = false
+    @Option(help: shardHelp, transform: parseShard) var shard: Shard?
 
     func run() async throws {
         var directory = stateDirectory ?? "/var/lib/leen-healthd"
         var names: [OrganizationID: String] = [:]
+        var inForce = shard
         if let config {
             do {
-                let parsed = try ConfigParser.parse(String(contentsOfFile: config, encoding: .utf8), path: config)
+                let parsed = try ConfigParser.parse(
+                    String(contentsOfFile: config, encoding: .utf8), path: config,
+                    shard: shard.map(ShardSelection.given) ?? .fromFile)
                 if stateDirectory == nil { directory = parsed.stateDirectory }
                 for organization in parsed.organizations { names[organization.id] = organization.name }
+                inForce = parsed.shard
             } catch {
                 throw failConfiguration(error)
             }
         }
-        let filter = StatusReport.Filter(organization: organization, unhealthyOnly: unhealthy, owner: owner)
+        // By the shard's own rule, not the configuration's list: after a change of N, a state directory
+        // still holds the organizations that moved away until its daemon next reloads or stops.
+        var filter = StatusReport.Filter(organization: organization, unhealthyOnly: unhealthy, owner: owner)
+        filter.shard = inForce
         let rows = StatusReport.rows(try StateStore(directory: directory).loadOrganizations(), names: names)
             .filter(filter.matches)
         print(json ? try StatusReport.json(rows) : StatusReport.table(rows))

@@ -19,7 +19,7 @@ struct MaintenanceOptions: ParsableArguments {
         do {
             code = try await MaintenanceCommand.run(
                 action, reference: identifier, organization: organization, configPath: config.config,
-                logger: Logger(label: "leen-healthd"), print: { Swift.print($0) },
+                shard: config.shardSelection, logger: Logger(label: "leen-healthd"), print: { Swift.print($0) },
                 printError: { FileHandle.standardError.write(Data("leen-healthd \(action.rawValue): \($0)\n".utf8)) })
         } catch {
             throw failConfiguration(error)

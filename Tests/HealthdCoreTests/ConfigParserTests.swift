@@ -407,7 +407,7 @@ struct ConfigParserTests {
             "unknown key without suggestion", configYAML(rest: "colour: red"),
             [
                 "t.yaml:7:1: unknown key 'colour'; expected 'api', 'poll', 'state_directory', 'metrics', 'events', "
-                    + "'alerting' or 'organizations'"
+                    + "'alerting', 'shard' or 'organizations'"
             ]
         ),
         (

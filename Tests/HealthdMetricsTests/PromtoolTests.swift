@@ -46,6 +46,18 @@ struct PromtoolTests {
         #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(result.output)")
     }
 
+    @Test("promtool check metrics: a sharded instance's exposition (shard label on every sample, leen_shard_info)")
+    func checkShardedMetrics() throws {
+        let promtool = try promtool()
+        var input = Self.richInput()
+        input.daemon.shard = Shard(index: 2, count: 4)
+        let text = MetricsRenderer.renderString(input, process: ProcessMetrics.current() ?? fixedProcess)
+        #expect(text.contains("leen_shard_info{shard=\"2\",shards=\"4\"} 1"))
+        let result = try runProcess(promtool, ["check", "metrics"], stdin: Data(text.utf8))
+        #expect(result.status == 0, "promtool check metrics:\n\(result.output)")
+        #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(result.output)")
+    }
+
     @Test("promtool check rules packaging/prometheus/alerts.yml")
     func checkRules() throws {
         let promtool = try promtool()
