@@ -242,8 +242,21 @@ struct AbuseTests {
             // for the timeout; with the other suites running in parallel on 2 cores, 300 were still queued 12 s
             // on. On an idle machine this returns about 2 s after the last accept.
             let closing = ContinuousClock.now
-            let closedInTime = await eventually(timeout: Self.limits.idleTimeout + .seconds(60)) {
+            var closedInTime = await eventually(timeout: Self.limits.idleTimeout + .seconds(15)) {
                 stillOpen(idle) == 0 && stillOpen(slow) == 0
+            }
+            if !closedInTime {
+                // Connects that completed on this side only: when the server's accept queue overflows, Linux
+                // (tcp_abort_on_overflow=0) drops the handshake's last ACK and later forgets the connection
+                // without a word, so the server never had it and has nothing to close. A byte settles each:
+                // the server's kernel resets an unknown connection, or completes the handshake, and the
+                // server must then close it after its idle timeout like any other.
+                let halfOpen = idle.filter { $0.isConnected && !$0.isClosedByPeer }
+                print("abuse: \(halfOpen.count) idle connects still open \(ContinuousClock.now - closing) on; probing them")
+                for socket in halfOpen { _ = await socket.send("G") }
+                closedInTime = await eventually(timeout: Self.limits.idleTimeout + .seconds(60)) {
+                    stillOpen(idle) == 0 && stillOpen(slow) == 0
+                }
             }
             #expect(closedInTime, "still open: \(stillOpen(idle)) idle, \(stillOpen(slow)) slowloris")
             print("abuse: every idle and slowloris connection closed \(ContinuousClock.now - closing) after the scrapes")
