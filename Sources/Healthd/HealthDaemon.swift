@@ -30,7 +30,7 @@ public final class HealthDaemon: Service {
     /// Each organization's last listing, so a poll decodes only the connections whose bytes changed
     /// (``PageMemo``). Polls of one organization never overlap (the scheduler's rule), so each memo serves
     /// one walk at a time.
-    let pageMemos = Locked([OrganizationID: PageMemo<Connection>]())
+    let pageMemos = Locked([OrganizationID: PageMemo]())
 
     /// When the daemon last did something, for the watchdog and the startup timeout: read by the supervisor
     /// on its own task, hence behind a lock.
@@ -110,10 +110,10 @@ public final class HealthDaemon: Service {
     }
 
     /// The organization's ``PageMemo``, made at its first walk.
-    func pageMemo(_ id: OrganizationID) -> PageMemo<Connection> {
+    func pageMemo(_ id: OrganizationID) -> PageMemo {
         pageMemos.withLock { memos in
             if let memo = memos[id] { return memo }
-            let memo = PageMemo<Connection>()
+            let memo = PageMemo()
             memos[id] = memo
             return memo
         }
@@ -369,7 +369,7 @@ public final class HealthDaemon: Service {
 
     /// Lists every page of an organization's connections; nil when cancelled (shutdown).
     static func poll(
-        _ organization: OrganizationConfig, client: LeenClient, poll: Configuration.Poll, memo: PageMemo<Connection>? = nil,
+        _ organization: OrganizationConfig, client: LeenClient, poll: Configuration.Poll, memo: PageMemo? = nil,
         pageDone: @Sendable () -> Void = {}
     ) async -> PollOutcome? {
         do {

@@ -44,7 +44,7 @@ public struct Provisioner: Sendable {
     ///     nothing serves as the organization's poll too.
     public func plan(
         _ organization: OrganizationConfig, applied: StateStore.AppliedCredentials,
-        listing: Configuration.Poll = Configuration.Poll(), memo: PageMemo<Connection>? = nil
+        listing: Configuration.Poll = Configuration.Poll(), memo: PageMemo? = nil
     ) async throws -> Plan {
         var resolved: [String: (credentials: VendorCredentials?, hash: String)] = [:]
         var unresolvable: [String: String] = [:]

@@ -11,7 +11,12 @@ import Synchronization
 ///
 /// Items are recognised by a hash of their bytes (`Hasher`, randomly seeded per process) and their length:
 /// two different items would have to collide in 64 bits within one organization's listing.
-public final class PageMemo<Item: Codable & Sendable>: Sendable {
+///
+/// For connections only, and not generic: used from other modules, a generic memo ran unspecialised
+/// (metadata lookups and value-witness copies of every item showed in its profile).
+public final class PageMemo: Sendable {
+    public typealias Item = Connection
+
     struct Key: Hashable {
         var hash: Int
         var count: Int
@@ -62,17 +67,21 @@ public final class PageMemo<Item: Codable & Sendable>: Sendable {
             page.items.reserveCapacity(structure.elements.count)
             var decoded: [(Key, Item)] = []
             var fresh = 0
-            for (index, range) in structure.elements.enumerated() {
+            let keys = structure.elements.map { range in
                 let element = UnsafeRawBufferPointer(rebasing: bytes[range])
                 var hasher = Hasher()
                 hasher.combine(bytes: element)
-                let key = Key(hash: hasher.finalize(), count: element.count)
-                if let known = items.withLock({ $0.current[key] ?? $0.previous[key] }) {
+                return Key(hash: hasher.finalize(), count: element.count)
+            }
+            let known = items.withLock { items in keys.map { items.current[$0] ?? items.previous[$0] } }
+            for (index, range) in structure.elements.enumerated() {
+                let key = keys[index]
+                if let known = known[index] {
                     page.items.append(known)
                     decoded.append((key, known))
                     continue
                 }
-                let data = Data(element)
+                let data = slice(range)
                 fresh += 1
                 do {
                     let item = try decoder.decode(Item.self, from: data)

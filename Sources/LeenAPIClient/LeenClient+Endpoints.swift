@@ -85,7 +85,7 @@ extension LeenClient {
     /// `GET …/connections`: one page. With a memo, items listed byte for byte as in the memo's last walk are
     /// not decoded again (see ``PageMemo``).
     public func listConnections(
-        organizationID: OrganizationID, _ page: PageRequest = PageRequest(), memo: PageMemo<Connection>? = nil
+        organizationID: OrganizationID, _ page: PageRequest = PageRequest(), memo: PageMemo? = nil
     ) async throws -> Page<Connection> {
         let endpoint = Endpoint(
             operation: "list_connections", method: .GET, path: Self.connectionsPath(organizationID),
@@ -98,7 +98,7 @@ extension LeenClient {
     /// ``PageMemo/finishWalk()`` once the walk has read every page.
     public func connectionPages(
         organizationID: OrganizationID, pageSize: Int = 100, mode: PaginationMode = .offset,
-        excludeTotal: Bool = false, memo: PageMemo<Connection>? = nil
+        excludeTotal: Bool = false, memo: PageMemo? = nil
     ) -> PageSequence<Connection> {
         PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, identify: { $0.id.rawValue }) {
             request in

@@ -26,7 +26,7 @@ struct PageMemoTests {
     /// or both errors with the same description.
     func expectSameReading(_ body: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let data = Data(body.utf8)
-        let memo = PageMemo<Connection>()
+        let memo = PageMemo()
         let whole = Result { Reading(try JSONDecoder().decode(Page<Connection>.self, from: data)) }
         for pass in 1...2 {
             let split = Result { Reading(try memo.decode(data)) }
@@ -77,7 +77,7 @@ struct PageMemoTests {
 
     @Test("Only new or changed items are decoded; a failed walk keeps what it read")
     func onlyChangedItemsAreDecoded() throws {
-        let memo = PageMemo<Connection>()
+        let memo = PageMemo()
         let items = (1...10).map { Self.connection($0) }
         func page(_ items: [String]) -> Data { Data(#"{"items":[\#(items.joined(separator: ","))]}"#.utf8) }
 

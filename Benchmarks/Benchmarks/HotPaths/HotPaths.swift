@@ -45,7 +45,7 @@ let benchmarks: @Sendable () -> Void = {
     // The daemon's way: a memo of the last walk, so only items whose bytes changed are decoded.
     let changedPage = try! JSONEncoder.compact.encode(Page(items: changed, count: 1_000, total: 1_000))
     Benchmark("Decode a page of 1,000 with the last walk's memo, none changed") { benchmark in
-        let memo = PageMemo<Connection>()
+        let memo = PageMemo()
         _ = try memo.decode(page)
         memo.finishWalk()
         benchmark.startMeasurement()
@@ -54,7 +54,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
     Benchmark("Decode a page of 1,000 with the last walk's memo, 1 in 10 changed") { benchmark in
-        let memo = PageMemo<Connection>()
+        let memo = PageMemo()
         _ = try memo.decode(page)
         memo.finishWalk()
         benchmark.startMeasurement()

@@ -15,7 +15,7 @@ func test(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let whole = Result { try LeenClient.decodeBody(Page<Connection>.self, from: body) }
     if case .success(let page) = whole { _ = try? JSONEncoder.compact.encode(page) }
     if case .failure(let error) = whole { _ = LeenClient.summary(of: error) }
-    let memo = PageMemo<Connection>()
+    let memo = PageMemo()
     for _ in 1...2 {
         let split = Result { try memo.decode(body) }
         switch (whole, split) {
