@@ -80,7 +80,10 @@ public enum PollProcessor {
                 if let previous, observation.state == .deleted, previous.observation.state != .deleted {
                     events.append(EventBuilder.connectionUntracked(previous, reason: .deleted, context: context))
                 }
-                next.connections[identifier] = tracked
+                // Assigned only when it changed: a poll that changes no connection then shares the last state's
+                // storage instead of copying every connection (for the state, and for readers that hold the
+                // last one, such as the metrics cache).
+                if tracked != previous { next.connections[identifier] = tracked }
             } else if var gone = previous, !gone.missing {
                 events += connectionEvents
                 events.append(EventBuilder.connectionUntracked(gone, reason: .notListed, context: context))
