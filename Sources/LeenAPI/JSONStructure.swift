@@ -81,6 +81,8 @@ struct JSONStructure {
                     index += 1
                     return start..<(index - 1)
                 case UInt8(ascii: "\\"): index += 2
+                // A raw control byte is not JSON; JSONDecoder reads some (NUL) as the end of its input.
+                case 0..<0x20: return nil
                 default: index += 1
                 }
             }
@@ -106,6 +108,8 @@ struct JSONStructure {
                             index += 1
                             return true
                         }
+                    case 0x20, 0x09, 0x0A, 0x0D: break
+                    case 0..<0x20: return false
                     default: break
                     }
                     index += 1
@@ -118,7 +122,11 @@ struct JSONStructure {
                     switch bytes[index] {
                     case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D:
                         return index > start
-                    default: index += 1
+                    // Numbers, true, false and null are letters, digits, signs and points only.
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                        index += 1
+                    default: return false
                     }
                 }
                 return index > start

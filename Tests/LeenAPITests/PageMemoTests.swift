@@ -67,7 +67,7 @@ struct PageMemoTests {
             #"{"items":[\#(a)],"extra":{bad}}"#,  // but must be JSON
             #"{"items":[\#(a),{"id":}]}"#,  // an item that is not JSON fails the page
             #"{"items":[\#(a)]"#, #"{"items":[\#(a)]} x"#, #"{"items":[\#(a) \#(b)]}"#, #"[\#(a)]"#, "", "{}",
-            #"{"items":{"a":1}}"#, #"{"count":1}"#,
+            #"{"items":{"a":1}}"#, #"{"count":1}"#, "{\"items\":[\u{0}0]\n}", "{\"items\":[\"a\u{0}\"]}", #"{"items":[0,"x",true]}"#,
             #"{"items":[\#(a)],"items":[\#(b)]}"#,  // a repeated key is JSONDecoder's to read
             #"{"it\u0065ms":[\#(a)]}"#,  // so is an escaped one
         ] {
