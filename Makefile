@@ -10,9 +10,9 @@ BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev pkg-config
 # for the metrics tests; curl for commands run inside the systemd namespace; openssl for the test certificates
 # of the TLS tests.
 TEST_DEBS    ?= systemd util-linux prometheus curl openssl
-BENCH_DEBS   ?= wrk curl jq procps bc
+BENCH_DEBS   ?= wrk curl jq procps bc prometheus-blackbox-exporter gcc
 
-.PHONY: all build release test demo sim bench-sim bench-metrics bench-micro bench-daemon soak clean deps build-deps fuzz fuzz-build
+.PHONY: all build release test demo sim bench bench-sim bench-metrics bench-micro bench-daemon soak clean deps build-deps fuzz fuzz-build
 
 all: build
 
@@ -106,6 +106,14 @@ bench-micro: build-deps
 bench-metrics:
 	@./scripts/ensure-packages.sh $(BUILD_DEBS) $(BENCH_DEBS)
 	./scripts/bench-metrics.sh
+
+# The whole daemon at 1k, 10k and 100k connections (issue #12): CPU per connection-poll, API requests, memory,
+# start and restart to READY, /metrics, the journal next to a C program's ceiling, blackbox_exporter on the
+# same fleet. One table, written to docs/benchmarks.md as a dated section. SIZES="1000 10000" make bench for
+# fewer sizes; scripts/bench.sh --help lists the settings. systemd and util-linux: the private journald.
+bench:
+	@./scripts/ensure-packages.sh $(BUILD_DEBS) $(BENCH_DEBS) systemd util-linux
+	./scripts/bench.sh
 
 # The daemon polling leen-sim with 100k connections while 8 scrapers hammer /metrics: polls on schedule?
 bench-daemon:

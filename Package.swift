@@ -157,8 +157,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "leen-healthd-bench",
+            // Healthd and SystemdSupport for `journal`: the daemon's own journal writer, measured as it runs.
             dependencies: [
-                "HealthdBenchmarks", "HealthdMetrics",
+                "Healthd", "HealthdBenchmarks", "HealthdCore", "HealthdMetrics", "LeenAPI", "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -53,6 +53,8 @@ case "${1:-}" in
     *) echo "bench-daemon-scrape: takes no arguments (configure it with environment variables; see --help)" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
+BENCH_NAME=bench-daemon-scrape
+. scripts/bench-lib.sh
 
 ORGS=${ORGS:-1000}
 CONNECTIONS=${CONNECTIONS:-100000}
@@ -74,8 +76,6 @@ FAILURE_RATE=${FAILURE_RATE:-0.02}
 KEEP_WORK=${KEEP_WORK:-0}
 OPENMETRICS_ACCEPT='application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5'
 
-die() { echo "bench-daemon-scrape: $*" >&2; exit 1; }
-
 for tool in wrk curl jq awk; do
     command -v "$tool" >/dev/null || die "'$tool' is missing (apt-get install $tool)"
 done
@@ -85,55 +85,16 @@ done
 case "$FLEET" in scenario|populated) ;; *) die "FLEET must be scenario or populated, found '$FLEET'" ;; esac
 
 # INTERVAL and JITTER as numbers (the daemon's own syntax: 60s, 1m, 1m30s, 500ms; 10% or 0.1).
-INTERVAL_S=$(awk -v t="$INTERVAL" 'BEGIN {
-    if (t == "") exit 1
-    if (t ~ /^[0-9]+(\.[0-9]+)?$/) { printf "%g\n", t; exit }
-    split("ms s m h d", names, " "); split("0.001 1 60 3600 86400", scales, " ")
-    for (i in names) unit[names[i]] = scales[i]
-    rest = t; total = 0
-    while (rest != "") {
-        if (!match(rest, /^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)/)) exit 1
-        part = substr(rest, 1, RLENGTH); rest = substr(rest, RLENGTH + 1)
-        number = part; sub(/[a-z]+$/, "", number); name = substr(part, length(number) + 1)
-        total += number * unit[name]
-    }
-    printf "%g\n", total
-}') || die "INTERVAL: '$INTERVAL' is not a duration such as 60s or 1m"
-JITTER_F=$(awk -v t="$JITTER" 'BEGIN {
-    if (t ~ /^[0-9]+(\.[0-9]+)?%$/) { printf "%g\n", substr(t, 1, length(t) - 1) / 100; exit }
-    if (t ~ /^[0-9]+(\.[0-9]+)?$/) { printf "%g\n", t; exit }
-    exit 1
-}') || die "JITTER: '$JITTER' is not a fraction or a percentage"
+INTERVAL_S=$(duration_seconds "$INTERVAL") || die "INTERVAL: '$INTERVAL' is not a duration such as 60s or 1m"
+JITTER_F=$(fraction "$JITTER") || die "JITTER: '$JITTER' is not a fraction or a percentage"
 
-if [ -z "${BIN_DIR:-}" ]; then
-    echo "bench-daemon-scrape: building release leen-healthd and leen-sim in $PWD ..." >&2
-    build_log=$(mktemp -t bench-daemon-scrape-build.XXXXXX)
-    for product in leen-healthd leen-sim; do
-        swift build -c release --product "$product" >"$build_log" 2>&1 || {
-            tail -n 30 "$build_log" >&2; rm -f "$build_log"; die "swift build -c release --product $product failed"
-        }
-    done
-    rm -f "$build_log"
-    BIN_DIR=$(swift build -c release --show-bin-path)
-fi
-HEALTHD=$BIN_DIR/leen-healthd
-SIM=$BIN_DIR/leen-sim
-[ -x "$HEALTHD" ] || die "$HEALTHD is missing or not executable (set BIN_DIR or build release)"
-[ -x "$SIM" ] || die "$SIM is missing or not executable (set BIN_DIR or build release)"
+bench_binaries leen-healthd leen-sim
 
 WORK=$(mktemp -d -t bench-daemon-scrape.XXXXXX)
 chmod 700 "$WORK"
 SIM_PID=
 DAEMON_PID=
 WRK_PID=
-stop() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
     local status=$?
     stop "$WRK_PID"; stop "$DAEMON_PID"; stop "$SIM_PID"
@@ -143,50 +104,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-# A port nothing listens on now (as racy as binding port 0 and closing it: the daemon binds it later).
-free_port() {
-    local port
-    for _ in $(seq 1 100); do
-        port=$(( 20000 + (RANDOM << 15 | RANDOM) % 40000 ))
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
-    done
-    die "no free port found"
-}
 # field NAME KEY: the value of KEY in $WORK/NAME.snap (one line of KEY=VALUE pairs).
 field() { tr ' ' '\n' <"$WORK/$1.snap" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
-daemon_log_tail() {
-    echo "--- last lines of the daemon's stderr ($WORK/daemon.log) ---" >&2
-    tail -n 20 "$WORK/daemon.log" >&2 || true
-}
-alive_or_die() {
-    kill -0 "$SIM_PID" 2>/dev/null || { tail -n 20 "$WORK/sim.log" >&2; die "leen-sim exited ($1)"; }
-    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-        local status=0
-        wait "$DAEMON_PID" || status=$?
-        DAEMON_PID=
-        daemon_log_tail
-        die "leen-healthd exited with status $status ($1)"
-    fi
-}
-
 BENCH_START=$(now)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- secrets: the API key and one shared vendor secret, mode 600, never printed -----------------------
-umask 077
-mkdir -p "$WORK/secrets" "$WORK/state"
-printf '%s\n' leen-sim-key >"$WORK/secrets/api-key"
-head -c 24 /dev/urandom | base64 | tr -d '\n=+/' >"$WORK/secrets/vendor-secret"
-chmod 600 "$WORK/secrets/api-key" "$WORK/secrets/vendor-secret"
-umask 022
+write_secrets
+(umask 077; mkdir -p "$WORK/state")
 
 # --- leen-sim with the fleet ------------------------------------------------------------------------
 # One job per connection per poll interval (simulated refresh interval = INTERVAL x TIME_SCALE), so every
 # poll sees about one job's worth of changes.
 REFRESH=$(awk -v i="$INTERVAL_S" -v s="$TIME_SCALE" 'BEGIN { r = int(i * s + 0.5); print (r < 1 ? 1 : r) }')
-SIM_ARGS=(--listen 127.0.0.1:0 --time-scale "$TIME_SCALE" --refresh-interval "$REFRESH" --failure-rate "$FAILURE_RATE"
+SIM_ARGS=(--time-scale "$TIME_SCALE" --refresh-interval "$REFRESH" --failure-rate "$FAILURE_RATE"
     --seed "$SEED" --log-level notice)
 t0=$(now)
 case "$FLEET" in
@@ -196,16 +127,7 @@ case "$FLEET" in
         SIM_ARGS+=(--scenario "$WORK/scenario.json") ;;
     populated) SIM_ARGS+=(--organizations "$ORGS" --connections "$CONNECTIONS") ;;
 esac
-"$SIM" "${SIM_ARGS[@]}" >"$WORK/sim.log" 2>&1 &
-SIM_PID=$!
-API=
-for _ in $(seq 1 3000); do
-    API=$(grep -o 'http://127\.0\.0\.1:[0-9]*/v1' "$WORK/sim.log" | head -n 1 || true)
-    [ -n "$API" ] && break
-    kill -0 "$SIM_PID" 2>/dev/null || { tail -n 20 "$WORK/sim.log" >&2; SIM_PID=; die "leen-sim exited at start"; }
-    sleep 0.1
-done
-[ -n "$API" ] || { tail -n 20 "$WORK/sim.log" >&2; die "leen-sim did not announce its address within 300 s"; }
+start_sim "${SIM_ARGS[@]}"
 SIM_STATE=$(curl -sf --max-time 30 "${API%/v1}/_sim/state") || die "leen-sim at $API does not answer /_sim/state"
 [ "$(jq -r .organizations <<<"$SIM_STATE")" = "$ORGS" ] && [ "$(jq -r .connections <<<"$SIM_STATE")" = "$CONNECTIONS" ] \
     || die "leen-sim has $(jq -r .organizations <<<"$SIM_STATE") organizations and $(jq -r .connections <<<"$SIM_STATE") connections, expected $ORGS and $CONNECTIONS"
@@ -243,18 +165,8 @@ CHECK_TIME=$(elapsed "$t0" "$(now)")
 # --- the daemon -------------------------------------------------------------------------------------------
 METRICS=http://127.0.0.1:$METRICS_PORT
 t0=$(now)
-"$HEALTHD" run --config "$WORK/config.yaml" >"$WORK/daemon.out" 2>"$WORK/daemon.log" &
-DAEMON_PID=$!
-ready=0
-deadline=$(( $(date +%s) + READY_TIMEOUT ))
-while [ "$(date +%s)" -lt "$deadline" ]; do
-    alive_or_die "waiting for /-/ready"
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$METRICS/-/ready" || true)
-    if [ "$code" = 200 ]; then ready=1; break; fi
-    sleep 0.2
-done
-[ $ready = 1 ] || { daemon_log_tail; die "/-/ready did not answer 200 within ${READY_TIMEOUT}s"; }
-READY_TIME=$(elapsed "$t0" "$(now)")
+start_daemon
+wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
 adopted=$(grep -c 'connection_adopted' "$WORK/daemon.log" || true)
 created=$(grep -c 'connection_created' "$WORK/daemon.log" || true)
 updated=$(grep -c 'credentials_updated' "$WORK/daemon.log" || true)
@@ -267,8 +179,6 @@ sleep "$WARMUP"
 alive_or_die "warm-up"
 
 # --- measurements -----------------------------------------------------------------------------------------
-CLK_TCK=$(getconf CLK_TCK)
-cpu_seconds() { awk -v tck="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / tck }' "/proc/$1/stat"; }
 # All CPUs, busy seconds (user + nice + system + irq + softirq + steal), for the machine's whole load.
 machine_cpu_seconds() { awk -v tck="$CLK_TCK" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / tck }' /proc/stat; }
 rss_mib() { awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$1/status"; }

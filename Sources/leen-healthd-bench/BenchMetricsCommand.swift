@@ -3,12 +3,21 @@ import HealthdBenchmarks
 import HealthdMetrics
 import Logging
 
-/// `leen-healthd-bench`: the /metrics benchmark, kept out of the daemon's executable so that it does not
-/// link swift-prometheus (the peer it is measured against).
+/// `leen-healthd-bench`: benchmarks kept out of the daemon's executable, so that the daemon does not link
+/// swift-prometheus (the peer the /metrics benchmark is measured against). `metrics` is the default
+/// subcommand, so `leen-healthd-bench --connections N` (scripts/bench-metrics.sh) keeps working.
 @main
-struct BenchMetrics: AsyncParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leen-healthd-bench",
+        abstract: "Benchmarks of leen-healthd's parts (scripts/bench-metrics.sh, scripts/bench.sh).",
+        subcommands: [BenchMetrics.self, BenchJournal.self],
+        defaultSubcommand: BenchMetrics.self)
+}
+
+struct BenchMetrics: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metrics",
         abstract: "Measure /metrics rendering on a synthetic fleet, or serve it for a load test (scripts/bench-metrics.sh).")
 
     @Option(help: "Monitored connections in the synthetic fleet.") var connections = 10_000

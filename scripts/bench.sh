@@ -1,0 +1,319 @@
+#!/usr/bin/env bash
+# `make bench` (issue #12): the whole daemon at 1k, 10k and 100k connections, one Markdown table, written to
+# docs/benchmarks.md as a dated section with the machine and the command.
+#
+#   ./scripts/bench.sh                                   # the three sizes, about 10 minutes on 2 cores
+#   SIZES="1000 10000" WINDOW=20 WARMUP=5 ./scripts/bench.sh   # quicker, for development
+#   WRITE_DOC=0 ./scripts/bench.sh                       # the table only
+#
+# For each size, one run, in this order (release build):
+#   1. leen-sim with its own fleet (SIZE connections, PER_ORG per organization, one job per connection per
+#      poll interval), declared in full by `leen-sim fleet config`, so the daemon adopts them all;
+#   2. the daemon with a fresh state directory: start to /-/ready;
+#   3. after WARMUP seconds, a steady window of WINDOW seconds: daemon CPU (utime + stime, /proc/PID/stat)
+#      over the connection-polls in the window, counted from the daemon's own /metrics (each organization's
+#      leen_polls_total delta times its connections), API requests (leen_api_requests_total) per poll cycle
+#      (one poll of every organization), VmRSS at the end;
+#   4. SCRAPES scrapes of /metrics one after the other as Prometheus asks (OpenMetrics, gzip): the medians of
+#      curl's time to the first byte (rendering) and time_total, and the body's bytes;
+#   5. the daemon stopped; blackbox_exporter (Debian's prometheus-blackbox-exporter, bench/blackbox.yml)
+#      probes the same connections' Get Connection URLs on the same leen-sim, driven by wrk
+#      (bench/blackbox-probes.lua) for PROBE_SECONDS: its CPU over the probes answered, per check;
+#   6. the daemon again on the state it left: restart to /-/ready;
+#   7. scripts/bench-journal.sh: the daemon's journal path next to a C program (bench/journal-ceiling.c)
+#      sending the same fields, against a private journald (root; without it the rows say "skipped").
+# The daemon's events go to its stderr (a file) during the fleet runs, never to the host's journal.
+#
+# Environment (defaults):
+#   SIZES="1000 10000 100000" PER_ORG=100       connections, and connections per organization
+#   INTERVAL=20s JITTER=10% POLL_CONCURRENCY=4 PAGE_SIZE=100   the daemon's poll settings
+#   WARMUP=20 WINDOW=60                          seconds after ready, and of the steady window
+#   SCRAPES=10                                   scrapes timed per size
+#   PROBE_SECONDS=15 PROBE_CONCURRENCY=4         blackbox_exporter measured for this long (after 2 s of warm-up)
+#   JOURNAL_EVENTS=100000 JOURNAL_ROUNDS=2       events per journal run, rounds per side (best counts)
+#   TIME_SCALE=60 FAILURE_RATE=0.02 SEED=1       leen-sim's clock, job failure rate and seed
+#   READY_TIMEOUT=900                            seconds to wait for /-/ready
+#   DOC=docs/benchmarks.md WRITE_DOC=1           where the dated section goes (0: print only)
+#   BIN_DIR                                      leen-healthd, leen-sim and leen-healthd-bench; default: build release
+#   KEEP_WORK=1                                  keep the temporary directory (logs, scrapes) and print its path
+set -euo pipefail
+case "${1:-}" in
+    "") ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: takes no arguments (configure it with environment variables; see --help)" >&2; exit 2 ;;
+esac
+cd "$(dirname "$0")/.."
+BENCH_NAME=bench
+. scripts/bench-lib.sh
+
+SIZES=${SIZES:-1000 10000 100000}
+PER_ORG=${PER_ORG:-100}
+INTERVAL=${INTERVAL:-20s}
+JITTER=${JITTER:-10%}
+POLL_CONCURRENCY=${POLL_CONCURRENCY:-4}
+PAGE_SIZE=${PAGE_SIZE:-100}
+WARMUP=${WARMUP:-20}
+WINDOW=${WINDOW:-60}
+SCRAPES=${SCRAPES:-10}
+PROBE_SECONDS=${PROBE_SECONDS:-15}
+PROBE_CONCURRENCY=${PROBE_CONCURRENCY:-4}
+JOURNAL_EVENTS=${JOURNAL_EVENTS:-100000}
+JOURNAL_ROUNDS=${JOURNAL_ROUNDS:-2}
+TIME_SCALE=${TIME_SCALE:-60}
+FAILURE_RATE=${FAILURE_RATE:-0.02}
+SEED=${SEED:-1}
+READY_TIMEOUT=${READY_TIMEOUT:-900}
+DOC=${DOC:-docs/benchmarks.md}
+WRITE_DOC=${WRITE_DOC:-1}
+KEEP_WORK=${KEEP_WORK:-0}
+OPENMETRICS_ACCEPT='application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5'
+
+for tool in wrk curl awk cc pkg-config prometheus-blackbox-exporter; do
+    command -v "$tool" >/dev/null || die "'$tool' is missing (make bench installs it)"
+done
+for size in $SIZES; do
+    [ "$size" -ge "$PER_ORG" ] 2>/dev/null && [ $((size % PER_ORG)) = 0 ] \
+        || die "each of SIZES must be a multiple of PER_ORG ($PER_ORG), found '$size'"
+done
+INTERVAL_S=$(duration_seconds "$INTERVAL") || die "INTERVAL: '$INTERVAL' is not a duration such as 20s"
+
+bench_binaries leen-healthd leen-sim leen-healthd-bench
+BENCH_BIN=$BIN_DIR/leen-healthd-bench
+# The C ceiling, next to the release binaries (rebuilt when its source is newer).
+CEILING=$BIN_DIR/journal-ceiling
+if [ ! -x "$CEILING" ] || [ bench/journal-ceiling.c -nt "$CEILING" ]; then
+    cc -O2 -Wall -o "$CEILING" bench/journal-ceiling.c $(pkg-config --cflags --libs libsystemd) \
+        || die "compiling bench/journal-ceiling.c failed"
+fi
+
+ROOT=$(mktemp -d -t bench.XXXXXX)
+chmod 700 "$ROOT"
+SIM_PID= DAEMON_PID= BLACKBOX_PID=
+cleanup() {
+    local status=$?
+    stop "$BLACKBOX_PID"; stop "$DAEMON_PID"; stop "$SIM_PID"
+    if [ "$KEEP_WORK" = 1 ]; then echo "bench: kept $ROOT" >&2; else rm -rf "$ROOT"; fi
+    exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+STARTED=$(date -u '+%Y-%m-%d %H:%M')
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A VALUE   # VALUE[row,size]
+
+# scrape NAME: the daemon's /metrics (text, as curl asks) into $WORK/NAME.prom.
+scrape() {
+    curl -sf --compressed --max-time 120 "$METRICS/metrics" -o "$WORK/$1.prom" \
+        || { alive_or_die "scrape $1"; die "scraping $METRICS/metrics failed"; }
+}
+
+# window_figures A B: from two scrapes, the connection-polls, organization polls, API requests, organizations
+# and connections between them, as KEY=VALUE pairs.
+window_figures() {
+    awk '
+        function org(line) { match(line, /organization_id="[^"]*"/); return substr(line, RSTART + 17, RLENGTH - 18) }
+        FNR == NR {
+            if ($0 ~ /^leen_polls_total\{/) before[org($0)] = $NF
+            else if ($0 ~ /^leen_api_requests_total\{/) requests0 += $NF
+            next
+        }
+        /^leen_polls_total\{/ { after[org($0)] = $NF }
+        /^leen_api_requests_total\{/ { requests1 += $NF }
+        /^leen_connection_healthy\{/ { connections[org($0)]++; total++ }
+        END {
+            for (o in after) { d = after[o] - before[o]; polls += d; connection_polls += d * connections[o]; orgs++ }
+            printf "connection_polls=%d polls=%d requests=%d orgs=%d connections=%d\n",
+                connection_polls, polls, requests1 - requests0, orgs, total
+        }' "$WORK/$1.prom" "$WORK/$2.prom"
+}
+# pick KEY LINE: KEY's value in a line of KEY=VALUE pairs.
+pick() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+calc() { awk "BEGIN { printf $1 }"; }
+
+# --- one size ---------------------------------------------------------------------------------------------
+run_size() {
+    local size=$1 orgs=$(( $1 / PER_ORG )) t0 c0 c1 t1 figures
+    WORK=$ROOT/$size
+    mkdir -p "$WORK"
+    echo "bench: $size connections in $orgs organizations ..." >&2
+    write_secrets
+    start_sim --organizations "$orgs" --connections "$size" --time-scale "$TIME_SCALE" \
+        --refresh-interval "$(calc "\"%d\", $INTERVAL_S * $TIME_SCALE")" --failure-rate "$FAILURE_RATE" \
+        --seed "$SEED" --log-level notice
+    local metrics_port
+    metrics_port=$(free_port)
+    METRICS=http://127.0.0.1:$metrics_port
+    "$SIM" fleet config --from-url "$API" --key-file "$WORK/secrets/api-key" \
+        --secret-file "$WORK/secrets/vendor-secret" --state-directory "$WORK/state" --listen "127.0.0.1:$metrics_port" \
+        --interval "$INTERVAL" --jitter "$JITTER" --concurrency "$POLL_CONCURRENCY" --page-size "$PAGE_SIZE" \
+        --output "$WORK/config.yaml" >/dev/null || die "writing the configuration from leen-sim's fleet failed"
+
+    # No journal for the fleet runs (events go to daemon.log): the host's journal stays untouched.
+    local no_journal=LEEN_JOURNAL_SOCKET=$WORK/no-journal
+    t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
+    VALUE[fresh,$size]="$READY_TIME s"
+    sleep "$WARMUP"
+
+    # The steady window: the CPU reading is taken after the first scrape and before the last, so the
+    # scrapes' own rendering stays out of it.
+    scrape w0; c0=$(cpu_seconds "$DAEMON_PID"); t0=$(now)
+    sleep "$WINDOW"
+    alive_or_die "steady window"
+    c1=$(cpu_seconds "$DAEMON_PID"); t1=$(now); local rss
+    rss=$(rss_kib "$DAEMON_PID")
+    scrape w1
+    figures=$(window_figures w0 w1)
+    local cpolls polls requests found
+    cpolls=$(pick connection_polls "$figures"); polls=$(pick polls "$figures")
+    requests=$(pick requests "$figures"); found=$(pick connections "$figures")
+    [ "$found" = "$size" ] || die "the daemon lists $found connections, expected $size"
+    [ "$cpolls" -gt 0 ] || die "no poll completed in the ${WINDOW}s window (make WINDOW longer than INTERVAL)"
+    DAEMON_US[$size]=$(calc "\"%.1f\", ($c1 - $c0) * 1e6 / $cpolls")
+    VALUE[cpu,$size]="${DAEMON_US[$size]} µs"
+    VALUE[rate,$size]=$(calc "\"%.0f/s (%.0f%% of a core)\", $cpolls / ($t1 - $t0), 100 * ($c1 - $c0) / ($t1 - $t0)")
+    VALUE[requests,$size]=$(calc "\"%.2f (%d organizations)\", $requests * $orgs / $polls, $orgs")
+    VALUE[rss,$size]=$(calc "\"%.0f MiB\", $rss / 1024")
+    VALUE[perconn,$size]=$(calc "\"%.0f B\", $rss * 1024 / $size")
+
+    # /metrics as Prometheus asks for it, one scrape at a time.
+    local i timings=()
+    for i in $(seq 1 "$SCRAPES"); do
+        timings+=("$(curl -sf --compressed -H "Accept: $OPENMETRICS_ACCEPT" -o /dev/null --max-time 120 \
+            -w '%{time_starttransfer} %{time_total} %{size_download}' "$METRICS/metrics")") || die "timed scrape failed"
+    done
+    local first total bytes
+    first=$(printf '%s\n' "${timings[@]}" | awk '{ print $1 * 1000 }' | median)
+    total=$(printf '%s\n' "${timings[@]}" | awk '{ print $2 * 1000 }' | median)
+    bytes=$(printf '%s\n' "${timings[@]}" | awk '{ print $3 }' | median)
+    VALUE[scrape,$size]=$(calc "\"%.1f ms (first byte %.1f ms)\", $total, $first")
+    VALUE[bytes,$size]=$(calc "\"%.2f MB\", $bytes / 1e6")
+    stop "$DAEMON_PID"; DAEMON_PID=
+
+    blackbox_phase "$size"
+
+    t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
+    VALUE[restart,$size]="$READY_TIME s"
+    stop "$DAEMON_PID"; DAEMON_PID=
+    stop "$SIM_PID"; SIM_PID=
+
+    journal_phase "$size"
+}
+
+# blackbox_exporter probing every connection's Get Connection URL in turn; CPU per probe.
+blackbox_phase() {
+    local size=$1 port c0 c1 line probes succeeded
+    awk -v api="$API" '/^leen_connection_healthy\{/ {
+        match($0, /organization_id="[^"]*"/); o = substr($0, RSTART + 17, RLENGTH - 18)
+        match($0, /connection_id="[^"]*"/); c = substr($0, RSTART + 15, RLENGTH - 16)
+        print api "/provisioning/organizations/" o "/connections/" c
+    }' "$WORK/w1.prom" >"$WORK/targets.txt"
+    port=$(free_port)
+    prometheus-blackbox-exporter --config.file=bench/blackbox.yml --web.listen-address="127.0.0.1:$port" \
+        >"$WORK/blackbox.log" 2>&1 &
+    BLACKBOX_PID=$!
+    for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/-/healthy" && break; sleep 0.1; done
+    kill -0 "$BLACKBOX_PID" 2>/dev/null || { cat "$WORK/blackbox.log" >&2; die "blackbox_exporter exited"; }
+    probe_run() {
+        TARGETS=$WORK/targets.txt wrk -t1 -c"$PROBE_CONCURRENCY" -d"$1s" --timeout 10s \
+            -s bench/blackbox-probes.lua "http://127.0.0.1:$port" >"$WORK/wrk-probes.txt" 2>&1 \
+            || { cat "$WORK/wrk-probes.txt" >&2; die "wrk against blackbox_exporter failed"; }
+        grep '^probes=' "$WORK/wrk-probes.txt"
+    }
+    probe_run 2 >/dev/null
+    c0=$(cpu_seconds "$BLACKBOX_PID")
+    line=$(probe_run "$PROBE_SECONDS")
+    c1=$(cpu_seconds "$BLACKBOX_PID")
+    stop "$BLACKBOX_PID"; BLACKBOX_PID=
+    probes=$(pick probes "$line"); succeeded=$(pick succeeded "$line")
+    BLACKBOX_US[$size]=$(calc "\"%.0f\", ($c1 - $c0) * 1e6 / $probes")
+    VALUE[blackbox,$size]="${BLACKBOX_US[$size]} µs"
+    VALUE[probes,$size]=$(calc "\"%d (%.0f%% HEALTHY)\", $probes, 100 * $succeeded / $probes")
+    VALUE[ratio,$size]=$(calc "\"**%.0f×**\", ${BLACKBOX_US[$size]} / ${DAEMON_US[$size]}")
+}
+
+# The journal rows: the daemon's path and the C ceiling, in a private journald.
+journal_phase() {
+    local size=$1 line status=0
+    line=$(scripts/bench-journal.sh "$BENCH_BIN" "$CEILING" "$JOURNAL_EVENTS" "$JOURNAL_ROUNDS" 2>"$WORK/journal.log") \
+        || status=$?
+    if [ $status = 77 ]; then
+        VALUE[jdaemon,$size]="skipped"; VALUE[jceiling,$size]="skipped"; VALUE[jratio,$size]="skipped"
+        JOURNAL_NOTE=$(grep -m1 SKIPPED "$WORK/journal.log" || true)
+        return 0
+    fi
+    [ $status = 0 ] || { cat "$WORK/journal.log" >&2; die "the journal benchmark failed"; }
+    VALUE[jdaemon,$size]=$(calc "\"%d/s (%s µs CPU each)\", $(pick daemon "$line"), $(pick daemon_cpu_us "$line")")
+    VALUE[jceiling,$size]=$(calc "\"%d/s (%s µs CPU each)\", $(pick ceiling "$line"), $(pick ceiling_cpu_us "$line")")
+    VALUE[jratio,$size]=$(calc "\"**%.2f**\", $(pick daemon "$line") / $(pick ceiling "$line")")
+    JOURNAL_BYTES=$(pick bytes "$line")
+}
+
+declare -A DAEMON_US BLACKBOX_US
+JOURNAL_NOTE= JOURNAL_BYTES=?
+for size in $SIZES; do run_size "$size"; done
+
+# --- the table ------------------------------------------------------------------------------------------------
+ROWS=(
+    "cpu|daemon CPU per connection-poll|≤ 10 µs"
+    "rate|connection-polls in the window (daemon CPU)|"
+    "requests|API requests per poll cycle|"
+    "rss|daemon RSS (VmRSS)|< 250 MB"
+    "perconn|RSS per connection|≤ 2 KB"
+    "fresh|start to READY, fresh state|"
+    "restart|restart with state to READY|≤ 3 s"
+    "scrape|/metrics scrape, OpenMetrics + gzip, median|as today"
+    "bytes|/metrics body (gzip)|"
+    "jdaemon|journal: the daemon's writer|"
+    "jceiling|journal: C, sd_journal_sendv, same fields|"
+    "jratio|journal: daemon ÷ C|≥ 0.67"
+    "blackbox|blackbox_exporter CPU per check|"
+    "probes|blackbox_exporter probes measured|"
+    "ratio|blackbox per check ÷ daemon per connection-poll|≥ 50×"
+)
+label() { awk -v n="$1" 'BEGIN { if (n % 1000 == 0) printf "%dk", n / 1000; else printf "%d", n }'; }
+table() {
+    local header="| |" rule="|---|" row key text target size line
+    for size in $SIZES; do header+=" $(label "$size") connections |"; rule+="---:|"; done
+    echo "$header target (100k) |"
+    echo "$rule---:|"
+    for row in "${ROWS[@]}"; do
+        IFS='|' read -r key text target <<<"$row"
+        line="| $text |"
+        for size in $SIZES; do line+=" ${VALUE[$key,$size]:-} |"; done
+        echo "$line $target |"
+    done
+}
+
+MACHINE="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r) ($(uname -m)), $(swift --version 2>/dev/null | head -n 1 || echo 'swift: ?')"
+COMMAND="SIZES=\"$SIZES\" make bench"
+SETTINGS="PER_ORG=$PER_ORG INTERVAL=$INTERVAL JITTER=$JITTER POLL_CONCURRENCY=$POLL_CONCURRENCY PAGE_SIZE=$PAGE_SIZE WARMUP=$WARMUP WINDOW=$WINDOW SCRAPES=$SCRAPES PROBE_SECONDS=$PROBE_SECONDS PROBE_CONCURRENCY=$PROBE_CONCURRENCY JOURNAL_EVENTS=$JOURNAL_EVENTS JOURNAL_ROUNDS=$JOURNAL_ROUNDS TIME_SCALE=$TIME_SCALE FAILURE_RATE=$FAILURE_RATE SEED=$SEED"
+CODE="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ', Sources modified')"
+section() {
+    echo "### $STARTED UTC"
+    echo
+    echo "**Command:** \`$COMMAND\` ($SETTINGS), code at $CODE."
+    echo
+    echo "**Machine:** $MACHINE; load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+    table
+    echo
+    echo "Journal: $JOURNAL_EVENTS events of $JOURNAL_BYTES bytes of fields per side and round, best of $JOURNAL_ROUNDS rounds, private journald.${JOURNAL_NOTE:+ $JOURNAL_NOTE}"
+}
+section >"$ROOT/section.md"
+echo
+cat "$ROOT/section.md"
+if [ "$WRITE_DOC" = 1 ]; then
+    day=${STARTED%% *}
+    # The day's section replaces the one written earlier that day, else goes at the end.
+    awk -v begin="<!-- make-bench $day -->" -v end="<!-- /make-bench $day -->" -v file="$ROOT/section.md" '
+        function insert() { print begin; while ((getline line < file) > 0) print line; print end; done = 1 }
+        $0 == begin { insert(); skipping = 1; next }
+        skipping { if ($0 == end) skipping = 0; next }
+        { print }
+        END { if (!done) { print ""; insert() } }' "$DOC" >"$ROOT/doc.md"
+    cp "$ROOT/doc.md" "$DOC"
+    echo >&2
+    echo "bench: wrote the section of $day to $DOC" >&2
+fi
