@@ -52,12 +52,15 @@ public final class PageMemo: Sendable {
     }
 
     /// Decodes a page as `JSONDecoder` does (``Page``'s `init(from:)`): same items, same unreadable items,
-    /// same errors (a page it cannot split, or that fails anywhere but in one item, is decoded whole, so the
-    /// error is the page's own).
+    /// same errors. A page it cannot split, with an item that does not decode, or with a page field that does
+    /// not, is decoded whole, so unreadable items and errors are always the page's own.
     public func decode(_ body: Data) throws -> Page<Item> {
         let decoder = JSONDecoder()
         let split = try body.withUnsafeBytes { bytes -> Page<Item>? in
-            guard let structure = JSONStructure(bytes, arrayKey: "items"), structure.foundArray else { return nil }
+            // Leen's pages have these members only; anything else is JSONDecoder's to judge in context.
+            guard let structure = JSONStructure(bytes, arrayKey: "items"), structure.foundArray,
+                structure.members.allSatisfy({ Self.pageKeys.contains($0.key) })
+            else { return nil }
             func slice(_ range: Range<Int>) -> Data { Data(UnsafeRawBufferPointer(rebasing: bytes[range])) }
             func member<T: Decodable>(_ key: String, as: T.Type) throws -> T? {
                 guard let range = structure.value(of: key) else { return nil }
@@ -83,28 +86,18 @@ public final class PageMemo: Sendable {
                 }
                 let data = slice(range)
                 fresh += 1
-                do {
-                    let item = try decoder.decode(Item.self, from: data)
-                    page.items.append(item)
-                    decoded.append((key, item))
-                } catch let error as DecodingError {
-                    // Not JSON at all: the whole page is malformed, as the page's own decoding says.
-                    guard let raw = try? decoder.decode(JSONValue.self, from: data) else { return nil }
-                    page.undecodable.append(
-                        UndecodableItem(
-                            index: index, id: raw[path: "id"]?.stringValue, identifier: raw[path: "identifier"]?.stringValue,
-                            reason: ".items[\(index)]" + Page<Item>.describe(error)))
-                }
+                // An unreadable item is rare, and how JSONDecoder reads it can depend on what surrounds it
+                // (a repeated key can make the whole document invalid, not just the item): the page is then
+                // decoded whole, so what is unreadable and why is the page's own answer.
+                guard let item = try? decoder.decode(Item.self, from: data) else { return nil }
+                page.items.append(item)
+                decoded.append((key, item))
             }
             do {
                 page.count = try member("count", as: Int.self)
                 page.total = try member("total", as: Int.self)
                 page.nextCursor = try member("next_cursor", as: String.self)
                 page.previousCursor = try member("previous_cursor", as: String.self)
-                // The page's decoding reads the whole document: what it would refuse, this refuses too.
-                for (key, range) in structure.members where !Self.pageKeys.contains(key) {
-                    _ = try decoder.decode(JSONValue.self, from: slice(range))
-                }
             } catch {
                 return nil
             }

@@ -65,6 +65,8 @@ struct PageMemoTests {
             #"{"items":[\#(a)],"count":"2"}"#,  // a page field of the wrong type fails the page
             #"{"items":[\#(a)],"extra":{"nested":[1,{"a":"]"}]}}"#,  // unknown members are ignored
             #"{"items":[\#(a)],"extra":{bad}}"#,  // but must be JSON
+            #"{"items":[],"extra":{"x":1,"x":2}}"#,  // and JSONDecoder's to judge
+            #"{"items":[\#(a.dropLast()),"refresh_interval_secs":1}]}"#,  // a repeated key in an item
             #"{"items":[\#(a),{"id":}]}"#,  // an item that is not JSON fails the page
             #"{"items":[\#(a)]"#, #"{"items":[\#(a)]} x"#, #"{"items":[\#(a) \#(b)]}"#, #"[\#(a)]"#, "", "{}",
             #"{"items":{"a":1}}"#, #"{"count":1}"#, "{\"items\":[\u{0}0]\n}", "{\"items\":[\"a\u{0}\"]}", #"{"items":[0,"x",true]}"#,
