@@ -37,11 +37,12 @@ public enum ConnectionAlerting {
             let since = alert.unhealthySince ?? now
             alert.unhealthySince = since
             let rule = policy.rule(for: health)
-            // Counted only while the count can still decide something: up to the rule's `polls` (and 2, so
-            // the incident detector still tells a first poll from the next), never once confirmed. A count
-            // that grew at every poll of a lasting problem made every poll rewrite its organization's state
-            // file (the daemon's profile at 20k connections).
-            if !wasConfirmed, alert.unhealthyPolls < max(rule.polls, 2) {
+            // Counted only while the count can still decide something: up to the rule's `polls` until
+            // confirmed, and to 2 even once confirmed (the incident detector takes a count of 1 for a problem's first poll: a problem
+            // confirmed at its first poll and left at 1 was a new onset at every poll). A count that grew at
+            // every poll of a lasting problem made every poll rewrite its organization's state file (the
+            // daemon's profile at 20k connections).
+            if alert.unhealthyPolls < (wasConfirmed ? 2 : max(rule.polls, 2)) {
                 alert.unhealthyPolls = alert.unhealthyPolls.saturatingAdd(1)
             }
             let elapsed = Duration.seconds(now.timeIntervalSince(since))

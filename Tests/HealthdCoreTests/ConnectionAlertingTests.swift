@@ -319,9 +319,10 @@ struct ConnectionAlertingTests {
         harness.state.api = .ok
         let next = harness.poll([F.connection("a", health: .healthy), F.connection("b", health: .vendorServerError)], at: 2)
         #expect(next.isEmpty)
-        // A confirmed problem is not counted further, so a poll that sees it again changes nothing the state
-        // file must keep (the monitor then leaves the file as it is).
-        #expect(harness.state.connections["b"]?.alert.unhealthyPolls == 1)
+        // A confirmed problem is counted up to 2 (the incident detector's "not a first poll") and no further,
+        // so from then on a poll that sees it again changes nothing the state file must keep (the monitor
+        // then leaves the file as it is).
+        #expect(harness.state.connections["b"]?.alert.unhealthyPolls == 2)
         let before = harness.state
         #expect(harness.poll([F.connection("a", health: .healthy), F.connection("b", health: .vendorServerError)], at: 3).isEmpty)
         #expect(harness.state.differsOnlyInPollTimes(from: before))
