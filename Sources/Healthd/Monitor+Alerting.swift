@@ -40,16 +40,26 @@ extension Monitor {
             return EventBuilder.withinIncident(event, id: id)
         }
         result += verdict.resolved.map { EventBuilder.incidentResolved($0, context: context) }
-        if incidents != before { incidentsChanged = true }
+        if incidents.open != before.open {
+            incidentsChanged = true
+        } else if incidents != before {
+            incidentWindowChanged = true
+        }
         return result
     }
 
     /// Saves the detector if a poll changed it. Called after the poll's commit: should the daemon die in
     /// between, the restarted one decides from the old detector again rather than lose an
     /// `incident_started` that was committed nowhere (the cost: that poll's incident events may be made twice).
-    func saveIncidentsIfChanged() async {
-        guard incidentsChanged else { return }
+    /// A change of the window alone waits for ``incidentWindowSavePeriod`` unless `force` (shutdown).
+    func saveIncidentsIfChanged(force: Bool = false) async {
+        let windowDue =
+            incidentWindowChanged
+            && (force || lastIncidentsSave.map { now().timeIntervalSince($0) >= Self.incidentWindowSavePeriod } ?? true)
+        guard incidentsChanged || windowDue else { return }
         incidentsChanged = false
+        incidentWindowChanged = false
+        lastIncidentsSave = now()
         let (store, detector, logger) = (store, incidents, logger)
         await io.run {
             do {

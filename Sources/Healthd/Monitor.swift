@@ -23,7 +23,15 @@ public actor Monitor {
     var credentials: StateStore.AppliedCredentials
     /// Storms across organizations (`Monitor+Alerting.swift`), persisted in their own file.
     var incidents: IncidentDetector
+    /// An incident started or ended, or the detector was forgotten in part: save after this poll's commit.
     var incidentsChanged = false
+    /// Only the window of recent onsets moved: saved at most every ``incidentWindowSavePeriod`` (and at
+    /// shutdown). Rewriting it after every poll that saw a new problem was 12% of the daemon's CPU at 10k
+    /// connections in a changing fleet (docs/benchmarks.md); a crash loses at most that much of the window,
+    /// which can only leave a storm that straddles the crash unrecognised, never an event lost or repeated.
+    var incidentWindowChanged = false
+    var lastIncidentsSave: Date?
+    static let incidentWindowSavePeriod: TimeInterval = 10
     private var credentialsDirty = false
     private var lastCredentialsSave: Date?
     let store: StateStore
@@ -326,6 +334,7 @@ public actor Monitor {
     /// Saves every stream with its unsent events (on shutdown), and removes the files of organizations no
     /// longer configured whose events were all sent.
     public func persistAll() async {
+        await saveIncidentsIfChanged(force: true)
         await removeFinishedFiles()
         var files: [(Outbox.Stream, OrganizationState?, StateStore.Delivery)] = []
         for (stream, eventStream) in streams {

@@ -93,4 +93,72 @@ struct MonitorAlertingTests {
         #expect(resolved.filter { $0.kind == .connectionRecovered }.allSatisfy { $0[field: "LEEN_INCIDENT_ID"] == nil })
         #expect(await restarted.snapshot().daemon.openIncidents == 0)
     }
+
+    @Test("The window of recent onsets alone is saved at most every 10 s and at shutdown; an incident at once")
+    func incidentWindowSavesAreSpaced() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-incidents-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = Configuration(
+            api: .init(endpoint: .us, key: .file("/nonexistent")), stateDirectory: directory.path,
+            organizations: [
+                OrganizationConfig(
+                    id: Self.first, connections: ["a", "b", "c"].map { ConnectionConfig(identifier: $0, vendor: .tenable) })
+            ])
+        configuration.alerting.incidents = .init(minimumConnections: 3, minimumShare: 1, minimumOrganizationSize: 100)
+        let clock = Mutex(Date(timeIntervalSince1970: 1_764_504_000))
+        let store = StateStore(directory: directory.path)
+        let monitor = try Monitor(
+            configuration: configuration, store: store, emitter: Events().emitter, logger: quietLogger,
+            now: { clock.withLock { $0 } })
+        await monitor.startDelivery()
+        let file = directory.appendingPathComponent("incidents.json").path
+        let stamp = Date(timeIntervalSince1970: 946_684_800)
+        func markWritten() throws { try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: file) }
+        func rewritten() throws -> Bool {
+            try FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date != stamp
+        }
+        func incidents() throws -> IncidentDetector {
+            var setAside: [StateStore.SetAside] = []
+            return try store.loadIncidents(setAside: &setAside)
+        }
+        func poll(_ health: [String: HealthName]) async {
+            await monitor.ingest(
+                .success(Listing(items: health.sorted { $0.key < $1.key }.map { Self.connection($0.key, in: Self.first, $0.value) })),
+                organization: Self.first)
+        }
+        await poll(["a": .healthy, "b": .healthy, "c": .healthy])
+        #expect(FileManager.default.fileExists(atPath: file))
+        try markWritten()
+        // A new problem moves the window: not saved again within 10 s.
+        await poll(["a": .unauthorized, "b": .healthy, "c": .healthy])
+        #expect(try !rewritten(), "the window was saved again within 10 s")
+        clock.withLock { $0 += 11 }
+        await poll(["a": .unauthorized, "b": .unauthorized, "c": .healthy])
+        #expect(try rewritten(), "the window was not saved 11 s on")
+        let window = try incidents()
+        // a, confirmed at its first poll and seen again, is one onset, not two: two connections are no storm
+        // of three (counted twice, they were one, a false incident).
+        #expect(window.recent.map(\.identifier).sorted() == ["a", "b"])
+        #expect(window.open.isEmpty)
+        // An incident starting is saved with its poll, whatever the time since the last save.
+        try markWritten()
+        await poll(["a": .unauthorized, "b": .unauthorized, "c": .unauthorized])
+        #expect(try rewritten())
+        #expect(try incidents().open.count == 1)
+        // A window change left unsaved is saved at shutdown.
+        clock.withLock { $0 += 11 }
+        await poll(["a": .unauthorized, "b": .unauthorized, "c": .unauthorized])
+        try markWritten()
+        await monitor.finishDelivery(grace: .seconds(5))
+        let saved = try incidents()
+        #expect(saved.open.count == 1)
+        #expect(saved == (await monitor.incidents))
+    }
 }
+
+extension MonitorAlertingTests.Events {
+    var emitter: EventEmitter {
+        EventEmitter(sink: NullSink(), fallback: NullSink(), observers: [{ event in self.all.withLock { $0.append(event) } }])
+    }
+}
+
