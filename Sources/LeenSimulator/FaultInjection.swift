@@ -136,11 +136,20 @@ struct FaultDecision: Sendable {
     var action: Action?
 
     /// Draws the decision for `path` from the queue first, then the rates.
+    ///
+    /// - Parameter firstPage: the request asks for a listing's first page (no cursor, offset 0). A queued
+    ///   `empty` listing waits for one: it stands for Leen answering a whole listing that is complete and
+    ///   empty, not for one empty page in the middle of a walk (which is another fault, a listing whose
+    ///   `total` disagrees with what was listed).
     static func draw(
-        path: String, settings: FaultSettings, queue: inout [QueuedFault], rng: inout SeededRandom
+        path: String, firstPage: Bool = true, settings: FaultSettings, queue: inout [QueuedFault],
+        rng: inout SeededRandom
     ) -> FaultDecision {
         var decision = FaultDecision()
-        if let index = queue.firstIndex(where: { $0.pathContains.map(path.contains) ?? true }) {
+        if let index = queue.firstIndex(where: { fault in
+            (fault.pathContains.map(path.contains) ?? true)
+                && (firstPage || fault.kind != .listing || (fault.listing ?? .empty) != .empty)
+        }) {
             if let skip = queue[index].skip, skip > 0 {
                 // Queued faults apply in order: this one holds back the ones behind it while it waits.
                 queue[index].skip = skip - 1

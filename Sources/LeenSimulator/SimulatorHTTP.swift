@@ -114,7 +114,9 @@ struct APIMiddleware: RouterMiddleware {
         _ request: Request, context: SimulatorRequestContext,
         next: (Request, SimulatorRequestContext) async throws -> Response
     ) async throws -> Response {
-        let decision = state.drawFault(path: request.uri.path)
+        let query = request.uri.queryParameters
+        let firstPage = query.get("cursor") == nil && (query.get("offset").flatMap { Int($0) } ?? 0) == 0
+        let decision = state.drawFault(path: request.uri.path, firstPage: firstPage)
         if decision.delayMs > 0 { try await Task.sleep(for: .milliseconds(decision.delayMs)) }
         var context = context
         switch decision.action {

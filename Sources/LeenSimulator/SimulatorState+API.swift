@@ -222,12 +222,12 @@ extension SimulatorState {
         }
     }
 
-    func drawFault(path: String) -> FaultDecision {
+    func drawFault(path: String, firstPage: Bool = true) -> FaultDecision {
         data.withLock { data in
             let now = data.clock.now
             applyDueSteps(&data, now: now)
             return FaultDecision.draw(
-                path: path, settings: data.faults, queue: &data.faultQueue, rng: &data.faultRandom)
+                path: path, firstPage: firstPage, settings: data.faults, queue: &data.faultQueue, rng: &data.faultRandom)
         }
     }
 

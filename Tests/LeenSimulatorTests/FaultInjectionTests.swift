@@ -26,6 +26,25 @@ struct FaultInjectionTests {
         }
     }
 
+    @Test("A queued empty listing waits for a first page: a later page of a walk in progress is served as usual")
+    func emptyListingWaitsForAFirstPage() async throws {
+        try await withSimulator { sim async throws in
+            let organization = try await sim.createOrganization()
+            for index in 0..<3 { _ = try await sim.createTenable(organization, identifier: "t\(index)") }
+            sim.state.enqueueFaults([QueuedFault(kind: .listing, pathContains: "/connections", listing: .empty)])
+            func read(_ query: String) async throws -> Page<Connection> {
+                let reply = try await sim.get(connectionsPath(organization) + query)
+                return try JSONDecoder().decode(Page<Connection>.self, from: reply.body)
+            }
+            let second = try await read("?limit=2&offset=2")
+            #expect(second.items.count == 1 && second.total == 3)
+            let first = try await read("?limit=2")
+            #expect(first.items.isEmpty && first.total == 0)
+            let next = try await read("?limit=2")
+            #expect(next.items.count == 2 && next.total == 3, "one-shot")
+        }
+    }
+
     @Test("A queued 429 carries an HTTP-date Retry-After verbatim")
     func queued429Date() async throws {
         try await withSimulator { sim async throws in
