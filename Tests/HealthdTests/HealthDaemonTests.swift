@@ -215,14 +215,18 @@ struct HealthDaemonTests {
                 listsAtReady.withLock { $0 = lists.load(ordering: .relaxed) }
                 recorder.ready.withLock { $0.append(summary) }
             }
-            let daemon = HealthDaemon(
-                monitor: monitor, loadConfiguration: { configuration },
-                makeClient: { _ in
-                    simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey) { request in
-                        if request.operation == "list_connections" { lists.add(1, ordering: .relaxed) }
-                    }
-                },
-                readSecret: { try SecretReader(environment: [:]).read($0) }, hooks: hooks, logger: quietLogger)
+            /// A daemon on `monitor` whose client counts its `list_connections` requests.
+            func countingDaemon(_ monitor: Monitor) -> HealthDaemon {
+                HealthDaemon(
+                    monitor: monitor, loadConfiguration: { configuration },
+                    makeClient: { _ in
+                        simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey) { request in
+                            if request.operation == "list_connections" { lists.add(1, ordering: .relaxed) }
+                        }
+                    },
+                    readSecret: { try SecretReader(environment: [:]).read($0) }, hooks: hooks, logger: quietLogger)
+            }
+            let daemon = countingDaemon(monitor)
             let running = Task { try await daemon.run() }
             try await eventually("READY") { !recorder.ready.withLock { $0.isEmpty } }
             try await eventually("connection_monitored") { recorder.count(.connectionMonitored) >= 1 }
@@ -243,14 +247,7 @@ struct HealthDaemonTests {
             lists.store(0, ordering: .relaxed)
             listsAtReady.withLock { $0 = nil }
             recorder.ready.withLock { $0 = [] }
-            let again = HealthDaemon(
-                monitor: restarted, loadConfiguration: { configuration },
-                makeClient: { _ in
-                    simulatorClient(baseURL: baseURL, apiKey: workspace.apiKey) { request in
-                        if request.operation == "list_connections" { lists.add(1, ordering: .relaxed) }
-                    }
-                },
-                readSecret: { try SecretReader(environment: [:]).read($0) }, hooks: hooks, logger: quietLogger)
+            let again = countingDaemon(restarted)
             let rerun = Task { try await again.run() }
             try await eventually("READY after the restart") { !recorder.ready.withLock { $0.isEmpty } }
             #expect(listsAtReady.withLock { $0 } == 0, "a restart with a current state waited for a listing")

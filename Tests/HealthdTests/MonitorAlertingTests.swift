@@ -31,22 +31,25 @@ struct MonitorAlertingTests {
             health: ConnectionHealthStatus(documented: health, details: nil))
     }
 
+    /// Organizations of TENABLE connections, with an incident rule of 3 connections (all of an organization
+    /// counts: share 1, organizations of fewer than 100 are small).
+    static func configuration(_ directory: URL, _ organizations: [(OrganizationID, [String])]) -> Configuration {
+        var configuration = Configuration(
+            api: .init(endpoint: .us, key: .file("/nonexistent")), stateDirectory: directory.path,
+            organizations: organizations.map { id, identifiers in
+                OrganizationConfig(id: id, connections: identifiers.map { ConnectionConfig(identifier: $0, vendor: .tenable) })
+            })
+        configuration.alerting.incidents = .init(minimumConnections: 3, minimumShare: 1, minimumOrganizationSize: 100)
+        return configuration
+    }
+
     @Test("A storm across two organizations is one incident: its connections' events at info, kept across a restart")
     func stormAcrossOrganizations() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-incidents-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = Configuration(
-            api: .init(endpoint: .us, key: .file("/nonexistent")), stateDirectory: directory.path,
-            organizations: [
-                OrganizationConfig(
-                    id: Self.first, connections: ["a", "b"].map { ConnectionConfig(identifier: $0, vendor: .tenable) }),
-                OrganizationConfig(
-                    id: Self.second, connections: ["c", "d"].map { ConnectionConfig(identifier: $0, vendor: .tenable) }),
-            ])
-        configuration.alerting.incidents = .init(minimumConnections: 3, minimumShare: 1, minimumOrganizationSize: 100)
+        let configuration = Self.configuration(directory, [(Self.first, ["a", "b"]), (Self.second, ["c", "d"])])
         let events = Events()
-        let emitter = EventEmitter(
-            sink: NullSink(), fallback: NullSink(), observers: [{ event in events.all.withLock { $0.append(event) } }])
+        let emitter = events.emitter
         let store = StateStore(directory: directory.path)
         let monitor = try Monitor(configuration: configuration, store: store, emitter: emitter, logger: quietLogger)
         await monitor.startDelivery()
@@ -98,13 +101,7 @@ struct MonitorAlertingTests {
     func incidentWindowSavesAreSpaced() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-incidents-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = Configuration(
-            api: .init(endpoint: .us, key: .file("/nonexistent")), stateDirectory: directory.path,
-            organizations: [
-                OrganizationConfig(
-                    id: Self.first, connections: ["a", "b", "c"].map { ConnectionConfig(identifier: $0, vendor: .tenable) })
-            ])
-        configuration.alerting.incidents = .init(minimumConnections: 3, minimumShare: 1, minimumOrganizationSize: 100)
+        let configuration = Self.configuration(directory, [(Self.first, ["a", "b", "c"])])
         let clock = Mutex(Date(timeIntervalSince1970: 1_764_504_000))
         let store = StateStore(directory: directory.path)
         let monitor = try Monitor(
