@@ -45,9 +45,9 @@ public struct StateStore: Sendable {
         }
     }
 
-    /// One organization's file. Version 1 (before the outbox) had no `delivery`: it reads as a new stream
-    /// with nothing unsent.
-    struct OrganizationFile: Codable {
+    /// One organization's file, as read (``OrganizationFileEncoder`` writes it). Version 1 (before the
+    /// outbox) had no `delivery`: it reads as a new stream with nothing unsent.
+    struct OrganizationFile: Decodable {
         var version = 2
         var organizationID: OrganizationID
         var state: OrganizationState
@@ -149,11 +149,16 @@ public struct StateStore: Sendable {
     static let organizationVersions = 1...2
 
     /// Writes an organization's state with its stream and unsent events, in one atomic replacement: the
-    /// commit point of a poll.
+    /// commit point of a poll. (The monitor keeps an ``OrganizationFileEncoder`` per organization and calls
+    /// ``saveOrganization(_:for:)``.)
     public func save(_ state: OrganizationState, delivery: Delivery, for organization: OrganizationID) throws {
-        try write(
-            OrganizationFile(organizationID: organization, state: state, delivery: delivery),
-            to: organizationsDirectory.appendingPathComponent(Self.fileName(organization)))
+        var encoder = OrganizationFileEncoder()
+        try saveOrganization(encoder.encode(state, delivery: delivery, for: organization), for: organization)
+    }
+
+    /// Replaces an organization's file with `file`, made by an ``OrganizationFileEncoder``.
+    func saveOrganization(_ file: Data, for organization: OrganizationID) throws {
+        try AtomicFile.write(file, to: organizationsDirectory.appendingPathComponent(Self.fileName(organization)).path)
     }
 
     public func loadDaemon(unusable: Unusable = .fail, setAside: inout [SetAside]) throws -> Delivery {
