@@ -36,6 +36,8 @@
 #   DOC=docs/benchmarks.md WRITE_DOC=1           where the dated section goes (0: print only)
 #   BIN_DIR                                      leen-healthd, leen-sim and leen-healthd-bench; default: build release
 #   KEEP_WORK=1                                  keep the temporary directory (logs, scrapes) and print its path
+#   PROFILE=1                                    perf-record the daemon through each steady window (implies KEEP_WORK;
+#                                                its CPU figure then includes the sampling's own cost)
 set -euo pipefail
 case "${1:-}" in
     "") ;;
@@ -66,6 +68,8 @@ READY_TIMEOUT=${READY_TIMEOUT:-900}
 DOC=${DOC:-docs/benchmarks.md}
 WRITE_DOC=${WRITE_DOC:-1}
 KEEP_WORK=${KEEP_WORK:-0}
+PROFILE=${PROFILE:-0}
+[ "$PROFILE" = 1 ] && KEEP_WORK=1
 OPENMETRICS_ACCEPT='application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5'
 
 for tool in wrk curl awk cc pkg-config prometheus-blackbox-exporter; do
@@ -159,7 +163,16 @@ run_size() {
     # The steady window: the CPU reading is taken after the first scrape and before the last, so the
     # scrapes' own rendering stays out of it.
     scrape w0; c0=$(cpu_seconds "$DAEMON_PID"); t0=$(now)
-    sleep "$WINDOW"
+    if [ "$PROFILE" = 1 ]; then
+        # cpu-clock: this VM has no hardware counters. Sampling costs the daemon a little CPU of its own.
+        perf record -q -e cpu-clock -F 499 -g -p "$DAEMON_PID" -o "$WORK/perf.data" -- sleep "$WINDOW" 2>/dev/null \
+            || die "perf record failed (PROFILE=1 needs perf)"
+        perf report -i "$WORK/perf.data" --no-children --percent-limit 0.5 --stdio -g none 2>/dev/null \
+            | grep -v '^#' | grep -v '^$' | head -40 >"$WORK/profile.txt" || true
+        echo "bench: profile of the $size window in $WORK/profile.txt (perf.data beside it)" >&2
+    else
+        sleep "$WINDOW"
+    fi
     alive_or_die "steady window"
     c1=$(cpu_seconds "$DAEMON_PID"); t1=$(now); local rss
     rss=$(rss_kib "$DAEMON_PID")

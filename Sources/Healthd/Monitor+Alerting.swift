@@ -40,10 +40,10 @@ extension Monitor {
             return EventBuilder.withinIncident(event, id: id)
         }
         result += verdict.resolved.map { EventBuilder.incidentResolved($0, context: context) }
-        if incidents.open != before.open {
+        if incidents.open.map(\.id) != before.open.map(\.id) {
             incidentsChanged = true
         } else if incidents != before {
-            incidentWindowChanged = true
+            incidentDetailsChanged = true
         }
         return result
     }
@@ -51,14 +51,15 @@ extension Monitor {
     /// Saves the detector if a poll changed it. Called after the poll's commit: should the daemon die in
     /// between, the restarted one decides from the old detector again rather than lose an
     /// `incident_started` that was committed nowhere (the cost: that poll's incident events may be made twice).
-    /// A change of the window alone waits for ``incidentWindowSavePeriod`` unless `force` (shutdown).
+    /// A change of details alone (the window, members, peaks) waits for ``incidentDetailsSavePeriod`` unless
+    /// `force` (shutdown).
     func saveIncidentsIfChanged(force: Bool = false) async {
-        let windowDue =
-            incidentWindowChanged
-            && (force || lastIncidentsSave.map { now().timeIntervalSince($0) >= Self.incidentWindowSavePeriod } ?? true)
-        guard incidentsChanged || windowDue else { return }
+        let detailsDue =
+            incidentDetailsChanged
+            && (force || lastIncidentsSave.map { now().timeIntervalSince($0) >= Self.incidentDetailsSavePeriod } ?? true)
+        guard incidentsChanged || detailsDue else { return }
         incidentsChanged = false
-        incidentWindowChanged = false
+        incidentDetailsChanged = false
         lastIncidentsSave = now()
         let (store, detector, logger) = (store, incidents, logger)
         await io.run {

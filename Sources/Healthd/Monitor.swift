@@ -25,13 +25,16 @@ public actor Monitor {
     var incidents: IncidentDetector
     /// An incident started or ended, or the detector was forgotten in part: save after this poll's commit.
     var incidentsChanged = false
-    /// Only the window of recent onsets moved: saved at most every ``incidentWindowSavePeriod`` (and at
-    /// shutdown). Rewriting it after every poll that saw a new problem was 12% of the daemon's CPU at 10k
-    /// connections in a changing fleet (docs/benchmarks.md); a crash loses at most that much of the window,
-    /// which can only leave a storm that straddles the crash unrecognised, never an event lost or repeated.
-    var incidentWindowChanged = false
+    /// Only details moved (the window of recent onsets, an open incident's members or peak): saved at most
+    /// every ``incidentDetailsSavePeriod`` (and at shutdown). Rewriting the detector after every poll that saw
+    /// a new problem was 12% of the daemon's CPU at 10k connections in a changing fleet, and after every
+    /// change of an open incident's members 20% (docs/benchmarks.md). A crash loses at most that much: a
+    /// storm that straddles it may go unrecognised, a connection that joined an incident then is reported on
+    /// its own, one that left leaves again at its organization's next poll; no incident start or end, and no
+    /// event, is lost or repeated.
+    var incidentDetailsChanged = false
     var lastIncidentsSave: Date?
-    static let incidentWindowSavePeriod: TimeInterval = 10
+    static let incidentDetailsSavePeriod: TimeInterval = 10
     private var credentialsDirty = false
     private var lastCredentialsSave: Date?
     let store: StateStore

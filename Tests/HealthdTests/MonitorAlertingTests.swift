@@ -97,11 +97,11 @@ struct MonitorAlertingTests {
         #expect(await restarted.snapshot().daemon.openIncidents == 0)
     }
 
-    @Test("The window of recent onsets alone is saved at most every 10 s and at shutdown; an incident at once")
-    func incidentWindowSavesAreSpaced() async throws {
+    @Test("Incident details alone (the window, members) are saved at most every 10 s and at shutdown; a start or end at once")
+    func incidentDetailSavesAreSpaced() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-incidents-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let configuration = Self.configuration(directory, [(Self.first, ["a", "b", "c"])])
+        let configuration = Self.configuration(directory, [(Self.first, ["a", "b", "c", "d"])])
         let clock = Mutex(Date(timeIntervalSince1970: 1_764_504_000))
         let store = StateStore(directory: directory.path)
         let monitor = try Monitor(
@@ -123,14 +123,14 @@ struct MonitorAlertingTests {
                 .success(Listing(items: health.sorted { $0.key < $1.key }.map { Self.connection($0.key, in: Self.first, $0.value) })),
                 organization: Self.first)
         }
-        await poll(["a": .healthy, "b": .healthy, "c": .healthy])
+        await poll(["a": .healthy, "b": .healthy, "c": .healthy, "d": .healthy])
         #expect(FileManager.default.fileExists(atPath: file))
         try markWritten()
         // A new problem moves the window: not saved again within 10 s.
-        await poll(["a": .unauthorized, "b": .healthy, "c": .healthy])
+        await poll(["a": .unauthorized, "b": .healthy, "c": .healthy, "d": .healthy])
         #expect(try !rewritten(), "the window was saved again within 10 s")
         clock.withLock { $0 += 11 }
-        await poll(["a": .unauthorized, "b": .unauthorized, "c": .healthy])
+        await poll(["a": .unauthorized, "b": .unauthorized, "c": .healthy, "d": .healthy])
         #expect(try rewritten(), "the window was not saved 11 s on")
         let window = try incidents()
         // a, confirmed at its first poll and seen again, is one onset, not two: two connections are no storm
@@ -139,17 +139,32 @@ struct MonitorAlertingTests {
         #expect(window.open.isEmpty)
         // An incident starting is saved with its poll, whatever the time since the last save.
         try markWritten()
-        await poll(["a": .unauthorized, "b": .unauthorized, "c": .unauthorized])
+        await poll(["a": .unauthorized, "b": .unauthorized, "c": .unauthorized, "d": .healthy])
         #expect(try rewritten())
-        #expect(try incidents().open.count == 1)
-        // A window change left unsaved is saved at shutdown.
-        clock.withLock { $0 += 11 }
-        await poll(["a": .unauthorized, "b": .unauthorized, "c": .unauthorized])
+        #expect(try incidents().open.map(\.members.count) == [3])
+        // A connection joining the open incident is a detail: saved 10 s on, not at once.
         try markWritten()
+        await poll(["a": .unauthorized, "b": .unauthorized, "c": .unauthorized, "d": .unauthorized])
+        #expect(await monitor.incidents.open.map(\.members.count) == [4])
+        #expect(try !rewritten(), "a member joining was saved within 10 s")
+        clock.withLock { $0 += 11 }
+        await poll(["a": .unauthorized, "b": .unauthorized, "c": .unauthorized, "d": .unauthorized])
+        #expect(try rewritten(), "a member joining was not saved 11 s on")
+        #expect(try incidents().open.map(\.members.count) == [4])
+        // One leaving is a detail too; left unsaved, it is saved at shutdown.
+        try markWritten()
+        await poll(["a": .unauthorized, "b": .unauthorized, "c": .unauthorized, "d": .healthy])
+        #expect(try !rewritten(), "a member leaving was saved within 10 s")
         await monitor.finishDelivery(grace: .seconds(5))
+        #expect(try rewritten(), "a member leaving was not saved at shutdown")
         let saved = try incidents()
-        #expect(saved.open.count == 1)
+        #expect(saved.open.map(\.members.count) == [3])
         #expect(saved == (await monitor.incidents))
+        // The end of the incident is saved with its poll, whatever the time since the last save.
+        try markWritten()
+        await poll(["a": .healthy, "b": .healthy, "c": .healthy, "d": .healthy])
+        #expect(try rewritten(), "an incident's end was not saved with its poll")
+        #expect(try incidents().open.isEmpty)
     }
 }
 
