@@ -12,14 +12,12 @@ import LeenAPI
 /// The output is the JSON `JSONEncoder` would write for the file (sorted keys, ISO 8601 dates), except that
 /// `connections` comes first in `state`: readers decode it with `JSONDecoder` as before.
 struct OrganizationFileEncoder {
-    private struct Fragment {
-        /// The connection as encoded in `member`; reused only when equal, so a file never holds stale bytes.
-        var connection: TrackedConnection
-        /// `"<identifier>":{…}`
-        var member: [UInt8]
-    }
-
-    private var fragments: [String: Fragment] = [:]
+    /// The connections of the last file, by identifier: what `members` holds the bytes of. The monitor's
+    /// state shares this dictionary's storage until a poll changes a connection, so keeping it costs little;
+    /// a copy of each connection beside its bytes cost about 300 bytes per connection.
+    private var encoded: [String: TrackedConnection] = [:]
+    /// `"<identifier>":{…}` of each connection in `encoded`.
+    private var members: [String: [UInt8]] = [:]
     private let encoder: JSONEncoder
     private let headerEncoder: JSONEncoder
 
@@ -40,25 +38,32 @@ struct OrganizationFileEncoder {
     mutating func encode(
         _ state: OrganizationState, delivery: StateStore.Delivery, for organization: OrganizationID
     ) throws -> Data {
-        var members: [[UInt8]] = []
-        members.reserveCapacity(state.connections.count)
+        var ordered: [[UInt8]] = []
+        ordered.reserveCapacity(state.connections.count)
         var size = 0
         for identifier in state.connections.keys.sorted() {
             let connection = state.connections[identifier]!
-            if let fragment = fragments[identifier], fragment.connection == connection {
-                members.append(fragment.member)
+            // Reused only when equal to what it was made from, so a file never holds stale bytes.
+            if let member = members[identifier], encoded[identifier] == connection {
+                ordered.append(member)
             } else {
-                var member = Array(try encoder.encode(identifier))
-                member.append(UInt8(ascii: ":"))
-                member.append(contentsOf: try encoder.encode(connection))
-                fragments[identifier] = Fragment(connection: connection, member: member)
-                members.append(member)
+                let member: [UInt8]
+                do {
+                    member = try Array(encoder.encode(identifier)) + [UInt8(ascii: ":")] + encoder.encode(connection)
+                } catch {
+                    // `members` may now be ahead of `encoded`: start again from nothing.
+                    (members, encoded) = ([:], [:])
+                    throw error
+                }
+                members[identifier] = member
+                ordered.append(member)
             }
-            size += members[members.count - 1].count + 1
+            size += ordered[ordered.count - 1].count + 1
         }
-        if fragments.count > state.connections.count {
-            fragments = fragments.filter { state.connections[$0.key] != nil }
+        if members.count > state.connections.count {
+            members = members.filter { state.connections[$0.key] != nil }
         }
+        encoded = state.connections
 
         let header = try headerEncoder.encode(state)
         let deliveryBytes = try encoder.encode(delivery)
@@ -70,7 +75,7 @@ struct OrganizationFileEncoder {
         file.append(contentsOf: #","organizationID":"#.utf8)
         file.append(organizationBytes)
         file.append(contentsOf: #","state":{"connections":{"#.utf8)
-        for (index, member) in members.enumerated() {
+        for (index, member) in ordered.enumerated() {
             if index > 0 { file.append(UInt8(ascii: ",")) }
             file.append(contentsOf: member)
         }
