@@ -247,27 +247,27 @@ package final class ConnectionRowsCache: Sendable {
             }
             guard deflated else { return (rows, []) }
             try rows.deflate(sharedLabels: sharedLabels)
-            let blocks = Self.blocks(rows, previous: previousBlocks)
+            let blocks = Self.blocks(&rows, previous: previousBlocks)
             stored.withLock { $0.blocks = blocks }
             return (rows, blocks)
         }
     }
 
-    /// The blocks of `rows`, reusing those whose organizations are all unchanged.
-    private static func blocks(_ rows: ConnectionRows, previous: [[Block]]) -> [[Block]] {
+    /// The blocks of `rows`, reusing those whose organizations are all unchanged. The runs of a block made
+    /// again become slices of it in their segments, so each organization's compressed lines are held once
+    /// (keeping a copy in the segment beside the block's doubled the cache).
+    private static func blocks(_ rows: inout ConnectionRows, previous: [[Block]]) -> [[Block]] {
         let groups = stride(from: 0, to: rows.segments.count, by: organizationsPerBlock).map {
-            rows.segments[$0..<min($0 + organizationsPerBlock, rows.segments.count)]
+            $0..<min($0 + organizationsPerBlock, rows.segments.count)
         }
-        let serials = groups.map { $0.map(\.serial) }
+        let serials = groups.map { rows.segments[$0].map(\.serial) }
         return MetricsRenderer.ConnectionFamily.allCases.indices.map { family in
             groups.indices.map { index in
                 if family < previous.count, index < previous[family].count, previous[family][index].serials == serials[index] {
                     return previous[family][index]
                 }
-                let size = groups[index].reduce(0) { $0 + $1.deflated![family].bytes.readableBytes }
-                var runs = DeflatedRuns(chunkSize: .max, capacity: size)
-                for segment in groups[index] { runs.append(segment.deflated![family]) }
-                runs.seal()
+                let (runs, sliced) = DeflatedRuns.block(rows.segments[groups[index]].map { $0.deflated![family] })
+                for (segment, run) in zip(groups[index], sliced) { rows.segments[segment].deflated![family] = run }
                 return Block(serials: serials[index], runs: runs)
             }
         }

@@ -131,6 +131,27 @@ struct DeflatedRuns: Sendable {
         current.writeImmutableBuffer(run.bytes)
     }
 
+    /// `runs` copied into one chunk, and each run again as a slice of that chunk: a caller that keeps both
+    /// the block and the runs (to make the block again when one of them changes) holds the bytes once.
+    static func block(_ runs: [DeflatedText]) -> (block: DeflatedRuns, runs: [DeflatedText]) {
+        var block = DeflatedRuns(chunkSize: .max, capacity: runs.reduce(0) { $0 + $1.bytes.readableBytes })
+        var offsets: [Int] = []
+        offsets.reserveCapacity(runs.count)
+        for run in runs {
+            offsets.append(block.current.readableBytes)
+            block.append(run)
+        }
+        block.seal()
+        guard let chunk = block.chunks.first, block.chunks.count == 1 else { return (block, runs) }
+        let sliced = zip(runs, offsets).map { run, offset in
+            guard run.length > 0,
+                let bytes = chunk.getSlice(at: chunk.readerIndex + offset, length: run.bytes.readableBytes)
+            else { return run }
+            return DeflatedText(bytes: bytes, crc: run.crc, length: run.length)
+        }
+        return (block, sliced)
+    }
+
     /// Appends another sequence's runs; its chunks are shared, not copied.
     mutating func append(_ other: DeflatedRuns) {
         guard other.length > 0 else { return }

@@ -91,8 +91,23 @@ struct CompressedBodyTests {
         let after = cache.segments
         #expect(after.count == input.organizations.count)
         for (id, segment) in after {
-            let reused = address(segment.deflated![0].bytes) == address(before[id]!.deflated![0].bytes)
-            #expect(reused == !changedIDs.contains(id), "organization \(id)")
+            #expect((segment.serial == before[id]!.serial) == !changedIDs.contains(id), "organization \(id)")
+        }
+        // Each organization's runs are held once: as slices of its block's one buffer, not copies beside it.
+        let (_, blocks) = try cache.refresh(input.organizations, deflated: true)
+        let ids = input.organizations.map(\.id).sorted()
+        for (family, familyBlocks) in blocks.enumerated() {
+            for (index, block) in familyBlocks.enumerated() {
+                let chunk = try #require(block.runs.chunks.first)
+                #expect(block.runs.chunks.count == 1)
+                let start = try #require(address(chunk))
+                let range = start..<(start + UInt(chunk.readableBytes))
+                let members = ids[(index * ConnectionRowsCache.organizationsPerBlock)...].prefix(ConnectionRowsCache.organizationsPerBlock)
+                for id in members {
+                    let run = try #require(after[id]?.deflated?[family])
+                    if run.length > 0 { #expect(address(run.bytes).map(range.contains) == true, "organization \(id)") }
+                }
+            }
         }
 
         // A removed organization leaves the cache with its series.
