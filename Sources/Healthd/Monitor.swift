@@ -49,8 +49,6 @@ public actor Monitor {
     /// event: a poll that changes nothing else need not rewrite it. Encoding every organization's state after
     /// every poll was the largest share of the daemon's CPU at 10k connections (issue #12's profile).
     private var filesUpToDate: Set<Outbox.Stream> = []
-    /// Each organization's file encoder, which keeps its connections' bytes from the last write.
-    private var fileEncoders: [OrganizationID: OrganizationFileEncoder] = [:]
     /// State files the start could not use and moved aside, reported once delivery starts.
     private var setAside: [StateStore.SetAside]
 
@@ -164,10 +162,7 @@ public actor Monitor {
         await emit(untracked)
         let configured = Set(configuration.organizations.map(\.id))
         let removed = organizations.keys.filter { !configured.contains($0) }
-        for id in removed {
-            setState(nil, for: id)
-            fileEncoders[id] = nil
-        }
+        for id in removed { setState(nil, for: id) }
         await removeFinishedFiles()
     }
 
@@ -346,26 +341,16 @@ public actor Monitor {
         for (stream, state, delivery) in files { await save(stream, state: state, delivery: delivery) }
     }
 
-    /// Writes a stream's file on the blocking-I/O thread (an organization's encoded here, by its
-    /// ``OrganizationFileEncoder``); false, with the error logged, when it cannot be written.
+    /// Encodes and writes a stream's file on the blocking-I/O thread; false, with the error logged, when it
+    /// cannot be written.
     @discardableResult
     private func save(_ stream: Outbox.Stream, state: OrganizationState?, delivery: StateStore.Delivery) async -> Bool {
         let (store, logger) = (store, logger)
-        var file: Data?
-        if case .organization(let id) = stream {
-            do {
-                file = try fileEncoders[id, default: OrganizationFileEncoder()].encode(
-                    state ?? OrganizationState(), delivery: delivery, for: id)
-            } catch {
-                logger.error("cannot encode state", metadata: ["stream": "\(stream)", "error": "\(error)"])
-                return false
-            }
-        }
-        return await io.run { [file] () -> Bool in
+        return await io.run { () -> Bool in
             do {
                 switch stream {
                 case .daemon: try store.saveDaemon(delivery)
-                case .organization(let id): try store.saveOrganization(file!, for: id)
+                case .organization(let id): try store.save(state ?? OrganizationState(), delivery: delivery, for: id)
                 }
                 return true
             } catch {

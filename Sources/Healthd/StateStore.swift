@@ -149,16 +149,11 @@ public struct StateStore: Sendable {
     static let organizationVersions = 1...2
 
     /// Writes an organization's state with its stream and unsent events, in one atomic replacement: the
-    /// commit point of a poll. (The monitor keeps an ``OrganizationFileEncoder`` per organization and calls
-    /// ``saveOrganization(_:for:)``.)
+    /// commit point of a poll.
     public func save(_ state: OrganizationState, delivery: Delivery, for organization: OrganizationID) throws {
-        var encoder = OrganizationFileEncoder()
-        try saveOrganization(encoder.encode(state, delivery: delivery, for: organization), for: organization)
-    }
-
-    /// Replaces an organization's file with `file`, made by an ``OrganizationFileEncoder``.
-    func saveOrganization(_ file: Data, for organization: OrganizationID) throws {
-        try AtomicFile.write(file, to: organizationsDirectory.appendingPathComponent(Self.fileName(organization)).path)
+        try AtomicFile.write(
+            OrganizationFileEncoder.encode(state, delivery: delivery, for: organization),
+            to: organizationsDirectory.appendingPathComponent(Self.fileName(organization)).path)
     }
 
     public func loadDaemon(unusable: Unusable = .fail, setAside: inout [SetAside]) throws -> Delivery {

@@ -5,8 +5,8 @@ import Testing
 
 @testable import Healthd
 
-/// The state file's writer reuses each connection's bytes from its last write: what it writes must read back
-/// as what it was given, and be the JSON a plain `JSONEncoder` makes of it, after any sequence of changes.
+/// The state file's writer composes the file and writes connections by hand (``StateFileJSON``): what it
+/// writes must read back as what it was given, and be the JSON a plain `JSONEncoder` makes of it.
 @Suite("Organization file encoder")
 struct OrganizationFileEncoderTests {
     /// A real organization file written by a daemon run against leen-sim (the fuzz seed).
@@ -30,11 +30,8 @@ struct OrganizationFileEncoderTests {
     }
 
     /// Checks one write: it reads back as given, and is the plain encoding.
-    static func check(
-        _ encoder: inout OrganizationFileEncoder, _ state: OrganizationState, _ delivery: StateStore.Delivery,
-        _ id: OrganizationID
-    ) throws {
-        let file = try encoder.encode(state, delivery: delivery, for: id)
+    static func check(_ state: OrganizationState, _ delivery: StateStore.Delivery, _ id: OrganizationID) throws {
+        let file = try OrganizationFileEncoder.encode(state, delivery: delivery, for: id)
         let (readID, read) = try StateStore.readOrganization(file, path: "organizations/x.json")
         #expect(readID == id)
         #expect(read.state == state)
@@ -50,14 +47,13 @@ struct OrganizationFileEncoderTests {
         var delivery = stored.delivery
         let identifiers = state.connections.keys.sorted()
         try #require(identifiers.count >= 3)
-        var encoder = OrganizationFileEncoder()
-        try Self.check(&encoder, state, delivery, id)
+        try Self.check(state, delivery, id)
 
-        // One connection changes: its bytes must not be the ones kept from the first write.
+        // Connections change.
         state.connections[identifiers[0]]!.transitions += 1
         state.connections[identifiers[0]]!.missing.toggle()
         state.connections[identifiers[1]]!.observation.health = nil
-        try Self.check(&encoder, state, delivery, id)
+        try Self.check(state, delivery, id)
 
         // A connection goes, one comes under an identifier that needs escaping, and the API fails with a reason
         // that looks like the file's own structure.
@@ -74,21 +70,21 @@ struct OrganizationFileEncoderTests {
                     fields: [EventField("LEEN_EVENT_ID", "e-1")]),
                 since: Date(timeIntervalSince1970: 1_800_000_001))
         ]
-        try Self.check(&encoder, state, delivery, id)
+        try Self.check(state, delivery, id)
 
-        // The removed identifier comes back changed: the kept bytes of its old value must not return.
+        // The removed identifier comes back changed.
         var back = removed
         back.transitions += 7
         state.connections[identifiers[2]] = back
-        try Self.check(&encoder, state, delivery, id)
+        try Self.check(state, delivery, id)
 
         // Everything goes, then an empty state.
         state.connections = [:]
-        try Self.check(&encoder, state, delivery, id)
-        try Self.check(&encoder, OrganizationState(), StateStore.Delivery(), id)
+        try Self.check(state, delivery, id)
+        try Self.check(OrganizationState(), StateStore.Delivery(), id)
     }
 
-    @Test("the store's one-off save and the monitor's kept encoder write files that read the same")
+    @Test("the store's save writes a file its load reads back")
     func storeSaveReadsBack() throws {
         let (id, stored) = try Self.seed()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-file-encoder-\(UUID())")

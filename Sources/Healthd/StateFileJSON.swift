@@ -1,0 +1,205 @@
+import Foundation
+import HealthdCore
+import LeenAPI
+
+/// The bytes of a state file being written: each ``TrackedConnection`` as the JSON its `Codable` conformance
+/// reads back, written by hand, and the rest as given.
+///
+/// Written by hand because of a measurement: an organization's file is written again after every poll that
+/// made an event, and `JSONEncoder` over its connections was the largest share of the daemon's CPU in a
+/// changing fleet (31% at 10k connections, docs/benchmarks.md); keeping each connection's encoded bytes
+/// instead cost about 650 bytes per connection. Direct writing is an order of magnitude faster and keeps
+/// nothing. `StateFileJSONTests` checks that the output and `JSONEncoder`'s are the same JSON, for a
+/// connection with every field set, so a field added to the type and not here fails there.
+struct StateFileJSON {
+    private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    mutating func write(_ tracked: TrackedConnection) {
+        raw("{\"alert\":")
+        write(tracked.alert)
+        raw(",\"changedAt\":")
+        date(tracked.changedAt)
+        raw(",\"healthSince\":")
+        date(tracked.healthSince)
+        raw(",\"missing\":")
+        bool(tracked.missing)
+        raw(",\"observation\":")
+        write(tracked.observation)
+        raw(",\"transitions\":")
+        int(tracked.transitions)
+        raw(",\"unlistedPolls\":")
+        int(tracked.unlistedPolls)
+        byte(UInt8(ascii: "}"))
+    }
+
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func append(_ data: some Sequence<UInt8>) { bytes.append(contentsOf: data) }
+
+    /// `"key":` followed by the connection, for an object of connections by identifier.
+    mutating func member(_ identifier: String, _ tracked: TrackedConnection) {
+        string(identifier)
+        byte(UInt8(ascii: ":"))
+        write(tracked)
+    }
+
+    private mutating func write(_ alert: ConnectionAlertState) {
+        byte(UInt8(ascii: "{"))
+        if let confirmedAt = alert.confirmedAt {
+            raw("\"confirmedAt\":")
+            date(confirmedAt)
+            byte(UInt8(ascii: ","))
+        }
+        if let flappingSince = alert.flappingSince {
+            raw("\"flappingSince\":")
+            date(flappingSince)
+            byte(UInt8(ascii: ","))
+        }
+        if let remindedAt = alert.remindedAt {
+            raw("\"remindedAt\":")
+            date(remindedAt)
+            byte(UInt8(ascii: ","))
+        }
+        raw("\"statusChanges\":[")
+        for (index, change) in alert.statusChanges.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            date(change)
+        }
+        raw("],\"unhealthyPolls\":")
+        int(alert.unhealthyPolls)
+        if let unhealthySince = alert.unhealthySince {
+            raw(",\"unhealthySince\":")
+            date(unhealthySince)
+        }
+        byte(UInt8(ascii: "}"))
+    }
+
+    private mutating func write(_ observation: ConnectionObservation) {
+        raw("{\"connectionID\":")
+        string(observation.connectionID.rawValue)
+        if let health = observation.health {
+            raw(",\"health\":")
+            write(health)
+        }
+        raw(",\"identifier\":")
+        string(observation.identifier)
+        if let isActive = observation.isActive {
+            raw(",\"isActive\":")
+            bool(isActive)
+        }
+        if let url = observation.oauthAuthorizeURL {
+            raw(",\"oauthAuthorizeURL\":")
+            string(url)
+        }
+        raw(",\"oauthPending\":")
+        bool(observation.oauthPending)
+        raw(",\"organizationID\":")
+        string(observation.organizationID.rawValue)
+        if let state = observation.state {
+            raw(",\"state\":")
+            string(state.rawValue)
+        }
+        raw(",\"vendor\":")
+        string(observation.vendor.rawValue)
+        byte(UInt8(ascii: "}"))
+    }
+
+    private mutating func write(_ health: ConnectionObservation.Health) {
+        byte(UInt8(ascii: "{"))
+        if let description = health.description {
+            raw("\"description\":")
+            string(description)
+            byte(UInt8(ascii: ","))
+        }
+        raw("\"details\":[")
+        for (index, detail) in health.details.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            raw("{\"data_export_type\":")
+            string(detail.dataExportType.rawValue)
+            raw(",\"endpoint\":")
+            string(detail.endpoint)
+            byte(UInt8(ascii: "}"))
+        }
+        raw("],\"name\":")
+        string(health.name.rawValue)
+        raw(",\"resolutionOwner\":")
+        string(health.resolutionOwner.rawValue)
+        raw(",\"status\":")
+        string(health.status.rawValue)
+        byte(UInt8(ascii: "}"))
+    }
+
+    // MARK: Values
+
+    private mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    private mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    private mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+
+    private mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
+
+    /// A JSON string: quotes, backslashes and control characters escaped, everything else as UTF-8.
+    mutating func string(_ value: String) {
+        byte(UInt8(ascii: "\""))
+        for unit in value.utf8 {
+            switch unit {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case UInt8(ascii: "\n"): raw("\\n")
+            case UInt8(ascii: "\r"): raw("\\r")
+            case UInt8(ascii: "\t"): raw("\\t")
+            case 0..<0x20:
+                raw("\\u00")
+                byte(Self.hex[Int(unit >> 4)])
+                byte(Self.hex[Int(unit & 0xF)])
+            default: byte(unit)
+            }
+        }
+        byte(UInt8(ascii: "\""))
+    }
+
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    /// As `JSONEncoder`'s `.iso8601` writes it: UTC, whole seconds (`2026-12-01T07:34:32Z`). A date outside
+    /// years 1...9999 goes through `ISO8601DateFormatter` itself.
+    private mutating func date(_ value: Date) {
+        let seconds = value.timeIntervalSince1970.rounded(.down)
+        var time = time_t(exactly: seconds) ?? 0
+        var parts = tm()
+        guard time_t(exactly: seconds) != nil, gmtime_r(&time, &parts) != nil,
+            (1...9999).contains(Int(parts.tm_year) + 1900)
+        else {
+            string(ISO8601DateFormatter().string(from: value))
+            return
+        }
+        byte(UInt8(ascii: "\""))
+        digits(Int(parts.tm_year) + 1900, 4)
+        byte(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2)
+        byte(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2)
+        byte(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2)
+        byte(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2)
+        byte(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2)
+        raw("Z\"")
+    }
+
+    private mutating func digits(_ value: Int, _ width: Int) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            byte(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+}
