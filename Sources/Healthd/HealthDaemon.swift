@@ -264,6 +264,8 @@ public final class HealthDaemon: Service {
                         group.addTask { post.yield(.reloaded(await self.reload())) }
                     case .heartbeat:
                         await monitor.heartbeat()
+                    case .provisioningSettled:
+                        await monitor.flushAppliedCredentials()
                     case .finish:
                         hooks.stopping()
                         await monitor.emit([EventBuilder.daemonStopping(context: Self.daemonContext())])
@@ -433,8 +435,7 @@ public final class HealthDaemon: Service {
         }
         await monitor.recordApplied(outcome.applied, organization: organization.id)
         await monitor.recordVerifications(outcome.verifications)
-        await monitor.emit(events)
-        await monitor.flushAppliedCredentials()
+        await monitor.emit(events, organization: organization.id)
         return (outcome.failures == 0, Task.isCancelled ? nil : listed)
     }
 

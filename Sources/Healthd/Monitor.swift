@@ -181,19 +181,24 @@ public actor Monitor {
         await io.run { for id in finished { try? store.remove(id) } }
     }
 
-    /// Records credentials applied by provisioning and persists them, at most once a second: rewriting
-    /// `credentials.json` after each organization made adopting 100,000 connections in 1,000 organizations
-    /// take minutes (the file grows to megabytes). ``flushAppliedCredentials()`` ends a provisioning pass.
-    /// Should the daemon die in between, the next start sends those credentials again (PATCH is idempotent).
+    /// Records credentials applied by provisioning and persists them, at most every
+    /// ``credentialsSavePeriod``; ``flushAppliedCredentials()`` saves the rest when no provisioning is in
+    /// flight (``SchedulerStateMachine/Action/provisioningSettled``) and at shutdown. Rewriting
+    /// `credentials.json` after each organization made a fresh start with 100,000 connections in 1,000
+    /// organizations take minutes: the file grows to megabytes, and its writes held up the state files of
+    /// the polls on the blocking-I/O thread. Should the daemon die in between, the next start adopts those
+    /// connections or sends those credentials again (PATCH is idempotent).
     public func recordApplied(_ applied: [String: String], organization: OrganizationID) async {
         guard !applied.isEmpty else { return }
         for (identifier, hash) in applied {
             credentials.applied[StateStore.AppliedCredentials.key(organization, identifier)] = hash
         }
         credentialsDirty = true
-        if let last = lastCredentialsSave, now().timeIntervalSince(last) < 1 { return }
+        if let last = lastCredentialsSave, now().timeIntervalSince(last) < Self.credentialsSavePeriod { return }
         await flushAppliedCredentials()
     }
+
+    static let credentialsSavePeriod: TimeInterval = 5
 
     /// Writes the applied credentials if any were recorded since the last write.
     public func flushAppliedCredentials() async {
@@ -282,10 +287,19 @@ public actor Monitor {
         for (result, count) in results { counters.credentialVerifications[result, default: 0] += count }
     }
 
-    /// Writes events that do not come from a poll (provisioning, reload, lifecycle) in the daemon's stream.
-    public func emit(_ events: [HealthEvent]) async {
+    /// Writes events that do not come from a poll: an organization's (provisioning) in its stream, with its
+    /// state as it stands; the daemon's own (reload, lifecycle) in the daemon's stream.
+    ///
+    /// Provisioning events went to the daemon's stream once: its file then held a sequence for every
+    /// connection ever adopted and was written again after every organization's provisioning, which made a
+    /// fresh start with 100,000 connections take minutes.
+    public func emit(_ events: [HealthEvent], organization: OrganizationID? = nil) async {
         guard !events.isEmpty else { return }
-        await commit(events, to: .daemon, state: nil)
+        if let organization {
+            await commit(events, to: .organization(organization), state: organizations[organization])
+        } else {
+            await commit(events, to: .daemon, state: nil)
+        }
     }
 
     /// Stamps `events` with their ids, stages them, writes the stream's file (an organization's with its new
@@ -325,6 +339,7 @@ public actor Monitor {
     /// Saves every stream with its unsent events (on shutdown), and removes the files of organizations no
     /// longer configured whose events were all sent.
     public func persistAll() async {
+        await flushAppliedCredentials()
         await saveIncidentsIfChanged(force: true)
         await removeFinishedFiles()
         var files: [(Outbox.Stream, OrganizationState?, StateStore.Delivery)] = []

@@ -32,6 +32,9 @@ public struct SchedulerStateMachine: Sendable {
         case startReload
         /// Write the `daemon_heartbeat` event (every `alerting.heartbeat`, the first one period after start).
         case heartbeat
+        /// No provisioning is in flight any more: save what the provisionings recorded (applied credentials),
+        /// which is otherwise saved at most every few seconds while they run.
+        case provisioningSettled
         /// Stop: cancel polls in flight and end the loop.
         case finish
     }
@@ -159,8 +162,8 @@ public struct SchedulerStateMachine: Sendable {
     ) -> [Action] {
         inFlight.remove(organization)
         isProvisioning.remove(organization)
-        guard phase == .running else { return [] }
-        var actions: [Action] = []
+        var actions: [Action] = isProvisioning.isEmpty ? [.provisioningSettled] : []
+        guard phase == .running else { return actions }
         if listed, due[organization] != nil {
             due[organization] = now + Self.delay(poll: poll, failures: 0, retryAfter: nil, jitter: jitter)
             polledSinceStart.insert(organization)

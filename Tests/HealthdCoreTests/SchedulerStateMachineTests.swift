@@ -200,6 +200,22 @@ struct SchedulerStateMachineTests {
         #expect(b.contains(.reportReady))
     }
 
+    @Test("provisioning settles when none is in flight any more, not while others still run")
+    func provisioningSettles() {
+        var machine = Machine(poll: Self.poll(concurrency: 2))
+        let start = machine.start(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
+        #expect(Self.provisioned(start) == [Self.a, Self.b])
+        // a finishes while b runs: c takes the slot, nothing settles.
+        let a = machine.provisioningFinished(Self.a, succeeded: true, listed: true, jitter: 0.5, now: Self.at(1))
+        #expect(Self.provisioned(a) == [Self.c])
+        #expect(!a.contains(.provisioningSettled))
+        #expect(!machine.provisioningFinished(Self.b, succeeded: true, listed: true, jitter: 0.5, now: Self.at(2))
+            .contains(.provisioningSettled))
+        // The last one: settled, even when it failed (its retry waits for the backoff).
+        #expect(machine.provisioningFinished(Self.c, succeeded: false, jitter: 0.5, now: Self.at(3))
+            .contains(.provisioningSettled))
+    }
+
     @Test("a provisioning whose listing served as the first poll: no second listing, ready when all are listed")
     func provisioningListingServesAsFirstPoll() {
         var machine = Machine(poll: Self.poll(concurrency: 2))

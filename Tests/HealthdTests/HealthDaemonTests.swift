@@ -239,6 +239,17 @@ struct HealthDaemonTests {
             #expect(recorder.count(.connectionMonitored) == 1)
             let polls = await monitor.snapshot().daemon.polls
             #expect(polls.values.reduce(0, +) == 1, "the listing counts as the organization's poll")
+            // The adoption is the connection's first event in its organization's stream, not the daemon's
+            // (whose file would hold a sequence for every connection ever adopted).
+            let store = StateStore(directory: configuration.stateDirectory)
+            var setAside: [StateStore.SetAside] = []
+            let identifier = try #require(configuration.organizations.first?.connections.first?.identifier)
+            #expect(try store.loadDaemon(setAside: &setAside).stream.sequences[identifier] == nil)
+            let stream = try #require(try store.loadStoredOrganizations()[organization]).delivery.stream
+            #expect(stream.sequences[identifier] == 2)
+            let sequences = recorder.events.withLock { $0 }.filter { $0[field: "LEEN_IDENTIFIER"] == identifier }
+                .map { "\($0.kind.rawValue)#\($0[field: "LEEN_EVENT_SEQUENCE"] ?? "")" }
+            #expect(sequences == ["connection_adopted#1", "connection_monitored#2"])
 
             // A restart with that state (polled less than an interval ago) is ready before it lists anything.
             let restarted = try Monitor(
