@@ -70,7 +70,9 @@ test: deps
 # `make fuzz` runs each target for FUZZ_SECONDS; FUZZ_TARGETS="config page" picks some. What it finds that is
 # new is kept in .build-fuzz/corpus (copy the worthwhile inputs to Fuzz/Corpus by hand); crashes go to
 # .build-fuzz/findings with the command that replays them.
-FUZZ_BUILD        = $(SWIFT) build --package-path Fuzz --scratch-path $(CURDIR)/.build-fuzz -Xswiftc -sanitize=fuzzer
+# The manifest is touched first: SwiftPM does not look for source files added to a path dependency until its
+# dependent's manifest changes, so a kept .build-fuzz would fail to find a new file of this package.
+FUZZ_BUILD        = touch Fuzz/Package.swift && $(SWIFT) build --package-path Fuzz --scratch-path $(CURDIR)/.build-fuzz -Xswiftc -sanitize=fuzzer
 FUZZ_SECONDS      ?= 300
 FUZZ_TEST_SECONDS ?= 20
 FUZZ_TARGETS      ?=
