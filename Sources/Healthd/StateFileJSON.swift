@@ -47,21 +47,9 @@ struct StateFileJSON {
 
     private mutating func write(_ alert: ConnectionAlertState) {
         byte(UInt8(ascii: "{"))
-        if let confirmedAt = alert.confirmedAt {
-            raw("\"confirmedAt\":")
-            date(confirmedAt)
-            byte(UInt8(ascii: ","))
-        }
-        if let flappingSince = alert.flappingSince {
-            raw("\"flappingSince\":")
-            date(flappingSince)
-            byte(UInt8(ascii: ","))
-        }
-        if let remindedAt = alert.remindedAt {
-            raw("\"remindedAt\":")
-            date(remindedAt)
-            byte(UInt8(ascii: ","))
-        }
+        leadingMember("\"confirmedAt\":", alert.confirmedAt) { $0.date($1) }
+        leadingMember("\"flappingSince\":", alert.flappingSince) { $0.date($1) }
+        leadingMember("\"remindedAt\":", alert.remindedAt) { $0.date($1) }
         raw("\"statusChanges\":[")
         for (index, change) in alert.statusChanges.enumerated() {
             if index > 0 { byte(UInt8(ascii: ",")) }
@@ -108,11 +96,7 @@ struct StateFileJSON {
 
     private mutating func write(_ health: ConnectionObservation.Health) {
         byte(UInt8(ascii: "{"))
-        if let description = health.description {
-            raw("\"description\":")
-            string(description)
-            byte(UInt8(ascii: ","))
-        }
+        leadingMember("\"description\":", health.description) { $0.string($1) }
         raw("\"details\":[")
         for (index, detail) in health.details.enumerated() {
             if index > 0 { byte(UInt8(ascii: ",")) }
@@ -129,6 +113,14 @@ struct StateFileJSON {
         raw(",\"status\":")
         string(health.status.rawValue)
         byte(UInt8(ascii: "}"))
+    }
+
+    /// `key`, the value and a comma, when there is a value (a member that others follow).
+    private mutating func leadingMember<T>(_ key: StaticString, _ value: T?, _ write: (inout Self, T) -> Void) {
+        guard let value else { return }
+        raw(key)
+        write(&self, value)
+        byte(UInt8(ascii: ","))
     }
 
     // MARK: Values
