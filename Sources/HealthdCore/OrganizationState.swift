@@ -107,8 +107,8 @@ public struct OrganizationState: Codable, Hashable, Sendable {
     }
 
     /// Written out (the decoding stays synthesized) for one reason: with ``omitsConnections`` set in the
-    /// encoder's `userInfo`, `connections` is left out, for the state file's writer, which keeps each
-    /// connection's bytes from its last write and re-encodes only those that changed.
+    /// encoder's `userInfo`, `connections` is left out, for the state file's writer, which writes the
+    /// connections itself (`StateFileJSON`, in `Healthd`).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(api, forKey: .api)
