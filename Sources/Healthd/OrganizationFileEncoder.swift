@@ -2,8 +2,8 @@ import Foundation
 import HealthdCore
 import LeenAPI
 
-/// Encodes an organization's state file (``StateStore``): its connections with ``StateFileJSON``, the rest
-/// with `JSONEncoder`.
+/// Encodes an organization's state file (``StateStore``): its connections and delivery with ``StateFileJSON``,
+/// the rest with `JSONEncoder`.
 ///
 /// The output is the JSON `JSONEncoder` would write for the file, except that `connections` comes first in
 /// `state`: readers decode it with `JSONDecoder` as before.
@@ -14,14 +14,13 @@ enum OrganizationFileEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        let deliveryBytes = try encoder.encode(delivery)
         let organizationBytes = try encoder.encode(organization)
         encoder.userInfo[OrganizationState.omitsConnections] = true
         let header = try encoder.encode(state)
 
-        var file = StateFileJSON(capacity: state.connections.count * 640 + deliveryBytes.count + 256)
+        var file = StateFileJSON(capacity: (state.connections.count + delivery.outbox.count * 3) * 640 + 256)
         file.append(#"{"delivery":"#)
-        file.append(deliveryBytes)
+        file.write(delivery)
         file.append(#","organizationID":"#)
         file.append(organizationBytes)
         file.append(#","state":{"connections":{"#)

@@ -99,4 +99,36 @@ struct StateFileJSONTests {
             try Self.check(tracked)
         }
     }
+
+    @Test("a delivery (stream and unsent events) is written as JSONEncoder writes it, and reads back")
+    func delivery() throws {
+        let event = HealthEvent(
+            kind: .connectionUnhealthy, priority: .warning, message: "crowd\"strike\\ é \u{1} is UNHEALTHY\n",
+            fields: [
+                EventField("LEEN_EVENT", "connection_unhealthy"), EventField("LEEN_IDENTIFIER", "crowd\"strike"),
+                EventField("LEEN_DETAILS", #"[{"endpoint":"https://api.example/v1/a?b=c"}]"#),
+                EventField("LEEN_EMPTY", ""),
+            ])
+        let empty = HealthEvent(kind: .daemonStarted, priority: .info, message: "", fields: [])
+        for delivery in [
+            StateStore.Delivery(),
+            StateStore.Delivery(
+                stream: EventStream(id: "3c90c3cc-0d44", sequences: ["": 1, "b\"\u{7F}": 2, "a": .max]),
+                outbox: [
+                    Outbox.Pending(event: event, since: Self.date.addingTimeInterval(0.75)),
+                    Outbox.Pending(event: empty, since: Date(timeIntervalSince1970: 0)),
+                ]),
+        ] {
+            var written = StateFileJSON()
+            written.write(delivery)
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            #expect(try Self.json(written.bytes) == Self.json(encoder.encode(delivery)))
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let read = try decoder.decode(StateStore.Delivery.self, from: Data(written.bytes))
+            #expect(read == (try decoder.decode(StateStore.Delivery.self, from: encoder.encode(delivery))))
+            #expect(read.outbox.map(\.event) == delivery.outbox.map(\.event))
+        }
+    }
 }
