@@ -273,13 +273,14 @@ struct ConfigurationDecoder {
 
 /// Where each value (organization id, connection identifier) was first declared, to report repeats.
 struct FirstSeen {
-    private var places: [String: String] = [:]
+    /// Formatted only when a value repeats: most never do.
+    private var places: [String: (keyPath: String, line: Int)] = [:]
 
     /// Nil when `value` is new (it is then recorded at `keyPath`, `node`); otherwise where it was first seen,
     /// as `organizations[0] (line 5)`.
     mutating func record(_ value: String, at keyPath: String, _ node: Node) -> String? {
-        if let first = places[value] { return first }
-        places[value] = "\(keyPath) (line \(ConfigPosition(node).line))"
+        if let first = places[value] { return "\(first.keyPath) (line \(first.line))" }
+        places[value] = (keyPath, ConfigPosition(node).line)
         return nil
     }
 }

@@ -184,6 +184,9 @@ enum ConfigValues {
     /// A connection identifier: 1 to 255 characters, no control characters, no surrounding spaces.
     static func identifier(_ text: String) -> Result<String, ConfigValueError> {
         guard !text.isEmpty else { return .failure(.outOfRange("must not be empty")) }
+        // Printable ASCII without spaces passes the checks below; found by bytes, since the Unicode
+        // properties made this check a twentieth of the time to read a configuration of 100k connections.
+        if text.utf8.count <= 255, text.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) { return .success(text) }
         guard text.count <= 255, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
             text.trimmingCharacters(in: .whitespaces) == text
         else {
