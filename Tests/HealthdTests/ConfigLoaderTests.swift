@@ -119,6 +119,20 @@ struct ConfigLoaderTests {
             ])
     }
 
+    /// A file named by several references is read once, and a problem with it is reported at each of them.
+    @Test func oneBrokenFileNamedTwiceIsReportedTwice() throws {
+        let sandbox = try ConfigSandbox()
+        try sandbox.write("credentials/key", "k")
+        let path = try sandbox.config(
+            key: "{credential: key}", clientKey: "{file: \(sandbox.directory)/nope}",
+            secretKey: "{file: \(sandbox.directory)/nope}")
+        #expect(
+            sandbox.issues(path) == [
+                ConfigSandbox.credentialIssue(10, 30, "client_key", "file $SANDBOX/nope does not exist"),
+                ConfigSandbox.credentialIssue(11, 30, "secret_key", "file $SANDBOX/nope does not exist"),
+            ])
+    }
+
     @Test func missingAndNonRegularSecretFiles() throws {
         let sandbox = try ConfigSandbox()
         try sandbox.write("credentials/key", "k")
