@@ -49,11 +49,19 @@ public struct Provisioner: Sendable {
         var resolved: [String: (credentials: VendorCredentials?, hash: String)] = [:]
         var unresolvable: [String: String] = [:]
         var declared: [DeclaredConnection] = []
+        // Each source once per plan: an organization's connections often share a file.
+        var secrets: [SecretSource: String] = [:]
+        func read(_ source: SecretSource) throws -> String {
+            if let known = secrets[source] { return known }
+            let value = try readSecret(source)
+            secrets[source] = value
+            return value
+        }
         for connection in organization.connections {
             var hash: String?
             do {
                 if let template = connection.credentials {
-                    let value = try template.resolve(readSecret)
+                    let value = try template.resolve(read)
                     let digest = CredentialFingerprint.of(value, salt: applied.salt)
                     resolved[connection.identifier] = (VendorCredentials(value.objectValue ?? [:]), digest)
                     hash = digest
