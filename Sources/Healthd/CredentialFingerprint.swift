@@ -13,8 +13,20 @@ public enum CredentialFingerprint {
     public static func of(_ credentials: JSONValue, salt: String) -> String {
         // Sorted keys give the same bytes for the same credentials; encoding a JSONValue cannot fail.
         let canonical = try! JSONEncoder.compact.encode(credentials)
-        return "hmac-sha256:" + hmacSHA256(key: Array(salt.utf8), message: Array(canonical))
-            .map { String(format: "%02x", $0) }.joined()
+        return "hmac-sha256:" + hex(hmacSHA256(key: Array(salt.utf8), message: Array(canonical)))
+    }
+
+    /// Lower-case hex. By table: `String(format: "%02x")` per byte was 13% of a restart's CPU at 100k
+    /// connections, whose every credential is fingerprinted again (perf).
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            for (index, byte) in bytes.enumerated() {
+                buffer[2 * index] = digits[Int(byte >> 4)]
+                buffer[2 * index + 1] = digits[Int(byte & 0x0F)]
+            }
+            return bytes.count * 2
+        }
     }
 
     /// What is recorded for a connection declared without credentials (OAuth).

@@ -330,11 +330,18 @@ public struct SchedulerStateMachine: Sendable {
         }
         let limit = max(1, poll.concurrency)
         if inFlight.count < limit {
-            let ready = due.keys.filter { !inFlight.contains($0) }
-                .compactMap { id in next(id).map { (id: id, at: $0.at, provision: $0.provision) } }
-                .filter { $0.at <= now }
-                .sorted { ($0.at, $0.id) < ($1.at, $1.id) }
-                .prefix(limit - inFlight.count)
+            // The earliest `free` of those due, kept in order as they are found: sorting every due
+            // organization at each dispatch cost O(n log n) per poll, which a start with a thousand
+            // organizations due at once showed (perf).
+            let free = limit - inFlight.count
+            var ready: [(id: OrganizationID, at: Instant, provision: Bool)] = []
+            for id in due.keys where !inFlight.contains(id) {
+                guard let (at, provision) = next(id), at <= now else { continue }
+                if ready.count == free, let last = ready.last, !((at, id) < (last.at, last.id)) { continue }
+                let position = ready.firstIndex { (at, id) < ($0.at, $0.id) } ?? ready.count
+                ready.insert((id, at, provision), at: position)
+                if ready.count > free { ready.removeLast() }
+            }
             let provisions = ready.filter(\.provision).map(\.id)
             let polls = ready.filter { !$0.provision }.map(\.id)
             inFlight.formUnion(ready.map(\.id))
@@ -354,7 +361,10 @@ public struct SchedulerStateMachine: Sendable {
     /// Reports ready the first time every configured organization has been polled. Returns true if it did.
     @discardableResult
     private mutating func becomeReadyIfCycleComplete(now: Instant, into actions: inout [Action]) -> Bool {
-        guard !isReady, Set(organizations).isSubset(of: polledSinceStart) else { return false }
+        // Counts first: the set is built only once enough organizations were polled.
+        guard !isReady, polledSinceStart.count >= organizations.count,
+            Set(organizations).isSubset(of: polledSinceStart)
+        else { return false }
         isReady = true
         lastStatus = now
         actions.append(.reportReady)
