@@ -105,7 +105,9 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
             return key.map { $0.matches(now) } ?? (now.healthName == member.healthName
                 && now.resolutionOwner == member.resolutionOwner)
         }
-        recent = recent.filter { now.timeIntervalSince($0.since) < window.seconds && stillAffected($0, nil) }
+        // In place: every organization's poll passes over the members of all of them, and copying each kept
+        // one showed in a restart's profile at 100k connections.
+        recent.removeAll { !(now.timeIntervalSince($0.since) < window.seconds && stillAffected($0, nil)) }
         for index in open.indices {
             let key = open[index].key
             open[index].members.removeAll { !stillAffected($0, key) }
@@ -137,9 +139,9 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
                 recent.removeAll { key.matches($0) }
             }
         }
-        let holding = open.filter { isStorm($0.members, rule: rule) }
-        verdict.resolved = open.filter { !isStorm($0.members, rule: rule) }
-        open = holding
+        let storms = open.map { isStorm($0.members, rule: rule) }
+        verdict.resolved = zip(open, storms).filter { !$0.1 }.map(\.0)
+        if !verdict.resolved.isEmpty { open = zip(open, storms).filter(\.1).map(\.0) }
         for incident in open {
             for member in incident.members where member.organizationID == organization {
                 verdict.membership[member.identifier] = incident.id
