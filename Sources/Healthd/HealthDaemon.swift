@@ -277,7 +277,7 @@ public final class HealthDaemon: Service {
             await perform(
                 machine.start(
                     organizations: configuration.organizations.map(\.id),
-                    current: await monitor.organizationsPolled(within: configuration.poll.interval), now: .now))
+                    current: await monitor.organizationsPolled(within: configuration.restoredViewLifetime), now: .now))
             for await message in mailbox.cancelOnGracefulShutdown() {
                 activity.withLock { $0.loop = .now }
                 let actions: [SchedulerStateMachine.Action]

@@ -90,6 +90,17 @@ public struct Configuration: Sendable, Hashable {
             self.pagination = pagination
             self.maximumBackoff = maximumBackoff
         }
+
+        /// ``jitter`` as the schedule applies it: within 0…0.5.
+        public var boundedJitter: Double { min(max(jitter, 0), 0.5) }
+    }
+
+    /// How long after an organization's last successful poll a restart still counts its restored view as
+    /// polled (ready at once, without listing it first): as long as a running daemon keeps a view on
+    /// schedule, the longest wait before the next poll (the interval stretched by jitter) and the longest
+    /// request. Older, and the restart lists the organization before it reports ready.
+    public var restoredViewLifetime: Duration {
+        .milliseconds(Int64((poll.interval.seconds * (1 + poll.boundedJitter) + api.requestTimeout.seconds) * 1000))
     }
 
     public struct Metrics: Sendable, Hashable {

@@ -109,8 +109,8 @@ public struct SchedulerStateMachine: Sendable {
 
     /// The loop starts with these organizations, all due at once.
     ///
-    /// - Parameter current: organizations whose restored state is as recent as a first poll would make it
-    ///   (polled successfully less than an interval ago, before a restart): they count as polled for
+    /// - Parameter current: organizations whose restored state is as recent as a running daemon keeps it
+    ///   (``Configuration/restoredViewLifetime``, before a restart): they count as polled for
     ///   readiness, so a restart with a current state is ready at once. They are provisioned and polled
     ///   as usual.
     public mutating func start(
@@ -293,7 +293,7 @@ public struct SchedulerStateMachine: Sendable {
         if failures > 1 {
             base = min(interval * Double(1 << min(failures - 1, 20)), longest)
         }
-        let jitter = min(max(poll.jitter, 0), 0.5)
+        let jitter = poll.boundedJitter
         var seconds = base * (1 + jitter * (2 * unit - 1))
         // The server's Retry-After is honoured up to the longest backoff: a huge value or a far-future date must
         // neither park an organization for years nor overflow the conversion below.

@@ -183,6 +183,19 @@ struct SchedulerStateMachineTests {
         #expect(machine.nextPoll(of: Self.c) == Self.at(34), "the new interval applies")
     }
 
+    @Test("a restored view is current for the interval stretched by the jitter the schedule applies, plus a request's timeout")
+    func restoredViewLifetime() {
+        var configuration = Configuration(
+            api: Configuration.API(endpoint: .us, key: .credential("k"), requestTimeout: .seconds(30)),
+            poll: Configuration.Poll(interval: .seconds(60), jitter: 0.1), organizations: [])
+        #expect(configuration.restoredViewLifetime == .seconds(96))
+        configuration.poll.jitter = 2  // the schedule stretches a wait by half at most
+        #expect(configuration.restoredViewLifetime == .seconds(120))
+        configuration.poll.jitter = -1
+        configuration.api.requestTimeout = .milliseconds(500)
+        #expect(configuration.restoredViewLifetime == .milliseconds(60_500))
+    }
+
     @Test("a restart with a current state is ready at once, and still provisions and polls everything")
     func currentStateIsReadyAtOnce() {
         var machine = Machine(poll: Self.poll(concurrency: 2))
