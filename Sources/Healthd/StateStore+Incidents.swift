@@ -7,7 +7,7 @@ extension StateStore {
     var incidentsFile: URL { directory.appendingPathComponent("incidents.json") }
 
     /// One version of the file.
-    struct IncidentsFile: Codable {
+    struct IncidentsFile: Codable, VersionedStateFile {
         var version = 1
         var detector: IncidentDetector
     }

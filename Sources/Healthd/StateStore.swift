@@ -1,6 +1,7 @@
 import Foundation
 import HealthdCore
 import LeenAPI
+import Synchronization
 
 /// The state directory: one file per organization (`organizations/<id>.json`, written after each of its
 /// polls: its state, its event stream and its unsent events), `daemon.json` (the daemon's own event stream
@@ -22,7 +23,7 @@ public struct StateStore: Sendable {
     var daemonFile: URL { directory.appendingPathComponent("daemon.json") }
 
     /// The salted hashes of applied credentials, keyed `<organization id>/<identifier>`.
-    public struct AppliedCredentials: Codable, Sendable, Hashable {
+    public struct AppliedCredentials: Codable, Sendable, Hashable, StateStore.VersionedStateFile {
         public var version = 1
         /// Random per state directory; keyed into every hash.
         public var salt: String
@@ -47,7 +48,7 @@ public struct StateStore: Sendable {
 
     /// One organization's file, as read (``OrganizationFileEncoder`` writes it). Version 1 (before the
     /// outbox) had no `delivery`: it reads as a new stream with nothing unsent.
-    struct OrganizationFile: Decodable {
+    struct OrganizationFile: VersionedStateFile {
         var version = 2
         var organizationID: OrganizationID
         var state: OrganizationState
@@ -55,7 +56,7 @@ public struct StateStore: Sendable {
     }
 
     /// `daemon.json`.
-    struct DaemonFile: Codable {
+    struct DaemonFile: Codable, VersionedStateFile {
         var version = 1
         var delivery: Delivery
     }
@@ -115,13 +116,17 @@ public struct StateStore: Sendable {
             if !FileManager.default.fileExists(atPath: organizationsDirectory.path) { return [:] }
             throw StateError(path: organizationsDirectory.path, reason: error.localizedDescription)
         }
+        let organizationFiles = files.filter { $0.pathExtension == "json" }.sorted { $0.path < $1.path }
+        // Read and decoded on every core at once (each file on its own): JSONDecoder over the files was most
+        // of a restart at 100k connections (perf). What cannot be used is then handled in file order.
+        let attempts = Mutex([Result<OrganizationFile, LoadFailure>?](repeating: nil, count: organizationFiles.count))
+        DispatchQueue.concurrentPerform(iterations: organizationFiles.count) { index in
+            let attempt = Self.attempt(OrganizationFile.self, from: organizationFiles[index], versions: Self.organizationVersions)
+            attempts.withLock { $0[index] = attempt }
+        }
         var result: [OrganizationID: StoredOrganization] = [:]
-        for file in files.sorted(by: { $0.path < $1.path }) where file.pathExtension == "json" {
-            guard
-                let decoded = try load(
-                    OrganizationFile.self, from: file, versions: Self.organizationVersions, unusable: unusable,
-                    setAside: &setAside)
-            else { continue }
+        for (file, attempt) in zip(organizationFiles, attempts.withLock { $0 }) {
+            guard let decoded = try handle(attempt!, from: file, unusable: unusable, setAside: &setAside) else { continue }
             result[decoded.organizationID] = StoredOrganization(
                 state: decoded.state, delivery: decoded.delivery ?? Delivery())
         }
@@ -206,12 +211,20 @@ public struct StateStore: Sendable {
     /// The `version` every state file carries.
     struct VersionProbe: Decodable { var version: Int? }
 
+    /// A state file's top level, which names its format version.
+    protocol VersionedStateFile: Decodable {
+        var version: Int { get }
+    }
+
     /// A state file's bytes as `T` when its `version` is one of `versions` (a file without one counts as 1),
     /// else a ``StateError`` naming `path` that says why without quoting the contents. Pure: the fuzz
     /// targets (`Fuzz/`) read files as the daemon does.
-    static func read<T: Decodable>(_ type: T.Type, from data: Data, path: String, versions: ClosedRange<Int>) throws -> T {
+    static func read<T: VersionedStateFile>(_ type: T.Type, from data: Data, path: String, versions: ClosedRange<Int>) throws -> T {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
+        // One parse for a good file: probing the version first parsed every file twice. Anything else takes
+        // the path below, which says why.
+        if let file = try? decoder.decode(T.self, from: data), versions.contains(file.version) { return file }
         let version: Int
         do {
             version = try decoder.decode(VersionProbe.self, from: data).version ?? 1
@@ -232,20 +245,45 @@ public struct StateStore: Sendable {
 
     /// Reads `file` as `T` when its `version` is one of `versions` (a file without one counts as 1). A file
     /// that cannot be read at all (permissions, I/O) always throws: moving it would not help.
-    func load<T: Decodable>(
+    func load<T: VersionedStateFile>(
         _ type: T.Type, from file: URL, versions: ClosedRange<Int>, unusable: Unusable, setAside: inout [SetAside]
     ) throws -> T? {
+        try handle(Self.attempt(type, from: file, versions: versions), from: file, unusable: unusable, setAside: &setAside)
+    }
+
+    /// Why a file could not be used: it could not be read (always an error), or what it holds cannot be used
+    /// (handled as ``Unusable`` says).
+    enum LoadFailure: Error {
+        case unreadable(StateError)
+        case unusable(problem: String)
+    }
+
+    /// A file read and decoded; pure, so files can be tried at once.
+    static func attempt<T: VersionedStateFile>(_ type: T.Type, from file: URL, versions: ClosedRange<Int>) -> Result<T, LoadFailure> {
         let data: Data
         do {
             data = try Data(contentsOf: file)
         } catch {
-            throw StateError(path: file.path, reason: "cannot read: \(error.localizedDescription)")
+            return .failure(.unreadable(StateError(path: file.path, reason: "cannot read: \(error.localizedDescription)")))
         }
-        let problem: String
         do {
-            return try Self.read(T.self, from: data, path: file.path, versions: versions)
+            return .success(try Self.read(T.self, from: data, path: file.path, versions: versions))
         } catch let error as StateError {
-            problem = error.reason
+            return .failure(.unusable(problem: error.reason))
+        } catch {
+            return .failure(.unusable(problem: Self.describe(error)))
+        }
+    }
+
+    /// The value of an attempt; nil for a file that cannot be used when `unusable` says to go on without it.
+    func handle<T>(
+        _ attempt: Result<T, LoadFailure>, from file: URL, unusable: Unusable, setAside: inout [SetAside]
+    ) throws -> T? {
+        let problem: String
+        switch attempt {
+        case .success(let value): return value
+        case .failure(.unreadable(let error)): throw error
+        case .failure(.unusable(let reason)): problem = reason
         }
         switch unusable {
         case .fail:
