@@ -27,7 +27,6 @@ extension Monitor {
         async -> [HealthEvent]
     {
         guard !state.isStale, let rule = configuration.alerting.incidents else { return events }
-        let before = incidents
         let context = EventContext(organizationLabel: "", observedAt: date)
         let verdict = incidents.observe(
             organization: organization, state: state, rule: rule, window: configuration.poll.interval, now: date,
@@ -40,9 +39,9 @@ extension Monitor {
             return EventBuilder.withinIncident(event, id: id)
         }
         result += verdict.resolved.map { EventBuilder.incidentResolved($0, context: context) }
-        if incidents.open.map(\.id) != before.open.map(\.id) {
+        if !verdict.started.isEmpty || !verdict.resolved.isEmpty {
             incidentsChanged = true
-        } else if incidents != before {
+        } else if verdict.changed {
             incidentDetailsChanged = true
         }
         return result

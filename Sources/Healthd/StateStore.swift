@@ -179,10 +179,20 @@ public struct StateStore: Sendable {
 
     /// Without a usable file, a new salt and nothing applied: provisioning then adopts what exists.
     public func loadCredentials(unusable: Unusable = .fail, setAside: inout [SetAside]) throws -> AppliedCredentials {
-        if FileManager.default.fileExists(atPath: credentialsFile.path),
-            let loaded = try load(
-                AppliedCredentials.self, from: credentialsFile, versions: 1...1, unusable: unusable, setAside: &setAside)
-        {
+        try loadCredentials(attemptCredentials(), unusable: unusable, setAside: &setAside)
+    }
+
+    /// `credentials.json` read and decoded, nil when there is none; pure, so it can run beside other loads.
+    func attemptCredentials() -> Result<AppliedCredentials, LoadFailure>? {
+        guard FileManager.default.fileExists(atPath: credentialsFile.path) else { return nil }
+        return Self.attempt(AppliedCredentials.self, from: credentialsFile, versions: 1...1)
+    }
+
+    /// The credentials an attempt found, or new ones (a new salt) when there was no file or it was set aside.
+    func loadCredentials(
+        _ attempt: Result<AppliedCredentials, LoadFailure>?, unusable: Unusable, setAside: inout [SetAside]
+    ) throws -> AppliedCredentials {
+        if let attempt, let loaded = try handle(attempt, from: credentialsFile, unusable: unusable, setAside: &setAside) {
             return loaded
         }
         var bytes = SystemRandomNumberGenerator()
@@ -253,7 +263,7 @@ public struct StateStore: Sendable {
 
     /// Why a file could not be used: it could not be read (always an error), or what it holds cannot be used
     /// (handled as ``Unusable`` says).
-    enum LoadFailure: Error {
+    enum LoadFailure: Error, Sendable {
         case unreadable(StateError)
         case unusable(problem: String)
     }

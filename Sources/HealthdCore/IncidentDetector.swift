@@ -63,6 +63,10 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
         public var resolved: [Incident] = []
         /// The organization's connections in an open incident: identifier -> incident id.
         public var membership: [String: String] = [:]
+        /// Whether the detector changed at all (members, the window, peaks, sizes), started and resolved
+        /// incidents included: what its owner saves. Told here, so the owner need neither keep a copy to
+        /// compare with (which copied every member at every poll) nor compare them.
+        public var changed = false
     }
 
     /// Connections that turned UNHEALTHY within the last poll interval and belong to no incident yet.
@@ -96,7 +100,12 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
             let changedNow = tracked.transitions > 0 && tracked.healthSince == since
             if tracked.alert.unhealthyPolls == 1, changedNow { onsets.append(member) }
         }
-        sizes[organization] = state.connections.values.filter { !$0.missing }.count
+        var changed = false
+        let size = state.connections.values.filter { !$0.missing }.count
+        if sizes[organization] != size {
+            sizes[organization] = size
+            changed = true
+        }
 
         // Members of this organization that recovered, or changed their way, leave.
         func stillAffected(_ member: Member, _ key: Key?) -> Bool {
@@ -107,11 +116,16 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
         }
         // In place: every organization's poll passes over the members of all of them, and copying each kept
         // one showed in a restart's profile at 100k connections.
+        let recentCount = recent.count
         recent.removeAll { !(now.timeIntervalSince($0.since) < window.seconds && stillAffected($0, nil)) }
+        changed = changed || recent.count != recentCount
         for index in open.indices {
             let key = open[index].key
+            let count = open[index].members.count
             open[index].members.removeAll { !stillAffected($0, key) }
+            changed = changed || open[index].members.count != count
         }
+        changed = changed || !onsets.isEmpty
 
         // New onsets join an open incident of their kind, or wait for others like them.
         for member in onsets.sorted(by: { $0.identifier < $1.identifier }) {
@@ -143,10 +157,12 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
         verdict.resolved = zip(open, storms).filter { !$0.1 }.map(\.0)
         if !verdict.resolved.isEmpty { open = zip(open, storms).filter(\.1).map(\.0) }
         for incident in open {
-            for member in incident.members where member.organizationID == organization {
-                verdict.membership[member.identifier] = incident.id
+            // By index: iterating would copy every member of every organization.
+            for index in incident.members.indices where incident.members[index].organizationID == organization {
+                verdict.membership[incident.members[index].identifier] = incident.id
             }
         }
+        verdict.changed = changed || !verdict.started.isEmpty || !verdict.resolved.isEmpty
         return verdict
     }
 

@@ -107,6 +107,14 @@ struct IncidentDetectorTests {
         #expect(start.started.map(\.id) == ["event-1"])
         #expect(start.membership == ["c-0": "event-1", "c-1": "event-1", "c-2": "event-1"])
 
+        // The same connections polled again change nothing, and the verdict says so.
+        let unchanged = detector
+        let same = observe(
+            Self.state(
+                healthy: 5, unhealthy: [("c-0", .unauthorized, 2), ("c-1", .unauthorized, 2), ("c-2", .unauthorized, 2)]),
+            at: 0.5)
+        #expect(!same.changed && same.membership == start.membership && detector == unchanged)
+
         // A later onset of the same kind joins it, even after the window; another kind does not.
         let joined = observe(
             Self.state(
@@ -116,11 +124,12 @@ struct IncidentDetectorTests {
         #expect(joined.started.isEmpty && joined.resolved.isEmpty)
         #expect(Set(joined.membership.keys) == ["c-0", "c-1", "c-2", "late"])
         #expect(detector.open.first?.peak == 4)
+        #expect(start.changed && joined.changed)
 
         // Two recover: two left is no longer a storm of three.
         let resolved = observe(
             Self.state(healthy: 7, unhealthy: [("c-0", .unauthorized, 3), ("late", .unauthorized, 2)]), at: 31)
-        #expect(resolved.resolved.map(\.id) == ["event-1"])
+        #expect(resolved.resolved.map(\.id) == ["event-1"] && resolved.changed)
         #expect(resolved.resolved.first?.members.map(\.identifier) == ["c-0", "late"])
         #expect(resolved.membership.isEmpty)
         #expect(detector.open.isEmpty)
