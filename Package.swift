@@ -77,6 +77,9 @@ let package = Package(
         // Not swift-crypto: for one HMAC it compiled a second BoringSSL (NIOSSL, under AsyncHTTPClient, has
         // one), a large share of a first build.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // glibc's malloc.h (mallopt, malloc_trim), which the Glibc module leaves out: the daemon's allocator
+        // tuning (Healthd/Allocator.swift).
+        .systemLibrary(name: "CMalloc"),
         // The only importer of CSystemd: journal sinks, the journal log handler, sd_notify.
         .target(
             name: "SystemdSupport",
@@ -113,7 +116,7 @@ let package = Package(
         .target(
             name: "Healthd",
             dependencies: [
-                "CCrypto", "HealthdCore", "HealthdMetrics", "LeenAPI", "LeenAPIClient", "SystemdSupport",
+                "CCrypto", "CMalloc", "HealthdCore", "HealthdMetrics", "LeenAPI", "LeenAPIClient", "SystemdSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -258,6 +258,9 @@ public final class HealthDaemon: Service {
                         metrics?.setReady(true)
                         hooks.progress(summary)
                         hooks.ready(summary)
+                        // What the start (the configuration's and state files' decoding) left free goes back
+                        // now, and what polls leave behind every minute.
+                        group.addTask { await Allocator.trimPeriodically() }
                     case .reportStatus:
                         hooks.progress(await monitor.statusSummary().line)
                     case .startReload:

@@ -1,0 +1,18 @@
+import Testing
+
+@testable import Healthd
+
+@Suite("Allocator tuning")
+struct AllocatorTests {
+    @Test("glibc takes the arena limit, and a trim returns while other threads allocate")
+    func arenasAndTrim() async {
+        #expect(Allocator.limitArenas())
+        async let churn: Int = {
+            var total = 0
+            for size in 0..<2_000 { total += [UInt8](repeating: 1, count: 4_096 + size).count }
+            return total
+        }()
+        await Allocator.trim()
+        #expect(await churn > 0)
+    }
+}
