@@ -16,10 +16,11 @@
 #      (one poll of every organization), VmRSS at the end;
 #   4. SCRAPES scrapes of /metrics one after the other as Prometheus asks (OpenMetrics, gzip): the medians of
 #      curl's time to the first byte (rendering) and time_total, and the body's bytes;
-#   5. the daemon stopped; blackbox_exporter (Debian's prometheus-blackbox-exporter, bench/blackbox.yml)
+#   5. the daemon stopped and started again at once on the state it left (as `systemctl restart` does):
+#      restart to /-/ready;
+#   6. the daemon stopped; blackbox_exporter (Debian's prometheus-blackbox-exporter, bench/blackbox.yml)
 #      probes the same connections' Get Connection URLs on the same leen-sim, driven by wrk
 #      (bench/blackbox-probes.lua) for PROBE_SECONDS: its CPU over the probes answered, per check;
-#   6. the daemon again on the state it left: restart to /-/ready;
 #   7. scripts/bench-journal.sh: the daemon's journal path next to a C program (bench/journal-ceiling.c)
 #      sending the same fields, against a private journald (root; without it the rows say "skipped").
 # The daemon's events go to its stderr (a file) during the fleet runs, never to the host's journal.
@@ -204,11 +205,12 @@ run_size() {
     VALUE[bytes,$size]=$(calc "\"%.2f MB\", $bytes / 1e6")
     stop "$DAEMON_PID"; DAEMON_PID=
 
-    blackbox_phase "$size"
-
+    # At once, as a restart or an upgrade does: the state it finds is as old as the stop made it.
     t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
     VALUE[restart,$size]="$READY_TIME s"
     stop "$DAEMON_PID"; DAEMON_PID=
+
+    blackbox_phase "$size"
     stop "$SIM_PID"; SIM_PID=
 
     journal_phase "$size"

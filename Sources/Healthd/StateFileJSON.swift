@@ -50,22 +50,20 @@ struct StateFileJSON {
     /// `JSONEncoder` over them was 9% of the daemon's CPU in a changing 10k fleet (`make bench PROFILE=1`).
     mutating func write(_ delivery: StateStore.Delivery) {
         raw("{\"outbox\":[")
-        for (index, pending) in delivery.outbox.enumerated() {
-            if index > 0 { byte(UInt8(ascii: ",")) }
-            write(pending.event)
-            raw(",\"since\":")
-            date(pending.since)
-            byte(UInt8(ascii: "}"))
+        separated(delivery.outbox) { file, pending in
+            file.write(pending.event)
+            file.raw(",\"since\":")
+            file.date(pending.since)
+            file.byte(UInt8(ascii: "}"))
         }
         raw("],\"stream\":{\"id\":")
         string(delivery.stream.id)
         raw(",\"sequences\":{")
         // Sorted, as the rest of the file, so that an unchanged state is written as the same bytes.
-        for (index, subject) in delivery.stream.sequences.keys.sorted().enumerated() {
-            if index > 0 { byte(UInt8(ascii: ",")) }
-            string(subject)
-            byte(UInt8(ascii: ":"))
-            bytes.append(contentsOf: String(delivery.stream.sequences[subject]!).utf8)
+        separated(delivery.stream.sequences.sorted { $0.key < $1.key }) { file, entry in
+            file.string(entry.key)
+            file.byte(UInt8(ascii: ":"))
+            file.bytes.append(contentsOf: String(entry.value).utf8)
         }
         raw("}}}")
     }
@@ -73,13 +71,12 @@ struct StateFileJSON {
     /// `{"event":` and the event; the caller closes the pending entry.
     private mutating func write(_ event: HealthEvent) {
         raw("{\"event\":{\"fields\":[")
-        for (index, field) in event.fields.enumerated() {
-            if index > 0 { byte(UInt8(ascii: ",")) }
-            raw("{\"name\":")
-            string(field.name)
-            raw(",\"value\":")
-            string(field.value)
-            byte(UInt8(ascii: "}"))
+        separated(event.fields) { file, field in
+            file.raw("{\"name\":")
+            file.string(field.name)
+            file.raw(",\"value\":")
+            file.string(field.value)
+            file.byte(UInt8(ascii: "}"))
         }
         raw("],\"kind\":")
         string(event.kind.rawValue)
@@ -96,10 +93,7 @@ struct StateFileJSON {
         leadingMember("\"flappingSince\":", alert.flappingSince) { $0.date($1) }
         leadingMember("\"remindedAt\":", alert.remindedAt) { $0.date($1) }
         raw("\"statusChanges\":[")
-        for (index, change) in alert.statusChanges.enumerated() {
-            if index > 0 { byte(UInt8(ascii: ",")) }
-            date(change)
-        }
+        separated(alert.statusChanges) { $0.date($1) }
         raw("],\"unhealthyPolls\":")
         int(alert.unhealthyPolls)
         if let unhealthySince = alert.unhealthySince {
@@ -143,13 +137,12 @@ struct StateFileJSON {
         byte(UInt8(ascii: "{"))
         leadingMember("\"description\":", health.description) { $0.string($1) }
         raw("\"details\":[")
-        for (index, detail) in health.details.enumerated() {
-            if index > 0 { byte(UInt8(ascii: ",")) }
-            raw("{\"data_export_type\":")
-            string(detail.dataExportType.rawValue)
-            raw(",\"endpoint\":")
-            string(detail.endpoint)
-            byte(UInt8(ascii: "}"))
+        separated(health.details) { file, detail in
+            file.raw("{\"data_export_type\":")
+            file.string(detail.dataExportType.rawValue)
+            file.raw(",\"endpoint\":")
+            file.string(detail.endpoint)
+            file.byte(UInt8(ascii: "}"))
         }
         raw("],\"name\":")
         string(health.name.rawValue)
@@ -158,6 +151,17 @@ struct StateFileJSON {
         raw(",\"status\":")
         string(health.status.rawValue)
         byte(UInt8(ascii: "}"))
+    }
+
+    /// Each item written by `write`, with commas between them (the elements of an array or the members of
+    /// an object; the caller writes the brackets).
+    private mutating func separated<Items: Sequence>(_ items: Items, _ write: (inout Self, Items.Element) -> Void) {
+        var first = true
+        for item in items {
+            if !first { byte(UInt8(ascii: ",")) }
+            first = false
+            write(&self, item)
+        }
     }
 
     /// `key`, the value and a comma, when there is a value (a member that others follow).
