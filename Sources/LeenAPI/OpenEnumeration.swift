@@ -35,8 +35,16 @@ extension OpenEnumeration {
 
     public var description: String { rawValue }
 
+    /// A documented value longer than 15 bytes (which Swift cannot keep inline) takes its constant's string, a
+    /// literal: a fleet holds the same few vendor and health names once per connection (in the state, the
+    /// page memo and the state files read at start), and each decoded copy was a heap string of its own.
     public init(from decoder: any Decoder) throws {
-        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        if raw.utf8.count > 15, let known = Self.documentedValues.first(where: { $0.rawValue == raw }) {
+            self = known
+        } else {
+            self.init(rawValue: raw)
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -426,6 +426,25 @@ struct HealthTests {
         #expect(ConnectionDirection.documentedValues.map(\.rawValue) == ["SOURCE", "PULL_DESTINATION"])
     }
 
+    /// A decoded documented value longer than Swift's inline strings shares its constant's storage; others
+    /// keep their own spelling.
+    @Test func longDocumentedValuesShareTheirConstantsString() throws {
+        func storage(_ text: String) -> UnsafeRawPointer? {
+            var text = text
+            return text.withUTF8 { UnsafeRawPointer($0.baseAddress) }
+        }
+        func decoded<T: OpenEnumeration>(_ type: T.Type, _ raw: String) throws -> T {
+            try JSONDecoder().decode(T.self, from: Data("\"\(raw)\"".utf8))
+        }
+        let name = try decoded(HealthName.self, "RATE_LIMIT_EXCEEDED")
+        #expect(name == .rateLimitExceeded && storage(name.rawValue) == storage(HealthName.rateLimitExceeded.rawValue))
+        let vendor = try decoded(Vendor.self, "MS_DEFENDER_VMS_GCC_HIGH")
+        #expect(vendor == .msDefenderVMSGCCHigh && storage(vendor.rawValue) == storage(Vendor.msDefenderVMSGCCHigh.rawValue))
+        let undocumented = try decoded(HealthName.self, "PARTIAL_DATA_ACCESS_DENIED")
+        #expect(undocumented.rawValue == "PARTIAL_DATA_ACCESS_DENIED" && !undocumented.isDocumented)
+        #expect(try decoded(ResolutionOwner.self, "CUSTOMER") == .customer)
+    }
+
     @Test func undocumentedNameHasNoRow() {
         #expect(HealthName(rawValue: "PARTIAL_DATA_ACCESS").documented == nil)
         #expect(HealthName(rawValue: "healthy").documented == nil)  // case-sensitive
