@@ -9,8 +9,7 @@ import CMalloc
 /// otherwise gets an arena of its own, and what one thread freed serves no other.
 enum Allocator {
     /// At most two arenas (glibc's default allows eight per core). Arenas made before the call stay, so it is
-    /// made first thing; contention costs little at two cores' worth of threads.
-    /// True when glibc took the setting.
+    /// made first thing; contention costs little at two cores' worth of threads. True when glibc took it.
     @discardableResult
     static func limitArenas() -> Bool {
         mallopt(M_ARENA_MAX, 2) == 1

@@ -86,11 +86,12 @@ public actor Monitor {
         var setAside: [StateStore.SetAside] = []
         // credentials.json, the largest file after the organizations' (a hash per connection), is decoded
         // beside them rather than after: a restart at 100k connections waited 0.7 s for it (perf).
-        let credentialsAttempt = Mutex<Result<StateStore.AppliedCredentials, StateStore.LoadFailure>??>(nil)
+        // Nil until read, and after it when there is no file: read only after `decoding.wait()`.
+        let credentialsAttempt = Mutex<Result<StateStore.AppliedCredentials, StateStore.LoadFailure>?>(nil)
         let decoding = DispatchGroup()
         DispatchQueue.global().async(group: decoding) { [store] in
             let attempt = store.attemptCredentials()
-            credentialsAttempt.withLock { $0 = .some(attempt) }
+            credentialsAttempt.withLock { $0 = attempt }
         }
         let stored: [OrganizationID: StateStore.StoredOrganization]
         do {
@@ -112,7 +113,7 @@ public actor Monitor {
         self.recovered = recovered.filter { !$0.value.isEmpty }
         decoding.wait()
         credentials = try store.loadCredentials(
-            credentialsAttempt.withLock { $0 } ?? nil, unusable: .setAside, setAside: &setAside)
+            credentialsAttempt.withLock { $0 }, unusable: .setAside, setAside: &setAside)
         incidents = try store.loadIncidents(unusable: .setAside, setAside: &setAside)
         self.setAside = setAside
     }
