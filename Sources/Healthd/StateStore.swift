@@ -32,6 +32,10 @@ public struct StateStore: Sendable {
         public static func key(_ organization: OrganizationID, _ identifier: String) -> String {
             "\(organization.rawValue)/\(identifier)"
         }
+
+        static func readByHand(_ data: Data) -> Self? {
+            StateFileReader.read(data) { reader throws(StateFileReader.Mismatch) in try reader.appliedCredentials() }
+        }
     }
 
     /// What one stream's file holds besides an organization's state: its event ids and unsent events.
@@ -53,6 +57,10 @@ public struct StateStore: Sendable {
         var organizationID: OrganizationID
         var state: OrganizationState
         var delivery: Delivery?
+
+        static func readByHand(_ data: Data) -> Self? {
+            StateFileReader.read(data) { reader throws(StateFileReader.Mismatch) in try reader.organizationFile() }
+        }
     }
 
     /// `daemon.json`.
@@ -224,7 +232,10 @@ public struct StateStore: Sendable {
     /// A state file's top level, which names its format version.
     protocol VersionedStateFile: Decodable {
         var version: Int { get }
+        /// The file read by ``StateFileReader``, or nil where it gives up (and `JSONDecoder` reads it).
+        static func readByHand(_ data: Data) -> Self?
     }
+
 
     /// A state file's bytes as `T` when its `version` is one of `versions` (a file without one counts as 1),
     /// else a ``StateError`` naming `path` that says why without quoting the contents. Pure: the fuzz
@@ -234,7 +245,9 @@ public struct StateStore: Sendable {
         decoder.dateDecodingStrategy = .iso8601
         // One parse for a good file: probing the version first parsed every file twice. Anything else takes
         // the path below, which says why.
-        if let file = try? decoder.decode(T.self, from: data), versions.contains(file.version) { return file }
+        if let file = T.readByHand(data) ?? (try? decoder.decode(T.self, from: data)), versions.contains(file.version) {
+            return file
+        }
         let version: Int
         do {
             version = try decoder.decode(VersionProbe.self, from: data).version ?? 1
@@ -393,4 +406,9 @@ public enum AtomicFile {
             close(directoryFD)
         }
     }
+}
+
+extension StateStore.VersionedStateFile {
+    /// The small files are left to `JSONDecoder`.
+    static func readByHand(_ data: Data) -> Self? { nil }
 }

@@ -39,7 +39,11 @@ extension OpenEnumeration {
     /// literal: a fleet holds the same few vendor and health names once per connection (in the state, the
     /// page memo and the state files read at start), and each decoded copy was a heap string of its own.
     public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
+        self.init(decoded: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    /// The value a decoder read: a documented one longer than 15 bytes takes its constant's string (above).
+    public init(decoded raw: String) {
         if raw.utf8.count > 15, let known = Self.documentedValues.first(where: { $0.rawValue == raw }) {
             self = known
         } else {
