@@ -214,6 +214,16 @@ public indirect enum CredentialTemplate: Sendable, Hashable {
         }
     }
 
+    /// Calls `body` with each secret source, in no set order: ``secrets`` without the paths and the sorting,
+    /// for readers of every connection's sources at once (``CredentialWatch``).
+    public func forEachSource(_ body: (SecretSource) -> Void) {
+        switch self {
+        case .secret(let source): body(source)
+        case .literal: break
+        case .object(let members): for member in members.values { member.forEachSource(body) }
+        }
+    }
+
     /// Builds the credentials object, asking `read` for each secret value.
     public func resolve(_ read: (SecretSource) throws -> String) rethrows -> JSONValue {
         switch self {

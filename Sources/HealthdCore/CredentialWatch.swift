@@ -11,13 +11,16 @@ public struct CredentialWatch: Sendable, Hashable {
     public private(set) var organizationsByFile: [String: Set<OrganizationID>] = [:]
 
     public init(_ configuration: Configuration) {
+        // Each organization's distinct files first: its connections mostly share a few.
+        var paths = Set<String>()
         for organization in configuration.organizations {
+            paths.removeAll(keepingCapacity: true)
             for connection in organization.connections {
-                for secret in connection.credentials?.secrets ?? [] {
-                    guard case .file(let path) = secret.source else { continue }
-                    organizationsByFile[Self.normalized(path), default: []].insert(organization.id)
+                connection.credentials?.forEachSource { source in
+                    if case .file(let path) = source { paths.insert(path) }
                 }
             }
+            for path in paths { organizationsByFile[Self.normalized(path), default: []].insert(organization.id) }
         }
     }
 
@@ -41,7 +44,7 @@ public struct CredentialWatch: Sendable, Hashable {
 
     static func normalized(_ path: String) -> String {
         var path = path
-        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        while path.utf8.count > 1, path.utf8.last == UInt8(ascii: "/") { path.removeLast() }
         return path
     }
 
