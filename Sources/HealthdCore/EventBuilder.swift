@@ -26,7 +26,8 @@ public enum EventBuilder {
         changes: [ConnectionChange], previous: ConnectionObservation?, current: ConnectionObservation?,
         context: EventContext
     ) -> [HealthEvent] {
-        guard let subject = current ?? previous else { return [] }
+        // Every event below stems from a change; without one, not even the label is made (most polls).
+        guard !changes.isEmpty, let subject = current ?? previous else { return [] }
         var events: [HealthEvent] = []
         let label = "\(subject.identifier) (\(subject.vendor), \(context.organizationLabel))"
         func event(_ kind: EventKind, _ priority: EventPriority, _ message: String, extra: [EventField] = [])

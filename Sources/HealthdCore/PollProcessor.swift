@@ -58,6 +58,13 @@ public enum PollProcessor {
                     continue
                 }
             }
+            // Listed as before and quiet (see `ConnectionAlerting.isQuiet`): the steps below would leave it
+            // exactly as it is and make no event. Most connections of most polls are like this.
+            if let previous, let observation, observation == previous.observation,
+                ConnectionAlerting.isQuiet(previous, policy: policy, now: now)
+            {
+                continue
+            }
             let changes = ConnectionDiff.changes(
                 previous: previous?.observation, current: observation, previouslyMissing: previous?.missing ?? false)
             guard !changes.isEmpty || observation != nil else { continue }

@@ -1,0 +1,101 @@
+import Foundation
+import LeenAPI
+import Testing
+
+@testable import HealthdCore
+
+/// `PollProcessor` skips a connection listed as before when ``ConnectionAlerting/isQuiet(_:policy:now:)``
+/// says so. That is right only if the rules it skips would change nothing and say nothing: checked here for
+/// every combination of health, presence and alerting state, under flapping detection on and off.
+@Suite("Quiet connections")
+struct QuietConnectionTests {
+    typealias F = Fixture
+
+    @Test("a quiet connection listed unchanged: the alerting rules leave it as it is and make no event")
+    func quietMeansNothingToDo() {
+        let now = F.at(0)
+        let minutesAgo = { (minutes: Double) in now.addingTimeInterval(-minutes * 60) }
+        let healths: [ConnectionObservation.Health?] = [
+            F.health(.healthy), F.health(.vendorServerError), nil, F.health("DEGRADED", "NEW_NAME", "SOMEONE"),
+        ]
+        var flappingOff = Configuration.Alerting()
+        flappingOff.flapping = nil
+        var quiet = 0
+        var checked = 0
+        for policy in [Configuration.Alerting(), flappingOff] {
+            for health in healths {
+                for state in [ConnectionState.active, .paused] {
+                    for missing in [false, true] {
+                        for unlisted in [0, 1] {
+                            for since in [nil, minutesAgo(60)] {
+                                for polls in [0, 2] {
+                                    for confirmed in [nil, minutesAgo(30)] {
+                                        for reminded in [nil, minutesAgo(10)] {
+                                            for flapping in [nil, minutesAgo(5)] {
+                                                for changes in [
+                                                    [], [minutesAgo(2000)], [minutesAgo(600)], [minutesAgo(1)],
+                                                    [minutesAgo(2000), minutesAgo(1)], [minutesAgo(600), minutesAgo(1)],
+                                                    (1...5).map { minutesAgo(Double($0)) },
+                                                ] {
+                                                    var alert = ConnectionAlertState()
+                                                    alert.unhealthySince = since
+                                                    alert.unhealthyPolls = polls
+                                                    alert.confirmedAt = confirmed
+                                                    alert.remindedAt = reminded
+                                                    alert.flappingSince = flapping
+                                                    alert.statusChanges = changes
+                                                    var previous = TrackedConnection(
+                                                        observation: F.observation(state: state, health: health),
+                                                        healthSince: minutesAgo(700), changedAt: minutesAgo(700),
+                                                        missing: missing, transitions: 3, alert: alert)
+                                                    previous.unlistedPolls = unlisted
+                                                    checked += 1
+                                                    guard ConnectionAlerting.isQuiet(previous, policy: policy, now: now)
+                                                    else { continue }
+                                                    quiet += 1
+                                                    // What `PollProcessor` makes of an unchanged listing.
+                                                    #expect(
+                                                        ConnectionDiff.changes(
+                                                            previous: previous.observation, current: previous.observation,
+                                                            previouslyMissing: previous.missing).isEmpty)
+                                                    var tracked = TrackedConnection(
+                                                        observation: previous.observation,
+                                                        healthSince: previous.healthSince, changedAt: previous.changedAt,
+                                                        missing: false, transitions: previous.transitions)
+                                                    let events = ConnectionAlerting.apply(
+                                                        &tracked, previous: previous, events: [], policy: policy,
+                                                        context: F.context(at: now))
+                                                    #expect(events.isEmpty)
+                                                    #expect(tracked == previous, "\(previous)")
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Listed, with no problem, and healthy, unknown or without health (active or paused), or paused while
+        // unhealthy; with no status change kept, or (flapping detection on) one, or up to four within the 24 h window (a fifth starts flapping).
+        #expect(checked == 14_336)
+        #expect(quiet == 7 * 5 + 7)
+    }
+
+    @Test("a poll of an organization whose connections are all quiet leaves its connections as they were")
+    func quietOrganization() {
+        let listed = (0..<50).map { F.connection("c\($0)") }
+        let declared = Set(listed.compactMap(\.identifier))
+        let (first, _) = PollProcessor.apply(
+            listed: listed, declared: declared, organizationID: F.organization, to: OrganizationState(),
+            context: F.context(at: F.at(0)))
+        let (second, events) = PollProcessor.apply(
+            listed: listed, declared: declared, organizationID: F.organization, to: first,
+            context: F.context(at: F.at(1)))
+        #expect(events.isEmpty)
+        #expect(second.connections == first.connections)
+        #expect(second.lastSuccessfulPoll == F.at(1))
+    }
+}
