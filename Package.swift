@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // Codable models of the Leen provisioning API: pure values, no networking.
@@ -89,7 +90,10 @@ let package = Package(
         // view, provisioning plans. Depends on the API models only: no I/O, no networking, no clock.
         .target(
             name: "HealthdCore",
-            dependencies: ["LeenAPI", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "LeenAPI", .product(name: "Yams", package: "Yams"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
         ),
         // The Prometheus endpoint: metric rendering from monitor snapshots and the HTTP server. TLS is NIOSSL's,
         // directly rather than through HummingbirdTLS, whose context is fixed at start: a reloaded certificate

@@ -1,3 +1,4 @@
+import HeapModule
 import LeenAPI
 
 /// The daemon's scheduler as a value: it takes what happened (a provisioning or a poll finished, a timer
@@ -79,6 +80,8 @@ public struct SchedulerStateMachine: Sendable {
     /// When each configured organization is next due.
     private(set) var due: [OrganizationID: Instant] = [:]
     private(set) var inFlight: Set<OrganizationID> = []
+    /// Organizations waiting for a slot, earliest first (see ``Waiting``).
+    private var waiting = Heap<Waiting>()
     /// Organizations to provision: when, and after how many failed attempts in a row.
     private(set) var provisioning: [OrganizationID: (due: Instant, failures: Int)] = [:]
     /// Organizations whose provisioning is in flight now.
@@ -147,6 +150,7 @@ public struct SchedulerStateMachine: Sendable {
         if !becomeReadyIfCycleComplete(now: now, into: &actions), completion != .cancelled {
             statusIfDue(now: now, into: &actions)
         }
+        enqueue(organization)
         dispatch(now: now, into: &actions)
         return actions
     }
@@ -180,6 +184,7 @@ public struct SchedulerStateMachine: Sendable {
         if provisionAgain.remove(organization) != nil, provisioning[organization] == nil {
             provisioning[organization] = (now, 0)
         }
+        enqueue(organization)
         dispatch(now: now, into: &actions)
         return actions
     }
@@ -194,6 +199,7 @@ public struct SchedulerStateMachine: Sendable {
                 provisionAgain.insert(id)
             } else if provisioning[id] == nil {
                 provisioning[id] = (now, 0)
+                enqueue(id)
             }
         }
         var actions: [Action] = []
@@ -311,6 +317,38 @@ public struct SchedulerStateMachine: Sendable {
         polledSinceStart.formIntersection(keep)
         provisioning = [:]
         for id in configured { provisioning[id] = (now, 0) }
+        // Entries of removed organizations, and earlier ones of the rest, are dropped as they come up.
+        for id in configured { enqueue(id) }
+    }
+
+    /// An organization waiting for a slot at `at`, to be provisioned or polled: what ``next(_:)`` said when
+    /// it was queued. Queued whenever that changes or the organization leaves flight; an entry that no longer
+    /// matches is dropped when it comes up (a later one holds the current time). Dispatching thus costs
+    /// O(log n): it used to scan every organization at every dispatch, O(n²) per poll cycle.
+    struct Waiting: Comparable {
+        let at: Instant
+        let id: OrganizationID
+        let provision: Bool
+
+        static func < (a: Self, b: Self) -> Bool { (a.at, a.id) < (b.at, b.id) }
+    }
+
+    private mutating func enqueue(_ id: OrganizationID) {
+        guard !inFlight.contains(id), let (at, provision) = next(id) else { return }
+        waiting.insert(Waiting(at: at, id: id, provision: provision))
+    }
+
+    /// The earliest entry that still holds, with those before it dropped.
+    private mutating func earliestWaiting() -> Waiting? {
+        while let first = waiting.min {
+            if !inFlight.contains(first.id), let (at, provision) = next(first.id), at == first.at,
+                provision == first.provision
+            {
+                return first
+            }
+            waiting.removeMin()
+        }
+        return nil
     }
 
     /// When an organization next needs a slot: its provisioning when due first, else its poll.
@@ -329,29 +367,22 @@ public struct SchedulerStateMachine: Sendable {
             nextHeartbeat = now + every
         }
         let limit = max(1, poll.concurrency)
-        if inFlight.count < limit {
-            // The earliest `free` of those due, kept in order as they are found: sorting every due
-            // organization at each dispatch cost O(n log n) per poll, which a start with a thousand
-            // organizations due at once showed (perf).
-            let free = limit - inFlight.count
-            var ready: [(id: OrganizationID, at: Instant, provision: Bool)] = []
-            for id in due.keys where !inFlight.contains(id) {
-                guard let (at, provision) = next(id), at <= now else { continue }
-                if ready.count == free, let last = ready.last, !((at, id) < (last.at, last.id)) { continue }
-                let position = ready.firstIndex { (at, id) < ($0.at, $0.id) } ?? ready.count
-                ready.insert((id, at, provision), at: position)
-                if ready.count > free { ready.removeLast() }
+        var provisions: [OrganizationID] = []
+        var polls: [OrganizationID] = []
+        while inFlight.count < limit, let first = earliestWaiting(), first.at <= now {
+            waiting.removeMin()
+            inFlight.insert(first.id)
+            if first.provision {
+                provisions.append(first.id)
+                isProvisioning.insert(first.id)
+            } else {
+                polls.append(first.id)
             }
-            let provisions = ready.filter(\.provision).map(\.id)
-            let polls = ready.filter { !$0.provision }.map(\.id)
-            inFlight.formUnion(ready.map(\.id))
-            isProvisioning.formUnion(provisions)
-            if !provisions.isEmpty { actions.append(.startProvisioning(provisions)) }
-            if !polls.isEmpty { actions.append(.startPolls(polls)) }
         }
+        if !provisions.isEmpty { actions.append(.startProvisioning(provisions)) }
+        if !polls.isEmpty { actions.append(.startPolls(polls)) }
         // With every slot taken no timer is needed: the next provisioning or poll to finish dispatches again.
-        let nextPoll =
-            inFlight.count < limit ? due.keys.filter({ !inFlight.contains($0) }).compactMap({ next($0)?.at }).min() : nil
+        let nextPoll = inFlight.count < limit ? earliestWaiting()?.at : nil
         if let next = [nextPoll, nextHeartbeat].compactMap({ $0 }).min(), armedFor.map({ next < $0 }) ?? true {
             armedFor = next
             actions.append(.armTimer(next))
