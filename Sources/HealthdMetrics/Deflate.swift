@@ -62,8 +62,10 @@ final class Deflater {
         guard deflateReset(stream) == Z_OK else { throw Failure(code: Z_STREAM_ERROR) }
         let length = text.count
         let crc = UInt32(text.baseAddress.map { crc32(0, $0.assumingMemoryBound(to: Bytef.self), uInt(length)) } ?? 0)
-        // Compress into the reused scratch buffer, then keep an exact-size copy: runs live until their
-        // organization changes, and a buffer sized for the worst case is eight times too large.
+        // Compress into the reused scratch buffer, then keep a copy sized for the output: runs live until
+        // their organization changes, and a buffer sized for the worst case is eight times too large. (NIO
+        // rounds every ByteBuffer's capacity up to a power of two, so the copy can still be up to twice its
+        // bytes; blocks, `DeflatedRuns.block`, are rounded the same way.)
         scratch.clear()
         scratch.reserveCapacity(Int(deflateBound(stream, uLong(length))) + 64)
         stream.pointee.next_in = UnsafeMutablePointer(mutating: text.baseAddress?.assumingMemoryBound(to: Bytef.self))
