@@ -236,7 +236,6 @@ public struct StateStore: Sendable {
         static func readByHand(_ data: Data) -> Self?
     }
 
-
     /// A state file's bytes as `T` when its `version` is one of `versions` (a file without one counts as 1),
     /// else a ``StateError`` naming `path` that says why without quoting the contents. Pure: the fuzz
     /// targets (`Fuzz/`) read files as the daemon does.
