@@ -14,7 +14,14 @@ struct ShardLoadingTests {
     /// A directory with a configuration of `ids`, each organization's secret a file named after it.
     final class Sandbox {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shards-\(UUID().uuidString)").path
-        let ids = (0..<6).map { _ in OrganizationID(UUID().uuidString.lowercased()) }
+        /// Six random ids, drawn again until both of two shards own some (all six fall on one side 1 time in 32).
+        let ids: [OrganizationID] = {
+            let shard = Shard(index: 1, count: 2)!
+            while true {
+                let ids = (0..<6).map { _ in OrganizationID(UUID().uuidString.lowercased()) }
+                if (1..<ids.count).contains(ids.filter { shard.owns($0) }.count) { return ids }
+            }
+        }()
 
         init() throws { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         deinit { try? FileManager.default.removeItem(atPath: directory) }
