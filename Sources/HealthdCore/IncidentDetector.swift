@@ -88,8 +88,16 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
     ) -> Verdict {
         var unhealthy: [String: Member] = [:]
         var onsets: [Member] = []
-        for (identifier, tracked) in state.connections where !tracked.missing {
-            guard let since = tracked.alert.unhealthySince, let health = tracked.observation.health else { continue }
+        var size = 0
+        // By index, reading fields in place: iterating the dictionary copied every tracked connection of the
+        // organization at every poll.
+        let connections = state.connections
+        for index in connections.indices where !connections.values[index].missing {
+            size += 1
+            guard let since = connections.values[index].alert.unhealthySince,
+                let health = connections.values[index].observation.health
+            else { continue }
+            let identifier = connections.keys[index]
             let member = Member(
                 organizationID: organization, identifier: identifier, healthName: health.name.rawValue,
                 resolutionOwner: health.resolutionOwner.rawValue, since: since)
@@ -97,11 +105,11 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
             // An onset is a change seen by this poll: not a connection first seen UNHEALTHY (a first start, a
             // new declaration), nor one UNHEALTHY for longer than its alert state knows (a state file from
             // before the alerting rules); those are not a storm.
-            let changedNow = tracked.transitions > 0 && tracked.healthSince == since
-            if tracked.alert.unhealthyPolls == 1, changedNow { onsets.append(member) }
+            let changedNow =
+                connections.values[index].transitions > 0 && connections.values[index].healthSince == since
+            if connections.values[index].alert.unhealthyPolls == 1, changedNow { onsets.append(member) }
         }
         var changed = false
-        let size = state.connections.values.filter { !$0.missing }.count
         if sizes[organization] != size {
             sizes[organization] = size
             changed = true
@@ -181,8 +189,11 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
         func share(_ count: Int, of size: Int) -> Bool {
             size >= rule.minimumOrganizationSize && Double(count) >= rule.minimumShare * Double(size)
         }
-        let byOrganization = Dictionary(grouping: members, by: \.organizationID)
-        if byOrganization.contains(where: { share($0.value.count, of: sizes[$0.key] ?? 0) }) { return true }
+        // Counted, not grouped: an open incident's members are checked at every organization's poll, and
+        // grouping copied each of them every time.
+        var counts: [OrganizationID: Int] = [:]
+        for index in members.indices { counts[members[index].organizationID, default: 0] += 1 }
+        if counts.contains(where: { share($0.value, of: sizes[$0.key] ?? 0) }) { return true }
         return share(members.count, of: sizes.values.reduce(0, +))
     }
 }

@@ -46,6 +46,28 @@ struct StreamSinkTests {
         #expect(decoded == Dictionary(uniqueKeysWithValues: entry.fields.map { ($0.name, $0.value) }))
     }
 
+    /// Every ASCII character, alone and between multibyte ones, reads back as it was: JSON through
+    /// `JSONSerialization`, a logfmt value bare (then it is the value) or quoted (then it is JSON).
+    @Test func everyCharacterRoundTrips() throws {
+        var values = (0..<128).map { String(UnicodeScalar(UInt8($0))) }
+        values += (0..<128).map { "é\(UnicodeScalar(UInt8($0)))🚀\u{85}" }
+        values.append(String((1..<128).map { Character(UnicodeScalar(UInt8($0))) }))
+        for value in values {
+            let json = try Self.parseJSON(StreamSink.render(Self.entry(["LEEN_X": value]), format: .json)[...])
+            #expect(json == ["LEEN_X": value])
+            let logfmt = StreamSink.render(Self.entry(["LEEN_X": value]), format: .logfmt)
+            let rendered = try #require(logfmt.split(separator: "=", maxSplits: 1).last)
+            #expect(!logfmt.contains("\n"))
+            if rendered.hasPrefix("\"") {
+                let decoded = try JSONSerialization.jsonObject(with: Data(rendered.utf8), options: .fragmentsAllowed)
+                #expect(decoded as? String == value)
+            } else {
+                #expect(String(rendered) == value)
+                #expect(!value.contains(" ") && !value.contains("=") && !value.contains("\""))
+            }
+        }
+    }
+
     @Test(arguments: StreamSink.Format.allCases)
     func oneLinePerEntryOnAPipe(_ format: StreamSink.Format) async throws {
         let entries = [
