@@ -122,16 +122,31 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
             return key.map { $0.matches(now) } ?? (now.healthName == member.healthName
                 && now.resolutionOwner == member.resolutionOwner)
         }
-        // In place: every organization's poll passes over the members of all of them, and copying each kept
-        // one showed in a restart's profile at 100k connections.
-        let recentCount = recent.count
-        recent.removeAll { !(now.timeIntervalSince($0.since) < window.seconds && stillAffected($0, nil)) }
-        changed = changed || recent.count != recentCount
+        // Every organization's poll passes over the members of all of them: found by index, reading members in
+        // place, and removed only when some must go. `removeAll(where:)` copied every member it kept, which
+        // showed in the profiles at 100k connections (a restart's, and a poll's with a large incident open).
+        func leaving(_ members: [Member], _ key: Key?, expired: (Member) -> Bool = { _ in false }) -> [Int] {
+            members.indices.filter { expired(members[$0]) || !stillAffected(members[$0], key) }
+        }
+        func remove(_ doomed: [Int], from members: inout [Member]) {
+            guard let first = doomed.first else { return }
+            // Compacted by swapping (a move, no copy), in order.
+            var kept = first
+            var next = 0
+            for index in first..<members.count {
+                if next < doomed.count, doomed[next] == index {
+                    next += 1
+                } else {
+                    members.swapAt(kept, index)
+                    kept += 1
+                }
+            }
+            members.removeSubrange(kept...)
+            changed = true
+        }
+        remove(leaving(recent, nil, expired: { now.timeIntervalSince($0.since) >= window.seconds }), from: &recent)
         for index in open.indices {
-            let key = open[index].key
-            let count = open[index].members.count
-            open[index].members.removeAll { !stillAffected($0, key) }
-            changed = changed || open[index].members.count != count
+            remove(leaving(open[index].members, open[index].key), from: &open[index].members)
         }
         changed = changed || !onsets.isEmpty
 

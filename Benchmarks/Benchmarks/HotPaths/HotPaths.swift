@@ -89,6 +89,38 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(next.differsOnlyInPollTimes(from: baseline))
         }
     }
+    // A storm: 50 organizations of 100 connections turned UNHEALTHY the same way, one incident of 4,950
+    // members (`fleet` lists each organization's first connection UNHEALTHY from the start). Each organization's poll while it lasts passes over all of them.
+    let stormOrganizations = (0..<50).map { OrganizationID(String(format: "00000000-0000-4000-9000-%012d", $0)) }
+    var detector = IncidentDetector()
+    var stormStates: [OrganizationState] = []
+    for (index, id) in stormOrganizations.enumerated() {
+        var state = OrganizationState()
+        for (poll, unhealthyEvery) in [1_000, 1, 1].enumerated() {
+            let at = EventContext(organizationLabel: "", observedAt: context.observedAt.addingTimeInterval(Double(poll * 20)))
+            let listed = fleet(100, organization: id, unhealthyEvery: unhealthyEvery)
+            state = PollProcessor.apply(
+                listed: listed, declared: Set(listed.compactMap(\.identifier)), organizationID: id, to: state,
+                context: at).0
+            if poll == 1 {
+                _ = detector.observe(
+                    organization: id, state: state, rule: .init(), window: .seconds(20), now: at.observedAt,
+                    makeID: { "incident-\(index)" })
+            }
+        }
+        stormStates.append(state)
+    }
+    precondition(detector.open.count == 1 && detector.open[0].members.count == 4_950)
+    Benchmark("Incidents: an organization's poll during a storm of 4,950 connections") { benchmark in
+        var detector = detector
+        let at = context.observedAt.addingTimeInterval(40)
+        for _ in benchmark.scaledIterations {
+            blackHole(
+                detector.observe(
+                    organization: stormOrganizations[0], state: stormStates[0], rule: .init(), window: .seconds(20),
+                    now: at, makeID: { "unused" }))
+        }
+    }
     Benchmark("Encode 1,000 connections' state (JSON)") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try JSONEncoder.compact.encode(baseline))
