@@ -187,6 +187,17 @@ struct StateFileJSON {
     /// A JSON string: quotes, backslashes and control characters escaped, everything else as UTF-8.
     mutating func string(_ value: String) {
         byte(UInt8(ascii: "\""))
+        // Most strings (identifiers, names, dates) need no escape: copied whole, not byte by byte.
+        let plain = value.utf8.withContiguousStorageIfAvailable { units -> Bool in
+            guard !units.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+            else { return false }
+            bytes.append(contentsOf: units)
+            return true
+        }
+        if plain == true {
+            byte(UInt8(ascii: "\""))
+            return
+        }
         for unit in value.utf8 {
             switch unit {
             case UInt8(ascii: "\""): raw("\\\"")
