@@ -181,11 +181,9 @@ extension StateFileReader {
         guard let observation, let healthSince, let changedAt, let missing, let transitions, let alert else {
             throw Mismatch()
         }
-        var tracked = TrackedConnection(
+        return TrackedConnection(
             observation: observation, healthSince: healthSince, changedAt: changedAt, missing: missing,
-            transitions: transitions, alert: alert)
-        tracked.unlistedPolls = unlistedPolls ?? 0
-        return tracked
+            transitions: transitions, alert: alert, unlistedPolls: unlistedPolls ?? 0)
     }
 
     mutating func alertState() throws(Mismatch) -> ConnectionAlertState {
