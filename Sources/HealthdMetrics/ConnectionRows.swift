@@ -47,8 +47,10 @@ package struct ConnectionRows: Sendable {
         func isMade(from state: OrganizationState) -> Bool {
             stale == state.isStale && connections == state.connections
         }
-        /// Every row's label bytes, back to back (reader index 0).
-        package var bytes: ByteBuffer
+        /// Every row's label bytes, back to back. Kept in an array of their exact size: a `ByteBuffer`'s
+        /// capacity is a power of two, and the buffer they are written into took 32 KB for an organization's
+        /// 18 KB (330 bytes per connection, in a heap profile at 10k connections).
+        package var bytes: [UInt8] = []
         var rows: [Row] = []
         /// The longest `labels` plus `reason` of any row (for reserving output space).
         var longestLabels = 0
@@ -95,13 +97,13 @@ package struct ConnectionRows: Sendable {
         prefix += Array("\",connection_id=\"".utf8)
         let stale = organization.state.isStale
         let count = organization.state.connections.count
-        var segment = Segment(
-            id: organization.id, connections: organization.state.connections, stale: stale, bytes: ByteBufferAllocator().buffer(capacity: count * (prefix.count + 160)))
+        var segment = Segment(id: organization.id, connections: organization.state.connections, stale: stale)
+        var labelBytes = ByteBufferAllocator().buffer(capacity: count * (prefix.count + 160))
         segment.rows.reserveCapacity(count)
         for tracked in organization.state.connections.values where !tracked.missing {
             let health = tracked.observation.health
-            let (labels, reason) = segment.appendLabels(
-                prefix: prefix, connectionID: tracked.observation.connectionID.rawValue,
+            let (labels, reason) = ConnectionRows.Segment.appendLabels(
+                to: &labelBytes, prefix: prefix, connectionID: tracked.observation.connectionID.rawValue,
                 identifier: tracked.observation.identifier, vendor: tracked.observation.vendor.rawValue,
                 name: health?.name.rawValue, owner: health?.resolutionOwner.rawValue)
             let status = EffectiveStatus(tracked, organizationStale: stale).exported
@@ -115,6 +117,7 @@ package struct ConnectionRows: Sendable {
                     flapping: tracked.alert.flappingSince != nil))
             segment.longestLabels = max(segment.longestLabels, labels.count + reason.count)
         }
+        segment.bytes = Array(labelBytes.readableBytesView)
         return segment
     }
 
@@ -139,8 +142,8 @@ extension ConnectionRows.Segment {
     private static let keyBytes = identifierKey.count + vendorKey.count + healthNameKey.count + ownerKey.count + 2
 
     /// Writes a row's labels and, with a health, its reason labels; returns both ranges.
-    mutating func appendLabels(
-        prefix: [UInt8], connectionID: String, identifier: String, vendor: String, name: String?, owner: String?
+    static func appendLabels(
+        to bytes: inout ByteBuffer, prefix: [UInt8], connectionID: String, identifier: String, vendor: String, name: String?, owner: String?
     ) -> (labels: Range<Int>, reason: Range<Int>) {
         // Escaping at most doubles a value.
         let maximum =

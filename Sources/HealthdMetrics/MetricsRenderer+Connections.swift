@@ -59,7 +59,7 @@ extension MetricsRenderer {
             if !writer.sharedLabels.isEmpty { open += writer.sharedLabels + [UInt8(ascii: ",")] }
             let perRow = linesPerRow * (open.count + segment.longestLabels + 48)
             open.withUnsafeBytes { open in
-                segment.bytes.withUnsafeReadableBytes { labels in
+                segment.bytes.withUnsafeBytes { labels in
                     let start = LineStart(open: open, labels: labels)
                     var first = 0
                     while first < segment.rows.count {
