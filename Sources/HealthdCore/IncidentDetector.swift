@@ -36,6 +36,10 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
         /// When it turned UNHEALTHY.
         public var since: Date
 
+        static func ordered(_ a: Member, _ b: Member) -> Bool {
+            (a.organizationID, a.identifier) < (b.organizationID, b.identifier)
+        }
+
         public init(
             organizationID: OrganizationID, identifier: String, healthName: String, resolutionOwner: String, since: Date
         ) {
@@ -51,10 +55,20 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
         public var id: String
         public var key: Key
         public var startedAt: Date
-        /// Connections still UNHEALTHY the incident's way.
+        /// Connections still UNHEALTHY the incident's way, by organization, then identifier: an organization's
+        /// poll finds its own members by binary search instead of passing over every organization's.
         public var members: [Member]
         /// The most members it had.
         public var peak: Int
+
+        /// Where `organization`'s members are.
+        func range(of organization: OrganizationID) -> Range<Int> {
+            members.boundary { $0.organizationID >= organization }..<members.boundary { $0.organizationID > organization }
+        }
+
+        mutating func insert(_ member: Member) {
+            members.insert(member, at: members.boundary { !Member.ordered($0, member) })
+        }
     }
 
     /// What one organization's poll changed.
@@ -122,38 +136,27 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
             return key.map { $0.matches(now) } ?? (now.healthName == member.healthName
                 && now.resolutionOwner == member.resolutionOwner)
         }
-        // Every organization's poll passes over the members of all of them: found by index, reading members in
-        // place, and removed only when some must go. `removeAll(where:)` copied every member it kept, which
+        // Members are found by index, read in place, and removed one by one from the end (`remove(at:)` moves
+        // the rest without copying them): `removeAll(where:)` copied every member it kept, at every poll, which
         // showed in the profiles at 100k connections (a restart's, and a poll's with a large incident open).
-        func leaving(_ members: [Member], _ key: Key?, expired: (Member) -> Bool = { _ in false }) -> [Int] {
-            members.indices.filter { expired(members[$0]) || !stillAffected(members[$0], key) }
+        let expired = recent.indices.filter {
+            now.timeIntervalSince(recent[$0].since) >= window.seconds || !stillAffected(recent[$0], nil)
         }
-        func remove(_ doomed: [Int], from members: inout [Member]) {
-            guard let first = doomed.first else { return }
-            // Compacted by swapping (a move, no copy), in order.
-            var kept = first
-            var next = 0
-            for index in first..<members.count {
-                if next < doomed.count, doomed[next] == index {
-                    next += 1
-                } else {
-                    members.swapAt(kept, index)
-                    kept += 1
-                }
-            }
-            members.removeSubrange(kept...)
-            changed = true
-        }
-        remove(leaving(recent, nil, expired: { now.timeIntervalSince($0.since) >= window.seconds }), from: &recent)
+        for index in expired.reversed() { recent.remove(at: index) }
+        changed = changed || !expired.isEmpty
+        // An open incident's members are sorted by organization: only this organization's are looked at.
         for index in open.indices {
-            remove(leaving(open[index].members, open[index].key), from: &open[index].members)
+            let range = open[index].range(of: organization)
+            let leaving = range.filter { !stillAffected(open[index].members[$0], open[index].key) }
+            for member in leaving.reversed() { open[index].members.remove(at: member) }
+            changed = changed || !leaving.isEmpty
         }
         changed = changed || !onsets.isEmpty
 
         // New onsets join an open incident of their kind, or wait for others like them.
         for member in onsets.sorted(by: { $0.identifier < $1.identifier }) {
             if let index = open.firstIndex(where: { $0.key.matches(member) }) {
-                open[index].members.append(member)
+                open[index].insert(member)
                 open[index].peak = max(open[index].peak, open[index].members.count)
             } else {
                 recent.append(member)
@@ -169,7 +172,7 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
                 guard isStorm(members, rule: rule) else { continue }
                 let incident = Incident(
                     id: makeID(), key: key, startedAt: now,
-                    members: members.sorted { ($0.organizationID, $0.identifier) < ($1.organizationID, $1.identifier) },
+                    members: members.sorted(by: Member.ordered),
                     peak: members.count)
                 open.append(incident)
                 verdict.started.append(incident)
@@ -181,7 +184,7 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
         if !verdict.resolved.isEmpty { open = zip(open, storms).filter(\.1).map(\.0) }
         for incident in open {
             // By index: iterating would copy every member of every organization.
-            for index in incident.members.indices where incident.members[index].organizationID == organization {
+            for index in incident.range(of: organization) {
                 verdict.membership[incident.members[index].identifier] = incident.id
             }
         }
@@ -210,5 +213,34 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
         for index in members.indices { counts[members[index].organizationID, default: 0] += 1 }
         if counts.contains(where: { share($0.value, of: sizes[$0.key] ?? 0) }) { return true }
         return share(members.count, of: sizes.values.reduce(0, +))
+    }
+}
+
+extension IncidentDetector.Incident {
+    enum CodingKeys: String, CodingKey {
+        case id, key, startedAt, members, peak
+    }
+
+    /// Sorts the members: a file written before they were kept sorted may list late joiners last.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id), key: try container.decode(IncidentDetector.Key.self, forKey: .key),
+            startedAt: try container.decode(Date.self, forKey: .startedAt),
+            members: try container.decode([IncidentDetector.Member].self, forKey: .members).sorted(by: IncidentDetector.Member.ordered),
+            peak: try container.decode(Int.self, forKey: .peak))
+    }
+}
+
+extension Array {
+    /// The first index whose element satisfies `isAbove`, which must be false and then true along the array.
+    fileprivate func boundary(_ isAbove: (Element) -> Bool) -> Int {
+        var low = 0
+        var high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if isAbove(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 }

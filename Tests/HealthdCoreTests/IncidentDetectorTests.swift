@@ -168,6 +168,39 @@ struct IncidentDetectorTests {
         #expect(verdict.resolved.map(\.id) == ["event-1"])
     }
 
+    /// Members are kept by organization, then identifier, whatever order they join in, so that an
+    /// organization's poll finds its own by binary search; another organization's members stay as they are.
+    @Test func membersStaySortedAndOnlyThePolledOrganizationsLeave() throws {
+        var detector = IncidentDetector()
+        let ids = IDSequence()
+        let rule = Configuration.Incidents(minimumConnections: 3, minimumShare: 1, minimumOrganizationSize: 100)
+        func observe(_ index: Int, _ state: OrganizationState, at minute: Double) -> IncidentDetector.Verdict {
+            detector.observe(
+                organization: Self.organization(index), state: state, rule: rule, window: Self.window,
+                now: F.at(minute), makeID: { ids.next() })
+        }
+        func members() -> [String] {
+            detector.open.first.map { $0.members.map { "\($0.organizationID.rawValue.suffix(1))/\($0.identifier)" } } ?? []
+        }
+        _ = observe(2, Self.state(healthy: 1, unhealthy: Self.turned("b", 3, .unauthorized)), at: 0)
+        _ = observe(3, Self.state(healthy: 1, unhealthy: [("c-1", .unauthorized, 1), ("c-0", .unauthorized, 1)]), at: 1)
+        let joined = observe(1, Self.state(healthy: 1, unhealthy: Self.turned("a", 1, .unauthorized)), at: 2)
+        #expect(members() == ["1/a-0", "2/b-0", "2/b-1", "2/b-2", "3/c-0", "3/c-1"])
+        #expect(joined.membership == ["a-0": "event-1"])
+
+        // Organization 2's b-1 recovers: only it leaves, and organization 2's poll sees only its own.
+        let left = observe(
+            2, Self.state(healthy: 2, unhealthy: [("b-0", .unauthorized, 2), ("b-2", .unauthorized, 2)]), at: 3)
+        #expect(members() == ["1/a-0", "2/b-0", "2/b-2", "3/c-0", "3/c-1"])
+        #expect(left.membership == ["b-0": "event-1", "b-2": "event-1"] && left.changed)
+
+        // A file whose members are in another order (written before they were kept sorted) reads sorted.
+        var shuffled = try #require(detector.open.first)
+        shuffled.members.reverse()
+        let decoded = try JSONDecoder().decode(IncidentDetector.Incident.self, from: JSONEncoder().encode(shuffled))
+        #expect(decoded == detector.open.first)
+    }
+
     @Test func forgottenOrganizationsLeaveTheirIncidents() {
         var detector = IncidentDetector()
         let ids = IDSequence()
