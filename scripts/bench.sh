@@ -10,9 +10,9 @@
 #   1. leen-sim with its own fleet (SIZE connections, PER_ORG per organization, one job per connection per
 #      poll interval), declared in full by `leen-sim fleet config`, so the daemon adopts them all;
 #   2. the daemon with a fresh state directory: start to /-/ready;
-#   3. after WARMUP seconds, and once the start's events are all written (leen_events_pending 0: the journal's
-#      pacer lets the two events per adopted connection out over about a minute at 100k), a steady window
-#      of WINDOW seconds: daemon CPU (utime + stime, /proc/PID/stat)
+#   3. once the start's events are all written (leen_events_pending 0, polled every 2 s: the journal's pacer
+#      lets the two events per adopted connection out over about a minute at 100k), then WARMUP seconds, a
+#      steady window of WINDOW seconds: daemon CPU (utime + stime, /proc/PID/stat)
 #      over the connection-polls in the window, counted from the daemon's own /metrics (each organization's
 #      leen_polls_total delta times its connections), API requests (leen_api_requests_total) per poll cycle
 #      (one poll of every organization), VmRSS at the end;
@@ -30,7 +30,7 @@
 # Environment (defaults):
 #   SIZES="1000 10000 100000" PER_ORG=100       connections, and connections per organization
 #   INTERVAL=20s JITTER=10% POLL_CONCURRENCY=4 PAGE_SIZE=100   the daemon's poll settings
-#   WARMUP=20 WINDOW=60                          seconds after ready, and of the steady window
+#   WARMUP=20 WINDOW=60                          seconds after the start's events are written, and of the steady window
 #   SCRAPES=10                                   scrapes timed per size
 #   PROBE_SECONDS=15 PROBE_CONCURRENCY=4         blackbox_exporter measured for this long (after 2 s of warm-up)
 #   JOURNAL_EVENTS=100000 JOURNAL_ROUNDS=2       events per journal run, rounds per side (best counts)
@@ -177,12 +177,12 @@ run_size() {
     local no_journal=LEEN_JOURNAL_SOCKET=$WORK/no-journal
     t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
     VALUE[fresh,$size]="$READY_TIME s"
-    sleep "$WARMUP"
     # A fresh start makes two events per connection (adopted, monitored), which the journal's pacer lets out
-    # at its rate (30,000 a minute by default): at 100k that takes about a minute after READY. The window
-    # waits for them, so that it measures polling, not the start's backlog.
+    # at its rate (about 180,000 a minute by default): at 100k that takes about a minute after READY. The
+    # window waits for them, so that it measures polling, not the start's backlog.
     wait_events_written "$t0"
     VALUE[drained,$size]="$DRAINED_TIME s"
+    sleep "$WARMUP"
 
     # The steady window: the CPU reading is taken after the first scrape and before the last, so the
     # scrapes' own rendering stays out of it.
