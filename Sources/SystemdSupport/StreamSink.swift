@@ -41,8 +41,8 @@ public final class StreamSink: JournalSink {
         String(decoding: renderBytes(entry, format: format), as: UTF8.self)
     }
 
-    /// The line as UTF-8, built byte by byte: appending to a `String` scalar by scalar cost more than a
-    /// hundred microseconds per event, the largest part of the daemon's CPU per event on stderr.
+    /// The line as UTF-8, built byte by byte: appending to a `String` scalar by scalar took about 9 µs of CPU
+    /// per event (3.7 µs now), most of what an event cost on stderr (profiles at 100k connections).
     /// Escaping works on bytes because every byte it escapes is ASCII, and UTF-8 never uses an ASCII byte
     /// inside a longer character.
     static func renderBytes(_ entry: JournalEntry, format: Format) -> [UInt8] {
