@@ -10,7 +10,7 @@
 #   1. leen-sim with its own fleet (SIZE connections, PER_ORG per organization, one job per connection per
 #      poll interval), declared in full by `leen-sim fleet config`, so the daemon adopts them all;
 #   2. the daemon with a fresh state directory: start to /-/ready;
-#   3. once the start's events are all written (leen_events_pending 0, polled every 2 s: the journal's pacer
+#   3. once the start's events are all written (leen_events_pending 0, polled every 5 s: the journal's pacer
 #      lets the two events per adopted connection out over about a minute at 100k), then WARMUP seconds, a
 #      steady window of WINDOW seconds: daemon CPU (utime + stime, /proc/PID/stat)
 #      over the connection-polls in the window, counted from the daemon's own /metrics (each organization's
@@ -145,12 +145,14 @@ wait_events_written() {
     deadline=$(( $(date +%s) + READY_TIMEOUT ))
     while [ "$(date +%s)" -lt "$deadline" ]; do
         alive_or_die "waiting for the start's events to be written"
-        pending=$(curl -sf --max-time 60 "$METRICS/metrics" | awk '$1 == "leen_events_pending" { print $2 }')
+        # Compressed, as Prometheus asks: the daemon sends runs it compressed ahead, where a plain scrape
+        # renders the whole text (320 MB at 100k) and leaves its buffers to the allocator.
+        pending=$(curl -sf --compressed --max-time 60 "$METRICS/metrics" | awk '$1 == "leen_events_pending" { print $2 }')
         if [ "$pending" = 0 ]; then
             DRAINED_TIME=$(elapsed "$1" "$(now)")
             return 0
         fi
-        sleep 2
+        sleep 5
     done
     die "events still pending after ${READY_TIMEOUT}s"
 }
