@@ -143,13 +143,15 @@ public enum PollProcessor {
     /// The declared connections among `listed`, by identifier. When several share an identifier, a
     /// connection that is not DELETED wins, then the most recently created.
     static func match(_ listed: [Connection], declared: Set<String>) -> [String: ConnectionObservation] {
-        var best: [String: Connection] = [:]
-        for connection in listed {
-            guard let identifier = connection.identifier, declared.contains(identifier) else { continue }
-            if let existing = best[identifier], rank(existing) >= rank(connection) { continue }
-            best[identifier] = connection
+        // Positions, not copies: a dictionary of `Connection`s copied every listed connection once more.
+        var best: [String: Int] = [:]
+        best.reserveCapacity(declared.count)
+        for index in listed.indices {
+            guard let identifier = listed[index].identifier, declared.contains(identifier) else { continue }
+            if let existing = best[identifier], rank(listed[existing]) >= rank(listed[index]) { continue }
+            best[identifier] = index
         }
-        return best.mapValues { ConnectionObservation($0, identifier: $0.identifier ?? "") }
+        return best.mapValues { ConnectionObservation(listed[$0], identifier: listed[$0].identifier ?? "") }
     }
 
     static func rank(_ connection: Connection) -> (Int, Double) {
