@@ -148,7 +148,10 @@ let package = Package(
                 "Healthd", "HealthdCore", "HealthdDemo", "HealthdMetrics", "LeenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // jemalloc serves the daemon's malloc: at 100k connections a third less memory and a fifth less CPU
+            // than glibc (Healthd/Allocator.swift). Linked here only, so tests and benchmarks keep glibc.
+            linkerSettings: [.linkedLibrary("jemalloc")]
         ),
         // Benchmark-only code: a synthetic fleet and the /metrics benchmark, with swift-prometheus as the
         // peer it is measured against. Nothing the daemon links depends on it.

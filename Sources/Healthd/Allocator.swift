@@ -1,22 +1,55 @@
-import Dispatch
 import CMalloc
+import Dispatch
 
-/// glibc's allocator, set up for a long-lived daemon whose many threads (the concurrency pool, NIO's event
-/// loops, the blocking pools) allocate and free a lot between polls.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The process's memory allocator.
 ///
-/// Measured at 100k connections (2-core VM, docs/benchmarks.md): the daemon held 739 MB, of which
-/// `malloc_trim` gave back 134 MB at once; with two arenas it held 688 MB, 580 MB after a trim. Every thread
-/// otherwise gets an arena of its own, and what one thread freed serves no other.
+/// The `leen-healthd` executable links jemalloc (Package.swift), which then serves every `malloc` of the
+/// process. Measured at 100k connections on this 2-core VM (docs/benchmarks.md, sixth round), against glibc
+/// with two arenas and a trim every minute: 385 MB resident against 570 MB, and a fifth less CPU while
+/// polling. glibc kept a third of its heap as fragments that polls and scrapes left between long-lived
+/// state. Other programs linking these modules (the tests, the benchmarks) keep glibc, which is tuned here
+/// as before.
 enum Allocator {
-    /// At most two arenas (glibc's default allows eight per core). Arenas made before the call stay, so it is
-    /// made first thing; contention costs little at two cores' worth of threads. True when glibc took it.
-    @discardableResult
-    static func limitArenas() -> Bool {
-        mallopt(M_ARENA_MAX, 2) == 1
+    enum Kind: Equatable, Sendable {
+        case jemalloc(version: String)
+        case glibc
     }
 
-    /// Gives free heap pages back to the system. On a global queue: it holds the arenas' locks while it
-    /// walks them, which must not stop the cooperative pool or the journal's thread.
+    /// jemalloc when its `mallctl` is in the process (`leen-healthd` links it), glibc otherwise.
+    static let current: Kind = {
+        // RTLD_DEFAULT: the symbol wherever the process has it.
+        guard let symbol = dlsym(nil, "mallctl") else { return .glibc }
+        typealias MallCtl =
+            @convention(c) (
+                UnsafePointer<CChar>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?,
+                UnsafeMutableRawPointer?, Int
+            ) -> Int32
+        let mallctl = unsafeBitCast(symbol, to: MallCtl.self)
+        var version: UnsafePointer<CChar>? = nil
+        var length = MemoryLayout<UnsafePointer<CChar>?>.size
+        guard mallctl("version", &version, &length, nil, 0) == 0, let version else {
+            return .jemalloc(version: "unknown")
+        }
+        return .jemalloc(version: String(cString: version))
+    }()
+
+    /// Sets the allocator up for a long-lived daemon; made first thing, before threads allocate.
+    ///
+    /// glibc: at most two arenas (its default allows eight per core). Every thread otherwise gets an arena of
+    /// its own, and what one thread freed serves no other: at 100k connections the daemon held 739 MB with
+    /// the default, 688 MB with two. True when glibc took the setting. jemalloc needs nothing.
+    @discardableResult
+    static func setUp() -> Bool {
+        guard current == .glibc else { return true }
+        return mallopt(M_ARENA_MAX, 2) == 1
+    }
+
+    /// Gives glibc's free heap pages back to the system. On a global queue: it holds the arenas' locks while
+    /// it walks them, which must not stop the cooperative pool or the journal's thread.
     static func trim() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             DispatchQueue.global(qos: .background).async {
@@ -26,8 +59,10 @@ enum Allocator {
         }
     }
 
-    /// Trims now and then every `period` until cancelled: polls and scrapes leave freed pages behind.
+    /// Under glibc, trims now and then every `period` until cancelled: polls and scrapes leave freed pages
+    /// behind. jemalloc returns unused pages by itself, over its decay time (10 s by default).
     static func trimPeriodically(every period: Duration = .seconds(60)) async {
+        guard current == .glibc else { return }
         while !Task.isCancelled {
             await trim()
             try? await Task.sleep(for: period)

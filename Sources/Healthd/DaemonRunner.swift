@@ -51,7 +51,7 @@ public enum DaemonRunner {
         configPath: String, listen: ListenOverride? = nil, webConfigFile: String? = nil,
         shard: ShardSelection = .fromFile, stateDirectory: String? = nil, logger: Logger
     ) async throws {
-        Allocator.limitArenas()
+        Allocator.setUp()
         var options = Options(listen: listen, webConfigFile: webConfigFile)
         options.shard = shard
         options.stateDirectory = stateDirectory

@@ -6,7 +6,7 @@ import Testing
 /// The daemon as a process: it locks its state directory, and it runs with core dumps off.
 @Suite("State directory lock and core dumps", .serialized)
 struct StateDirectoryTests {
-    @Test("A second daemon on the same state directory exits 78 naming the first; the first has no core limit left")
+    @Test("A second daemon on the same state directory exits 78 naming the first; the first has no core limit left and runs on jemalloc")
     func secondInstanceIsRefused() async throws {
         let workspace = try Workspace()
         defer { workspace.remove() }
@@ -27,6 +27,10 @@ struct StateDirectoryTests {
         let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
         let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
         #expect(core?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2) == ["0", "0"], "\(core ?? "")")
+
+        // Its allocator is jemalloc (linked by the executable; Healthd/Allocator.swift says why).
+        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        #expect(maps.contains("/libjemalloc.so"), "the daemon runs without jemalloc")
 
         let second = try DaemonProcess(configPath: workspace.path("config.yaml"))
         let status = try await second.waitForExit(timeout: .seconds(30))
