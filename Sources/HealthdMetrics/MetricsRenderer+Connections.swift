@@ -144,14 +144,20 @@ extension MetricsRenderer {
     }
 
     /// One organization's per-connection lines compressed, one run per family (``ConnectionFamily`` order),
-    /// for ``GzipBody``. `scratch` is reused between calls.
+    /// for ``GzipBody``, and how many runs were compressed: a family `reusing` marks unchanged keeps its
+    /// run from there. `scratch` is reused between calls.
     static func deflatedLines(
-        of segment: ConnectionRows.Segment, deflater: Deflater, scratch: inout ExpositionWriter
-    ) throws -> [DeflatedText] {
-        try ConnectionFamily.allCases.map { family in
+        of segment: ConnectionRows.Segment, reusing earlier: (runs: [DeflatedText], unchanged: [Bool])? = nil,
+        deflater: Deflater, scratch: inout ExpositionWriter
+    ) throws -> (runs: [DeflatedText], compressed: Int) {
+        var compressed = 0
+        let runs = try ConnectionFamily.allCases.enumerated().map { index, family in
+            if let earlier, earlier.unchanged[index] { return earlier.runs[index] }
+            compressed += 1
             scratch.buffer.clear()
             writeLines(family, of: segment, into: &scratch)
             return try deflater.deflate(scratch.buffer)
         }
+        return (runs, compressed)
     }
 }

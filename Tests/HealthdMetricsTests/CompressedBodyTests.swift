@@ -117,6 +117,43 @@ struct CompressedBodyTests {
         #expect(cache.segments.count == input.organizations.count)
     }
 
+    @Test("A changed organization compresses again only the families whose lines changed")
+    func unchangedFamiliesKeepTheirRuns() throws {
+        var input = SyntheticFleet.input(connections: 300)
+        var rows = ConnectionRows(input.organizations)
+        #expect(try rows.deflate() == 3 * MetricsRenderer.ConnectionFamily.allCases.count)
+        let previous = Dictionary(uniqueKeysWithValues: rows.segments.map { ($0.id, $0) })
+
+        // A health change (not confirmed yet): every family but the state set, OAuth, flapping and the
+        // confirmation has a line that changed.
+        let key = input.organizations[1].state.connections.keys.sorted()[0]
+        input.organizations[1].state.connections[key]!.observation.health = unauthorized
+        input.organizations[1].state.connections[key]!.transitions += 1
+        input.organizations[1].state.connections[key]!.healthSince = Date(timeIntervalSince1970: 1_900_000_000)
+        input.organizations[1].state.connections[key]!.changedAt = Date(timeIntervalSince1970: 1_900_000_000)
+        var changed = ConnectionRows(input.organizations, previous: previous)
+        #expect(try changed.deflate(previous: previous) == 7)
+        let kept: [MetricsRenderer.ConnectionFamily] = [.state, .oauthPending, .flapping, .unhealthyConfirmed]
+        for (index, family) in MetricsRenderer.ConnectionFamily.allCases.enumerated() {
+            let run = try #require(changed.segments[1].deflated?[index])
+            let earlier = try #require(previous[input.organizations[1].id]?.deflated?[index])
+            #expect((address(run.bytes) == address(earlier.bytes)) == kept.contains(family), "\(family)")
+        }
+        var unpaused = input
+        // The spliced body is still exactly the text.
+        let cache = ConnectionRowsCache()
+        _ = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
+        let other = input.organizations[2].state.connections.keys.sorted()[0]
+        input.organizations[2].state.connections[other]!.observation.state = .paused
+        let body = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
+        #expect(try gunzip(body.chunks) == render(input))
+
+        // A connection gone (fewer rows) compresses every family again.
+        unpaused.organizations[1].state.connections[key] = nil
+        var fewer = ConnectionRows(unpaused.organizations, previous: previous)
+        #expect(try fewer.deflate(previous: previous) == MetricsRenderer.ConnectionFamily.allCases.count)
+    }
+
     @Test("Uncompressed, the text is produced chunk by chunk, and the chunks add up to the whole text")
     func streamedText() async throws {
         let input = SyntheticFleet.input(connections: 2_500)
