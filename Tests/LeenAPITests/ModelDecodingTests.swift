@@ -1054,6 +1054,36 @@ struct TimestampTests {
         #expect(String(decoding: try JSONEncoder.compact.encode(timestamp), as: UTF8.self) == #""2023-11-07T05:31:56Z""#)
     }
 
+    @Test("The common spelling is kept as its instant and spelled back exactly as Foundation formats it")
+    func canonicalSpelling() throws {
+        // Leap days, century years, the epoch, before it, the ends of the range, and a spread of instants.
+        var seconds: [Int64] = [
+            0, -1, 86_399, 86_400, 951_782_400, 951_868_799, 4_107_542_400, 1_699_335_116, -12_212_553_600,
+            253_402_300_799, -2_208_988_800, 1_709_164_800,
+        ]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<2_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            seconds.append(Int64(state >> 33) % 16_000_000_000 - 6_000_000_000)
+        }
+        for second in seconds {
+            let date = Date(timeIntervalSince1970: TimeInterval(second))
+            let foundation = date.formatted(Date.ISO8601FormatStyle())
+            #expect(Timestamp.canonical(date) == foundation, "\(second)")
+            let timestamp = Timestamp(rawValue: foundation)
+            #expect(timestamp.isCanonical && timestamp.rawValue == foundation && timestamp.date == date)
+        }
+        #expect(Timestamp.canonical(Date(timeIntervalSince1970: 0.5)) == nil)
+        #expect(Timestamp.canonical(Date(timeIntervalSince1970: 253_402_300_800)) == nil, "year 10000")
+        #expect(Timestamp.canonical(Date(timeIntervalSince1970: -12_212_553_601)) == nil, "1582, Julian to Foundation")
+        #expect(Timestamp(Date(timeIntervalSince1970: 1_699_335_116.987)).isCanonical)
+        // Other spellings are kept as they came.
+        for text in ["2023-11-07T05:31:56+00:00", "2023-11-07T05:31:56.5Z", "yesterday", "2023-02-29T00:00:00Z"] {
+            let timestamp = Timestamp(rawValue: text)
+            #expect(!timestamp.isCanonical && timestamp.rawValue == text, "\(text)")
+        }
+    }
+
     @Test func nonStringTimestampFailsToDecode() {
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(Timestamp.self, from: Data("1699335116".utf8))
