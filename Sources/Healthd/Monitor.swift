@@ -209,7 +209,7 @@ public actor Monitor {
     public func recordApplied(_ applied: [String: String], organization: OrganizationID) async {
         guard !applied.isEmpty else { return }
         for (identifier, hash) in applied {
-            credentials.applied[StateStore.AppliedCredentials.key(organization, identifier)] = hash
+            credentials[organization, identifier] = hash
         }
         credentialsDirty = true
         if let last = lastCredentialsSave, now().timeIntervalSince(last) < Self.credentialsSavePeriod { return }

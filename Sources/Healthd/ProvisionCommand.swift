@@ -56,7 +56,7 @@ public enum ProvisionCommand {
                 emitter.emit(events)
                 failures += outcome.failures
                 for (identifier, hash) in outcome.applied {
-                    credentials.applied[StateStore.AppliedCredentials.key(organization.id, identifier)] = hash
+                    credentials[organization.id, identifier] = hash
                 }
             }
             if !dryRun { try store.save(credentials) }

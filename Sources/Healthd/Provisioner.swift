@@ -83,7 +83,7 @@ public struct Provisioner: Sendable {
         var recorded: [String: String] = [:]
         for connection in organization.connections {
             recorded[connection.identifier] =
-                applied.applied[StateStore.AppliedCredentials.key(organization.id, connection.identifier)]
+                applied[organization.id, connection.identifier]
         }
         let actions = ProvisioningPlanner.plan(
             declared: declared, existing: existing.items, unreadable: existing.undecodable, applied: recorded)

@@ -22,22 +22,6 @@ public struct StateStore: Sendable {
     var credentialsFile: URL { directory.appendingPathComponent("credentials.json") }
     var daemonFile: URL { directory.appendingPathComponent("daemon.json") }
 
-    /// The salted hashes of applied credentials, keyed `<organization id>/<identifier>`.
-    public struct AppliedCredentials: Codable, Sendable, Hashable, StateStore.VersionedStateFile {
-        public var version = 1
-        /// Random per state directory; keyed into every hash.
-        public var salt: String
-        public var applied: [String: String]
-
-        public static func key(_ organization: OrganizationID, _ identifier: String) -> String {
-            "\(organization.rawValue)/\(identifier)"
-        }
-
-        static func readByHand(_ data: Data) -> Self? {
-            StateFileReader.read(data) { reader throws(StateFileReader.Mismatch) in try reader.appliedCredentials() }
-        }
-    }
-
     /// What one stream's file holds besides an organization's state: its event ids and unsent events.
     public struct Delivery: Codable, Hashable, Sendable {
         public var stream: EventStream

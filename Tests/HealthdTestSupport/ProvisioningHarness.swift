@@ -163,7 +163,7 @@ extension StateStore.AppliedCredentials {
     /// With the hashes an outcome applied in `organization`.
     package func recording(_ outcome: Provisioner.Outcome, in organization: OrganizationID) -> Self {
         var copy = self
-        for (identifier, hash) in outcome.applied { copy.applied[Self.key(organization, identifier)] = hash }
+        for (identifier, hash) in outcome.applied { copy[organization, identifier] = hash }
         return copy
     }
 }

@@ -1,0 +1,124 @@
+import Foundation
+import HealthdCore
+import LeenAPI
+
+extension StateStore {
+    /// The salted hashes of the credentials last applied to each declared connection (`credentials.json`),
+    /// keyed `<organization id>/<identifier>` in the file.
+    ///
+    /// Kept compact in memory: per organization, per identifier, each `hmac-sha256:` fingerprint as its 32
+    /// bytes. As a flat `[String: String]` of file keys and fingerprint strings, two strings of 50 to 80
+    /// bytes per connection took about 300 bytes of heap each (heap profile at 10k connections).
+    public struct AppliedCredentials: Codable, Sendable, Hashable, StateStore.VersionedStateFile {
+        public var version = 1
+        /// Random per state directory; keyed into every hash.
+        public var salt: String
+        private var organizations: [OrganizationID: [String: Fingerprint]] = [:]
+        /// File keys without an organization part (none are written; kept so that a file reads back as it was).
+        private var unkeyed: [String: String] = [:]
+
+        public init(version: Int = 1, salt: String, applied: [String: String]) {
+            self.version = version
+            self.salt = salt
+            for (key, fingerprint) in applied {
+                if let slash = key.firstIndex(of: "/") {
+                    organizations[OrganizationID(rawValue: String(key[..<slash])), default: [:]][
+                        String(key[key.index(after: slash)...])] = Fingerprint(fingerprint)
+                } else {
+                    unkeyed[key] = fingerprint
+                }
+            }
+        }
+
+        public static func key(_ organization: OrganizationID, _ identifier: String) -> String {
+            "\(organization.rawValue)/\(identifier)"
+        }
+
+        /// The fingerprint recorded for `identifier` in `organization`.
+        public subscript(organization: OrganizationID, identifier: String) -> String? {
+            get { organizations[organization]?[identifier]?.text }
+            set { organizations[organization, default: [:]][identifier] = newValue.map(Fingerprint.init) }
+        }
+
+        /// Every recorded fingerprint by file key (the file's form; built on demand).
+        public var applied: [String: String] {
+            var flat = unkeyed
+            for (organization, fingerprints) in organizations {
+                for (identifier, fingerprint) in fingerprints {
+                    flat[Self.key(organization, identifier)] = fingerprint.text
+                }
+            }
+            return flat
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case version, salt, applied
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                version: try container.decode(Int.self, forKey: .version), salt: try container.decode(String.self, forKey: .salt),
+                applied: try container.decode([String: String].self, forKey: .applied))
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(version, forKey: .version)
+            try container.encode(salt, forKey: .salt)
+            try container.encode(applied, forKey: .applied)
+        }
+
+        static func readByHand(_ data: Data) -> Self? {
+            StateFileReader.read(data) { reader throws(StateFileReader.Mismatch) in try reader.appliedCredentials() }
+        }
+    }
+}
+
+/// A credentials fingerprint: `hmac-sha256:` and 64 lowercase hex digits (``CredentialFingerprint``) kept as
+/// its bytes, anything else (`none`) as its string.
+private enum Fingerprint: Hashable, Sendable {
+    case hmacSHA256(UInt128, UInt128)
+    case other(String)
+
+    private static let prefix = "hmac-sha256:"
+
+    init(_ text: String) {
+        let utf8 = Array(text.utf8)
+        let digits = utf8.dropFirst(Self.prefix.utf8.count)
+        guard text.hasPrefix(Self.prefix), digits.count == 64,
+            let high = Self.value(digits.prefix(32)), let low = Self.value(digits.suffix(32))
+        else {
+            self = .other(text)
+            return
+        }
+        self = .hmacSHA256(high, low)
+    }
+
+    /// 32 lowercase hex digits (the form written), else nil.
+    private static func value(_ digits: ArraySlice<UInt8>) -> UInt128? {
+        var value: UInt128 = 0
+        for digit in digits {
+            let nibble: UInt8
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt128(nibble)
+        }
+        return value
+    }
+
+    var text: String {
+        switch self {
+        case .other(let text): return text
+        case .hmacSHA256(let high, let low):
+            func hex(_ value: UInt128) -> String {
+                let digits = String(value, radix: 16)
+                return String(repeating: "0", count: 32 - digits.count) + digits
+            }
+            return Self.prefix + hex(high) + hex(low)
+        }
+    }
+}
