@@ -6,14 +6,14 @@ extension StateStore {
     /// The salted hashes of the credentials last applied to each declared connection (`credentials.json`),
     /// keyed `<organization id>/<identifier>` in the file.
     ///
-    /// Kept compact in memory: per organization, per identifier, each `hmac-sha256:` fingerprint as its 32
-    /// bytes. As a flat `[String: String]` of file keys and fingerprint strings, two strings of 50 to 80
+    /// Kept compact in memory: per organization, sorted by identifier, each `hmac-sha256:` fingerprint as its
+    /// 32 bytes. As a flat `[String: String]` of file keys and fingerprint strings, two strings of 50 to 80
     /// bytes per connection took about 300 bytes of heap each (heap profile at 10k connections).
     public struct AppliedCredentials: Codable, Sendable, Hashable, StateStore.VersionedStateFile {
         public var version = 1
         /// Random per state directory; keyed into every hash.
         public var salt: String
-        private var organizations: [OrganizationID: [String: Fingerprint]] = [:]
+        private var organizations: [OrganizationID: Fingerprints] = [:]
         /// File keys without an organization part (none are written; kept so that a file reads back as it was).
         private var unkeyed: [String: String] = [:]
 
@@ -22,7 +22,7 @@ extension StateStore {
             self.salt = salt
             for (key, fingerprint) in applied {
                 if let slash = key.firstIndex(of: "/") {
-                    organizations[OrganizationID(rawValue: String(key[..<slash])), default: [:]][
+                    organizations[OrganizationID(rawValue: String(key[..<slash])), default: Fingerprints()][
                         String(key[key.index(after: slash)...])] = Fingerprint(fingerprint)
                 } else {
                     unkeyed[key] = fingerprint
@@ -37,14 +37,14 @@ extension StateStore {
         /// The fingerprint recorded for `identifier` in `organization`.
         public subscript(organization: OrganizationID, identifier: String) -> String? {
             get { organizations[organization]?[identifier]?.text }
-            set { organizations[organization, default: [:]][identifier] = newValue.map(Fingerprint.init) }
+            set { organizations[organization, default: Fingerprints()][identifier] = newValue.map(Fingerprint.init) }
         }
 
         /// Every recorded fingerprint by file key (the file's form; built on demand).
         public var applied: [String: String] {
             var flat = unkeyed
             for (organization, fingerprints) in organizations {
-                for (identifier, fingerprint) in fingerprints {
+                for (identifier, fingerprint) in zip(fingerprints.identifiers, fingerprints.values) {
                     flat[Self.key(organization, identifier)] = fingerprint.text
                 }
             }
@@ -75,29 +75,65 @@ extension StateStore {
     }
 }
 
+/// One organization's fingerprints in two arrays sorted by identifier. Not a dictionary: its table has
+/// twice the room its entries need (256 slots of 56 bytes for 100 connections), and lookups are rare (a
+/// provisioning, a recorded application).
+private struct Fingerprints: Hashable, Sendable {
+    private(set) var identifiers: [String] = []
+    private(set) var values: [Fingerprint] = []
+
+    subscript(identifier: String) -> Fingerprint? {
+        get {
+            let index = identifiers.boundary { $0 >= identifier }
+            return index < identifiers.count && identifiers[index] == identifier ? values[index] : nil
+        }
+        set {
+            let index = identifiers.boundary { $0 >= identifier }
+            let present = index < identifiers.count && identifiers[index] == identifier
+            switch (present, newValue) {
+            case (true, let value?): values[index] = value
+            case (true, nil):
+                identifiers.remove(at: index)
+                values.remove(at: index)
+            case (false, let value?):
+                identifiers.insert(identifier, at: index)
+                values.insert(value, at: index)
+            case (false, nil): break
+            }
+        }
+    }
+}
+
 /// A credentials fingerprint: `hmac-sha256:` and 64 lowercase hex digits (``CredentialFingerprint``) kept as
 /// its bytes, anything else (`none`) as its string.
 private enum Fingerprint: Hashable, Sendable {
-    case hmacSHA256(UInt128, UInt128)
+    /// Four words rather than two `UInt128`s, whose 16-byte alignment made each value 48 bytes, not 40.
+    case hmacSHA256(UInt64, UInt64, UInt64, UInt64)
     case other(String)
 
     private static let prefix = "hmac-sha256:"
 
     init(_ text: String) {
         let utf8 = Array(text.utf8)
-        let digits = utf8.dropFirst(Self.prefix.utf8.count)
-        guard text.hasPrefix(Self.prefix), digits.count == 64,
-            let high = Self.value(digits.prefix(32)), let low = Self.value(digits.suffix(32))
-        else {
+        guard text.hasPrefix(Self.prefix), utf8.count == Self.prefix.utf8.count + 64 else {
             self = .other(text)
             return
         }
-        self = .hmacSHA256(high, low)
+        let start = Self.prefix.utf8.count
+        var words: [UInt64] = []
+        for offset in stride(from: start, to: utf8.count, by: 16) {
+            guard let word = Self.value(utf8[offset..<offset + 16]) else {
+                self = .other(text)
+                return
+            }
+            words.append(word)
+        }
+        self = .hmacSHA256(words[0], words[1], words[2], words[3])
     }
 
-    /// 32 lowercase hex digits (the form written), else nil.
-    private static func value(_ digits: ArraySlice<UInt8>) -> UInt128? {
-        var value: UInt128 = 0
+    /// 16 lowercase hex digits (the form written), else nil.
+    private static func value(_ digits: ArraySlice<UInt8>) -> UInt64? {
+        var value: UInt64 = 0
         for digit in digits {
             let nibble: UInt8
             switch digit {
@@ -105,7 +141,7 @@ private enum Fingerprint: Hashable, Sendable {
             case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
             default: return nil
             }
-            value = value << 4 | UInt128(nibble)
+            value = value << 4 | UInt64(nibble)
         }
         return value
     }
@@ -113,12 +149,12 @@ private enum Fingerprint: Hashable, Sendable {
     var text: String {
         switch self {
         case .other(let text): return text
-        case .hmacSHA256(let high, let low):
-            func hex(_ value: UInt128) -> String {
+        case .hmacSHA256(let first, let second, let third, let fourth):
+            func hex(_ value: UInt64) -> String {
                 let digits = String(value, radix: 16)
-                return String(repeating: "0", count: 32 - digits.count) + digits
+                return String(repeating: "0", count: 16 - digits.count) + digits
             }
-            return Self.prefix + hex(high) + hex(low)
+            return Self.prefix + hex(first) + hex(second) + hex(third) + hex(fourth)
         }
     }
 }

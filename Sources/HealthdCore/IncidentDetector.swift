@@ -234,7 +234,7 @@ extension IncidentDetector.Incident {
 
 extension Array {
     /// The first index whose element satisfies `isAbove`, which must be false and then true along the array.
-    fileprivate func boundary(_ isAbove: (Element) -> Bool) -> Int {
+    package func boundary(_ isAbove: (Element) -> Bool) -> Int {
         var low = 0
         var high = count
         while low < high {

@@ -44,4 +44,20 @@ struct AppliedCredentialsTests {
         #expect(changed.applied == expected)
         #expect(changed != credentials)
     }
+
+    @Test("Many identifiers, recorded in any order and some removed, are each found, and only those")
+    func manyIdentifiers() {
+        var credentials = StateStore.AppliedCredentials(salt: "s", applied: [:])
+        let identifiers = (0..<300).map { "conn-\($0 * 7919 % 300)" }
+        for (index, identifier) in identifiers.enumerated() {
+            credentials[Self.organization, identifier] = "hmac-sha256:" + String(repeating: "0", count: 60) + String(format: "%04x", index)
+        }
+        for identifier in identifiers.prefix(100) { credentials[Self.organization, identifier] = nil }
+        for (index, identifier) in identifiers.enumerated() {
+            let expected = index < 100 ? nil : "hmac-sha256:" + String(repeating: "0", count: 60) + String(format: "%04x", index)
+            #expect(credentials[Self.organization, identifier] == expected, "\(identifier)")
+        }
+        #expect(credentials.applied.count == 200)
+        #expect(credentials[Self.organization, "conn-300"] == nil && credentials[Self.organization, ""] == nil)
+    }
 }
