@@ -15,21 +15,49 @@ package struct ConnectionRows: Sendable {
     static let states = ["PENDING", "ACTIVE", "PAUSED", "DELETED", "UNKNOWN"]
     static let unknownState = states.count - 1
 
+    /// 48 bytes, not the 96 of `Int`s and `Range<Int>`s: offsets within an organization's label bytes and
+    /// small counts fit 32 bits (a count beyond them is written clamped).
     struct Row: Sendable {
-        /// `organization_id="…",connection_id="…",identifier="…",vendor="…"` in the segment's `bytes`.
-        var labels: Range<Int>
-        /// `,health_name="…",resolution_owner="…"` in the segment's `bytes`; empty without health.
-        var reason: Range<Int>
+        /// Where the labels start, end, and the reason labels (which follow them) end, in the segment's `bytes`.
+        private var labelStart, labelEnd, reasonEnd: UInt32
         var status: EffectiveStatus.Exported
-        var stateIndex: Int
-        var failingDetails: Int
+        private var state: UInt8
         var oauthPending: Bool
-        var transitions: Int
-        var healthChange: Date
-        var lastChange: Date
         /// Confirmed UNHEALTHY, as the exported status shows it (not while the organization is stale).
         var unhealthyConfirmed: Bool
         var flapping: Bool
+        private var details: Int32
+        private var transitionCount: Int32
+        var healthChange: Date
+        var lastChange: Date
+
+        init(
+            labels: Range<Int>, reason: Range<Int>, status: EffectiveStatus.Exported, stateIndex: Int,
+            failingDetails: Int, oauthPending: Bool, transitions: Int, healthChange: Date, lastChange: Date,
+            unhealthyConfirmed: Bool, flapping: Bool
+        ) {
+            precondition(labels.upperBound == reason.lowerBound, "reason labels follow the labels")
+            labelStart = UInt32(labels.lowerBound)
+            labelEnd = UInt32(labels.upperBound)
+            reasonEnd = UInt32(reason.upperBound)
+            self.status = status
+            state = UInt8(stateIndex)
+            details = Int32(clamping: failingDetails)
+            self.oauthPending = oauthPending
+            transitionCount = Int32(clamping: transitions)
+            self.healthChange = healthChange
+            self.lastChange = lastChange
+            self.unhealthyConfirmed = unhealthyConfirmed
+            self.flapping = flapping
+        }
+
+        /// `organization_id="…",connection_id="…",identifier="…",vendor="…"` in the segment's `bytes`.
+        var labels: Range<Int> { Int(labelStart)..<Int(labelEnd) }
+        /// `,health_name="…",resolution_owner="…"` in the segment's `bytes`; empty without health.
+        var reason: Range<Int> { Int(labelEnd)..<Int(reasonEnd) }
+        var stateIndex: Int { Int(state) }
+        var failingDetails: Int { Int(details) }
+        var transitions: Int { Int(transitionCount) }
 
         /// Whether `family`'s lines of this row and of `other` carry the same value (labels aside).
         func sameValue(as other: Row, for family: MetricsRenderer.ConnectionFamily) -> Bool {

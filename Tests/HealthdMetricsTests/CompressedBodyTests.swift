@@ -148,6 +148,9 @@ struct CompressedBodyTests {
         let body = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
         #expect(try gunzip(body.chunks) == render(input))
 
+        // A row is compact (ConnectionRows.Row): one is kept for every connection.
+        #expect(MemoryLayout<ConnectionRows.Row>.stride == 48)
+
         // A connection gone (fewer rows) compresses every family again.
         unpaused.organizations[1].state.connections[key] = nil
         var fewer = ConnectionRows(unpaused.organizations, previous: previous)
