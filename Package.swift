@@ -78,6 +78,8 @@ let package = Package(
         // Not swift-crypto: for one HMAC it compiled a second BoringSSL (NIOSSL, under AsyncHTTPClient, has
         // one), a large share of a first build.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // jemalloc's options for leen-healthd (`malloc_conf`), linked into the executable only.
+        .target(name: "CJemallocOptions"),
         // glibc's malloc.h (mallopt, malloc_trim), which the Glibc module leaves out: the daemon's allocator
         // tuning (Healthd/Allocator.swift).
         .systemLibrary(name: "CMalloc"),
@@ -145,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "leen-healthd",
             dependencies: [
-                "Healthd", "HealthdCore", "HealthdDemo", "HealthdMetrics", "LeenAPI",
+                "CJemallocOptions", "Healthd", "HealthdCore", "HealthdDemo", "HealthdMetrics", "LeenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -13,9 +13,10 @@ import Glibc
 /// polling. glibc kept a third of its heap as fragments that polls and scrapes left between long-lived
 /// state. Other programs linking these modules (the tests, the benchmarks) keep glibc, which is tuned here
 /// as before.
-enum Allocator {
+public enum Allocator {
     enum Kind: Equatable, Sendable {
-        case jemalloc(version: String)
+        /// `arenas`: jemalloc's `opt.narenas` (leen-healthd builds in two, CJemallocOptions).
+        case jemalloc(version: String, arenas: Int)
         case glibc
     }
 
@@ -31,11 +32,20 @@ enum Allocator {
         let mallctl = unsafeBitCast(symbol, to: MallCtl.self)
         var version: UnsafePointer<CChar>? = nil
         var length = MemoryLayout<UnsafePointer<CChar>?>.size
-        guard mallctl("version", &version, &length, nil, 0) == 0, let version else {
-            return .jemalloc(version: "unknown")
-        }
-        return .jemalloc(version: String(cString: version))
+        let named = mallctl("version", &version, &length, nil, 0) == 0 ? version.map { String(cString: $0) } : nil
+        var arenas: UInt32 = 0
+        length = MemoryLayout<UInt32>.size
+        let counted = mallctl("opt.narenas", &arenas, &length, nil, 0) == 0
+        return .jemalloc(version: named ?? "unknown", arenas: counted ? Int(arenas) : 0)
     }()
+
+    /// For the log: which allocator, and how it is set.
+    public static var summary: String {
+        switch current {
+        case .glibc: "glibc"
+        case .jemalloc(let version, let arenas): "jemalloc \(version), \(arenas) arenas"
+        }
+    }
 
     /// Sets the allocator up for a long-lived daemon; made first thing, before threads allocate.
     ///

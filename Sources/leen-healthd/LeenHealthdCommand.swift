@@ -1,4 +1,5 @@
 import ArgumentParser
+import CJemallocOptions
 import Foundation
 import Healthd
 import HealthdCore
@@ -95,6 +96,8 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         DaemonRunner.bootstrapLogging(level: logLevel)
         let logger = Logger(label: "leen-healthd")
+        logger.debug(
+            "memory allocator: \(Allocator.summary) (built-in options \(String(cString: leen_jemalloc_options())))")
         do {
             try await DaemonRunner.run(
                 configPath: options.config, listen: listenAddress.map { $0 == "off" ? .off : .address($0) },
