@@ -43,6 +43,12 @@ struct AppliedCredentialsTests {
         expected["new-org/n"] = real
         #expect(changed.applied == expected)
         #expect(changed != credentials)
+
+        // Removing what was added gives back an equal value.
+        var removed = credentials
+        removed[OrganizationID(rawValue: "new-org"), "n"] = real
+        removed[OrganizationID(rawValue: "new-org"), "n"] = nil
+        #expect(removed == credentials)
     }
 
     @Test("Many identifiers, recorded in any order and some removed, are each found, and only those")
