@@ -59,20 +59,34 @@ package struct ConnectionRows: Sendable {
         var failingDetails: Int { Int(details) }
         var transitions: Int { Int(transitionCount) }
 
+        /// The number `family` writes for this row (for a one-hot set, the member's index); 0 for the families
+        /// that write labels or times (``time(_:)``). With ``time(_:)``, the one mapping from a family to the
+        /// row's fields: the lines (``MetricsRenderer/writeLines(_:of:into:)``) and ``sameValue(as:for:)`` read it.
+        func integer(_ family: MetricsRenderer.ConnectionFamily) -> Int {
+            switch family {
+            case .healthy: status == .healthy ? 1 : 0
+            case .status: MetricsRenderer.OneHotEnds.index(status)
+            case .state: stateIndex
+            case .failingDetails: failingDetails
+            case .oauthPending: oauthPending ? 1 : 0
+            case .transitions: transitions
+            case .unhealthyConfirmed: unhealthyConfirmed ? 1 : 0
+            case .flapping: flapping ? 1 : 0
+            case .reason, .healthChange, .lastChange: 0
+            }
+        }
+
+        /// The time `family` writes for this row (`healthChange` or `lastChange`).
+        func time(_ family: MetricsRenderer.ConnectionFamily) -> Date {
+            family == .healthChange ? healthChange : lastChange
+        }
+
         /// Whether `family`'s lines of this row and of `other` carry the same value (labels aside).
         func sameValue(as other: Row, for family: MetricsRenderer.ConnectionFamily) -> Bool {
             switch family {
-            case .healthy: (status == .healthy) == (other.status == .healthy)
-            case .status: status == other.status
             case .reason: reason.isEmpty == other.reason.isEmpty
-            case .state: stateIndex == other.stateIndex
-            case .failingDetails: failingDetails == other.failingDetails
-            case .oauthPending: oauthPending == other.oauthPending
-            case .transitions: transitions == other.transitions
-            case .healthChange: healthChange == other.healthChange
-            case .lastChange: lastChange == other.lastChange
-            case .unhealthyConfirmed: unhealthyConfirmed == other.unhealthyConfirmed
-            case .flapping: flapping == other.flapping
+            case .healthChange, .lastChange: time(family) == other.time(family)
+            default: integer(family) == other.integer(family)
             }
         }
     }

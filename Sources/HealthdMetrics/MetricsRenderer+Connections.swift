@@ -104,8 +104,7 @@ extension MetricsRenderer {
         }
 
         switch family {
-        case .healthy: integers { $0.status == .healthy ? 1 : 0 }
-        case .status: oneHot(OneHotEnds.status) { OneHotEnds.index($0.status) }
+        case .status: oneHot(OneHotEnds.status) { $0.integer(.status) }
         case .reason:
             lines(linesPerRow: 1) { cursor, row, start in
                 guard !row.reason.isEmpty else { return }
@@ -113,14 +112,10 @@ extension MetricsRenderer {
                 cursor.copy(UnsafeRawBufferPointer(rebasing: start.labels[row.reason]))
                 cursor.close(1)
             }
-        case .state: oneHot(OneHotEnds.state, optionalFrom: ConnectionRows.unknownState) { $0.stateIndex }
-        case .failingDetails: integers { $0.failingDetails }
-        case .oauthPending: integers { $0.oauthPending ? 1 : 0 }
-        case .transitions: integers { $0.transitions }
-        case .healthChange: timestamps { $0.healthChange }
-        case .lastChange: timestamps { $0.lastChange }
-        case .unhealthyConfirmed: integers { $0.unhealthyConfirmed ? 1 : 0 }
-        case .flapping: integers { $0.flapping ? 1 : 0 }
+        case .state: oneHot(OneHotEnds.state, optionalFrom: ConnectionRows.unknownState) { $0.integer(.state) }
+        case .healthChange, .lastChange: timestamps { $0.time(family) }
+        case .healthy, .failingDetails, .oauthPending, .transitions, .unhealthyConfirmed, .flapping:
+            integers { $0.integer(family) }
         }
     }
 
