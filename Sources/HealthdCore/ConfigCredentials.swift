@@ -105,7 +105,7 @@ extension ConfigurationDecoder {
                 context.report("missing field '\(field)', which \(vendor) requires", keyPath: path, at: node)
             }
         }
-        return DecodedCredentials(template: template)
+        return DecodedCredentials(template: context.shared(template))
     }
 
     /// The vendor's documented credential fields; for AWS vendors whose `aws.type` is given and is not

@@ -380,6 +380,26 @@ struct ConfigParserTests {
         #expect(parsed.secretReferences.map(\.line) == [3, 7, 7])
     }
 
+    /// Equal credentials, by alias or written out twice, are held once; different ones stay apart. Seen in
+    /// the enum's bits: an indirect enum is a reference to its box.
+    @Test func equalCredentialTemplatesShareOneCopy() throws {
+        let yaml = configYAML(
+            connections: """
+                      - {identifier: a, vendor: GITHUB, credentials: &shared {token: {credential: gh}}}
+                      - {identifier: b, vendor: GITHUB, credentials: *shared}
+                      - {identifier: c, vendor: GITHUB, credentials: {token: {credential: gh}}}
+                      - {identifier: d, vendor: GITHUB, credentials: {token: {credential: other}}}
+                """)
+        let configuration = try ConfigParser.parse(yaml, path: "t.yaml")
+        let templates = configuration.organizations[0].connections.map { $0.credentials! }
+        func bits(_ template: CredentialTemplate) -> [UInt8] { withUnsafeBytes(of: template) { Array($0) } }
+        #expect(MemoryLayout<CredentialTemplate>.size == MemoryLayout<UnsafeRawPointer>.size)
+        #expect(bits(templates[0]) == bits(templates[1]))
+        #expect(bits(templates[0]) == bits(templates[2]))
+        #expect(bits(templates[0]) != bits(templates[3]))
+        #expect(templates[3] == .object(["token": .secret(.credential("other"))]))
+    }
+
     @Test func snykTakesCredentialsOrNone() {
         let with = "      - {identifier: s, vendor: SNYK, credentials: {base_url: https://app.us.snyk.io}}"
         let without = "      - {identifier: s, vendor: SNYK}"
