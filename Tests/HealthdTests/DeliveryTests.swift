@@ -251,6 +251,22 @@ struct DeliveryTests {
         #expect(outbox.next().map { _ in true } == nil)
     }
 
+    @Test("An organization's file name keeps letters, digits and hyphens, and replaces anything else")
+    func organizationFileNames() {
+        let cases: [(String, String)] = [
+            ("c15c0289-ec2d-4a91-a7ec-8e65a18debbe", "c15c0289-ec2d-4a91-a7ec-8e65a18debbe.json"),
+            ("ORG-42", "ORG-42.json"),
+            ("a/b.c d", "a_b_c_d.json"),
+            ("..", "__.json"),
+            ("café-ß", "café-ß.json"),
+            ("x\u{0}y_", "x_y_.json"),
+        ]
+        for (id, name) in cases { #expect(StateStore.fileName(OrganizationID(id)) == name, "\(id)") }
+        let store = StateStore(directory: "/var/lib/leen-healthd")
+        #expect(store.organizationFile(OrganizationID("o-1")) == "/var/lib/leen-healthd/organizations/o-1.json")
+        #expect(store.organizationsDirectory.path == "/var/lib/leen-healthd/organizations")
+    }
+
     @Test("A corrupt or unknown-version state file is moved aside, reported once, and its organization starts afresh")
     func unusableStateFilesAreSetAside() async throws {
         try await withDirectory { directory in
