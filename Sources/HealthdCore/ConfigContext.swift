@@ -47,8 +47,8 @@ final class ConfigContext {
     init(path: String) { self.path = path }
 
     /// `template`, or an equal one decoded before, so that connections with the same credentials (a YAML
-    /// alias, or the same files written out again) hold one copy: at 100,000 connections the templates
-    /// were about 11 MB of the daemon's heap, one dictionary per connection.
+    /// alias, or the same files written out again) hold one copy: with one per connection, the templates took
+    /// 20 MB of the daemon's heap at 100,000 connections (jemalloc's allocated bytes, 243 MB before, 222 after).
     func shared(_ template: CredentialTemplate) -> CredentialTemplate {
         templates.insert(template).memberAfterInsert
     }
