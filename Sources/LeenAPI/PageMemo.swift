@@ -22,16 +22,26 @@ public final class PageMemo: Sendable {
         var count: Int
     }
 
-    /// Every connection of a page names its organization (id and name): decoded items take the first item's
-    /// strings, so that the memo and the states made from it keep one copy of each per page, not one per
-    /// connection (about 150 bytes each, at 100,000 connections).
-    struct SharedOrganization {
+    /// Strings that most items of a page repeat, held once per page by the items decoded from it (and by
+    /// the states made from them), not once per connection: the organization's id and name (about 150 bytes
+    /// each, at 100,000 connections), and the health's description, one of a few sentences ("Connection is
+    /// healthy", 21 bytes, too long for a string's inline storage: 63 bytes per connection in a heap profile
+    /// at 10k).
+    struct SharedStrings {
         var id: OrganizationID?
         var name: String?
+        var descriptions: [String: String] = [:]
 
         mutating func share(_ item: inout Item) {
             if let id, item.organizationID == id { item.organizationID = id } else { id = item.organizationID }
             if let name, item.organizationName == name { item.organizationName = name } else { name = item.organizationName }
+            if let description = item.health?.description {
+                if let kept = descriptions[description] {
+                    item.health?.description = kept
+                } else {
+                    descriptions[description] = description
+                }
+            }
         }
     }
 
@@ -109,7 +119,7 @@ public final class PageMemo: Sendable {
             var page = Page<Item>(items: [])
             page.items.reserveCapacity(structure.elements.count)
             var decoded: [(Key, Item)] = []
-            var shared = SharedOrganization()
+            var shared = SharedStrings()
             var fresh = 0
             let keys = structure.elements.map { range in
                 let element = UnsafeRawBufferPointer(rebasing: bytes[range])

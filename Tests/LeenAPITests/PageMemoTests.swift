@@ -108,4 +108,24 @@ struct PageMemoTests {
         _ = try memo.decode(page(items))
         #expect(memo.itemsDecoded == 12)
     }
+
+    @Test("Decoded items of a page share one copy of the strings they repeat")
+    func repeatedStringsAreHeldOnce() throws {
+        func storage(_ text: String?) -> UnsafeRawPointer? {
+            text?.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
+        }
+        let other = Self.connection(4).replacingOccurrences(of: #"d \"quoted\" [x] {y}"#, with: "another description here")
+        let body = #"{"items":[\#(Self.connection(1)),\#(Self.connection(2)),\#(Self.connection(3)),\#(other)]}"#
+        let items = try PageMemo().decode(Data(body.utf8)).items
+        #expect(items == (try JSONDecoder().decode(Page<Connection>.self, from: Data(body.utf8)).items))
+        let descriptions = items.map { $0.health?.description }
+        #expect(descriptions[0] == #"d "quoted" [x] {y}"#)
+        #expect(descriptions[3] == "another description here")
+        #expect(storage(descriptions[0]) != nil)
+        #expect(storage(descriptions[1]) == storage(descriptions[0]))
+        #expect(storage(descriptions[2]) == storage(descriptions[0]))
+        #expect(storage(descriptions[3]) != storage(descriptions[0]))
+        let organizationIDs = items.map(\.organizationID.rawValue)
+        #expect(Set(organizationIDs.map(storage)).count == 1)
+    }
 }
