@@ -217,7 +217,7 @@ extension StateFileReader {
         var oauthAuthorizeURL: String?
         try object { reader, key throws(Mismatch) in
             switch key {
-            case "organizationID": try Self.once(&organizationID, OrganizationID(reader.string()))
+            case "organizationID": try Self.once(&organizationID, OrganizationID(reader.repeatedString()))
             case "connectionID": try Self.once(&connectionID, ConnectionID(reader.string()))
             case "identifier": try Self.once(&identifier, reader.string())
             case "vendor": try Self.once(&vendor, Vendor(decoded: reader.string()))
@@ -246,7 +246,7 @@ extension StateFileReader {
             case "status": try Self.once(&status, HealthStatus(decoded: reader.string()))
             case "name": try Self.once(&name, HealthName(decoded: reader.string()))
             case "resolutionOwner": try Self.once(&resolutionOwner, ResolutionOwner(decoded: reader.string()))
-            case "description": try Self.once(&description, reader.string())
+            case "description": try Self.once(&description, reader.repeatedString())
             case "details": try Self.once(&details, reader.array { reader throws(Mismatch) in try reader.detail() })
             default: throw Mismatch()
             }

@@ -19,6 +19,8 @@ struct StateFileReader {
 
     private let bytes: UnsafeRawBufferPointer
     private var position = 0
+    /// Strings read by ``repeatedString()``, each kept once per file.
+    private var repeated: [String: String] = [:]
 
     private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -112,6 +114,16 @@ struct StateFileReader {
     }
 
     mutating func string() throws(Mismatch) -> String { try Self.string(rawString()) }
+
+    /// A string that many values of a file repeat (each connection's organization id, the health's
+    /// description): read once, then shared, so a restored state holds one copy per file rather than one per
+    /// connection, as a polled one does (`PageMemo`). At most 64 different strings are kept for sharing.
+    mutating func repeatedString() throws(Mismatch) -> String {
+        let text = try string()
+        if let kept = repeated[text] { return kept }
+        if repeated.count < 64 { repeated[text] = text }
+        return text
+    }
 
     /// A date as `JSONEncoder`'s `.iso8601` writes a whole second (`2026-12-01T07:34:32Z`), in the years
     /// 1970 to 9999; any other spelling gives up (and is `JSONDecoder`'s to judge).

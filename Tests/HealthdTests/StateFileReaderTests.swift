@@ -71,6 +71,32 @@ struct StateFileReaderTests {
         }
     }
 
+    @Test("connections read from one file share one copy of their organization id and health description")
+    func repeatedStringsAreHeldOnce() throws {
+        func storage(_ text: String?) -> UnsafeRawPointer? {
+            text?.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
+        }
+        var state = OrganizationState()
+        for (index, description) in ["Connection is healthy", "Connection is healthy", "Vendor returned errors"].enumerated() {
+            var tracked = StateFileJSONTests.full()
+            tracked.observation.organizationID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+            tracked.observation.health?.description = description
+            state.connections["c\(index)"] = tracked
+        }
+        let file = try OrganizationFileEncoder.encode(
+            state, delivery: StateStore.Delivery(), for: "3c90c3cc-0d44-4b50-8888-8dd25736052a")
+        try Self.checkOrganization(file)
+        let read = try #require(StateStore.OrganizationFile.readByHand(file)).state
+        let observations = ["c0", "c1", "c2"].compactMap { read.connections[$0]?.observation }
+        #expect(observations.count == 3)
+        let descriptions = observations.map { $0.health?.description }
+        #expect(descriptions == ["Connection is healthy", "Connection is healthy", "Vendor returned errors"])
+        #expect(storage(descriptions[0]) != nil)
+        #expect(storage(descriptions[1]) == storage(descriptions[0]))
+        #expect(storage(descriptions[2]) != storage(descriptions[0]))
+        #expect(Set(observations.map { storage($0.organizationID.rawValue) }).count == 1)
+    }
+
     @Test("reads the organization files of the fuzz corpus, which daemons wrote, as JSONDecoder does")
     func corpusFiles() throws {
         // Version 1 (no delivery) and a file with unsent events among them.
