@@ -193,7 +193,13 @@ struct ConfigurationDecoder {
             context.reportExpected("a list", keyPath: keyPath, found: node)
             return nil
         }
-        return sequence.enumerated().compactMap { index, item in decode(item, ConfigContext.index(keyPath, index)) }
+        // Sized once: grown by appending, a list of 100 connections held room for 128 for the daemon's life.
+        var items: [Item] = []
+        items.reserveCapacity(sequence.count)
+        for (index, item) in sequence.enumerated() {
+            if let decoded = decode(item, ConfigContext.index(keyPath, index)) { items.append(decoded) }
+        }
+        return items
     }
 
     private func organizations(_ node: Node, keyPath: String) -> [OrganizationConfig]? {

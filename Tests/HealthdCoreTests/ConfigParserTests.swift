@@ -400,6 +400,16 @@ struct ConfigParserTests {
         #expect(templates[3] == .object(["token": .secret(.credential("other"))]))
     }
 
+    /// The declared connections are kept for the daemon's life: their array is sized to the list, not grown
+    /// by appending (which left room for 128 of 100).
+    @Test func connectionListsAreSizedToTheirItems() throws {
+        let connections = (1...100).map { "      - {identifier: c\($0), vendor: SNYK}" }.joined(separator: "\n")
+        let configuration = try ConfigParser.parse(configYAML(connections: connections), path: "t.yaml")
+        let kept = configuration.organizations[0].connections
+        #expect(kept.count == 100)
+        #expect(kept.capacity < 110, "capacity \(kept.capacity)")
+    }
+
     @Test func snykTakesCredentialsOrNone() {
         let with = "      - {identifier: s, vendor: SNYK, credentials: {base_url: https://app.us.snyk.io}}"
         let without = "      - {identifier: s, vendor: SNYK}"
