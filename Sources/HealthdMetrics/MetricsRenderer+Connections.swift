@@ -28,7 +28,7 @@ extension MetricsRenderer {
         }
     }
 
-    /// One line's start: `name{` and the row's labels, from its segment's bytes.
+    /// One line's start: `name{` with the segment's label prefix, and the row's labels, from its segment's bytes.
     struct LineStart {
         let open: UnsafeRawBufferPointer
         let labels: UnsafeRawBufferPointer
@@ -57,6 +57,7 @@ extension MetricsRenderer {
             var open = Array((family.metric.name + "{").utf8)
             // Rows always have labels, so the shared ones (if any) are followed by a comma.
             if !writer.sharedLabels.isEmpty { open += writer.sharedLabels + [UInt8(ascii: ",")] }
+            open += segment.prefix
             let perRow = linesPerRow * (open.count + segment.longestLabels + 48)
             open.withUnsafeBytes { open in
                 segment.bytes.withUnsafeBytes { labels in

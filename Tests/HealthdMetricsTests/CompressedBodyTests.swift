@@ -150,6 +150,11 @@ struct CompressedBodyTests {
 
         // A row is compact (ConnectionRows.Row): one is kept for every connection.
         #expect(MemoryLayout<ConnectionRows.Row>.stride == 48)
+        // The organization's id starts every row's labels and is kept once, in the segment's prefix.
+        let segment = changed.segments[1]
+        let id = Array(segment.id.rawValue.utf8)
+        #expect(segment.prefix == Array("organization_id=\"\(segment.id.rawValue)\",connection_id=\"".utf8))
+        #expect(!segment.bytes.indices.contains { segment.bytes[$0...].starts(with: id) }, "the id is not in the rows' bytes")
 
         // A connection gone (fewer rows) compresses every family again.
         unpaused.organizations[1].state.connections[key] = nil
