@@ -51,7 +51,8 @@ package struct ConnectionRows: Sendable {
             self.flapping = flapping
         }
 
-        /// `…",identifier="…",vendor="…"` in the segment's `bytes`: the labels after the segment's ``Segment/prefix``.
+        /// The connection id's value, then `",identifier="…",vendor="…"`, in the segment's `bytes`: the labels
+        /// after the segment's ``Segment/prefix``.
         var labels: Range<Int> { Int(labelStart)..<Int(labelEnd) }
         /// `,health_name="…",resolution_owner="…"` in the segment's `bytes`; empty without health.
         var reason: Range<Int> { Int(labelEnd)..<Int(reasonEnd) }
