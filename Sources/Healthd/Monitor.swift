@@ -371,19 +371,23 @@ public actor Monitor {
                 files.append((stream, state, StateStore.Delivery(stream: eventStream, outbox: unsent)))
             }
         }
-        for (stream, state, delivery) in files { await save(stream, state: state, delivery: delivery) }
+        // Whole files, without logs, so that the next start reads each organization's file alone.
+        for (stream, state, delivery) in files { await save(stream, state: state, delivery: delivery, compact: true) }
     }
 
-    /// Encodes and writes a stream's file on the blocking-I/O thread; false, with the error logged, when it
-    /// cannot be written.
+    /// Encodes and writes a stream's file on the blocking-I/O thread (``StateStore/save(_:delivery:for:compact:)``);
+    /// false, with the error logged, when it cannot be written.
     @discardableResult
-    private func save(_ stream: Outbox.Stream, state: OrganizationState?, delivery: StateStore.Delivery) async -> Bool {
+    private func save(
+        _ stream: Outbox.Stream, state: OrganizationState?, delivery: StateStore.Delivery, compact: Bool = false
+    ) async -> Bool {
         let (store, logger) = (store, logger)
         return await io.run { () -> Bool in
             do {
                 switch stream {
                 case .daemon: try store.saveDaemon(delivery)
-                case .organization(let id): try store.save(state ?? OrganizationState(), delivery: delivery, for: id)
+                case .organization(let id):
+                    try store.save(state ?? OrganizationState(), delivery: delivery, for: id, compact: compact)
                 }
                 return true
             } catch {

@@ -9,10 +9,11 @@ import LeenAPI
 extension StateFileReader {
     mutating func organizationFile() throws(Mismatch) -> StateStore.OrganizationFile {
         var version: Int?, organizationID: OrganizationID?, state: OrganizationState?
-        var delivery: StateStore.Delivery?
+        var delivery: StateStore.Delivery?, log: String?
         try object { reader, key throws(Mismatch) in
             switch key {
             case "version": try Self.once(&version, reader.int())
+            case "log": try Self.once(&log, reader.string())
             case "organizationID": try Self.once(&organizationID, OrganizationID(reader.string()))
             case "state": try Self.once(&state, reader.organizationState())
             case "delivery": try Self.once(&delivery, reader.delivery())
@@ -21,7 +22,26 @@ extension StateFileReader {
         }
         // No delivery is version 1's form, which reads as nil.
         guard let version, let organizationID, let state else { throw Mismatch() }
-        return StateStore.OrganizationFile(version: version, organizationID: organizationID, state: state, delivery: delivery)
+        return StateStore.OrganizationFile(
+            version: version, organizationID: organizationID, state: state, delivery: delivery, log: log)
+    }
+
+    /// A line of an organization's log.
+    mutating func changeRecord() throws(Mismatch) -> ChangeRecord {
+        var log: String?, record: Int?, state: OrganizationState?, removed: [String]?
+        var delivery: StateStore.Delivery?
+        try object { reader, key throws(Mismatch) in
+            switch key {
+            case "log": try Self.once(&log, reader.string())
+            case "record": try Self.once(&record, reader.int())
+            case "state": try Self.once(&state, reader.organizationState())
+            case "removed": try Self.once(&removed, reader.array { reader throws(Mismatch) in try reader.string() })
+            case "delivery": try Self.once(&delivery, reader.delivery())
+            default: throw Mismatch()
+            }
+        }
+        guard let log, let record, let state, let removed, let delivery else { throw Mismatch() }
+        return ChangeRecord(log: log, record: record, state: state, removed: removed, delivery: delivery)
     }
 
     mutating func appliedCredentials() throws(Mismatch) -> StateStore.AppliedCredentials {

@@ -3,16 +3,28 @@ import HealthdCore
 import LeenAPI
 import Synchronization
 
-/// The state directory: one file per organization (`organizations/<id>.json`, written after each of its
-/// polls: its state, its event stream and its unsent events), `daemon.json` (the daemon's own event stream
-/// and unsent events) and `credentials.json` (the salted hashes of the credentials last applied, never the
-/// secrets).
+/// The state directory: one file per organization (`organizations/<id>.json`: its state, its event stream
+/// and its unsent events) with its log (`organizations/<id>.log`: what each poll changed since the file was
+/// written), `daemon.json` (the daemon's own event stream and unsent events) and `credentials.json` (the
+/// salted hashes of the credentials last applied, never the secrets).
 ///
-/// One file per organization rather than one for everything: a poll rewrites only its own organization
-/// (a few KiB), so persisting after every poll stays cheap with a thousand organizations.
-/// Every write is atomic: a temporary file in the same directory, fsync, rename, fsync of the directory.
+/// One file per organization rather than one for everything: a poll writes only its own organization, so
+/// persisting after every poll stays cheap with a thousand organizations. A poll's write appends a record
+/// of what changed to the log and `fdatasync`s it (``OrganizationLog``); once the records outgrow half the
+/// file, the file is written again in full and the log removed. Full writes are atomic: a temporary file in
+/// the same directory, fsync, rename, fsync of the directory. A record cut short by a crash was never
+/// committed (its events were not sent) and is ignored when the log is read.
 public struct StateStore: Sendable {
     public let directory: URL
+
+    /// What was last written for each organization, for the next write to append to; only the blocking-I/O
+    /// thread writes, so the lock is never contended. Empty at start: each organization's first write
+    /// replaces its file, which also drops a record a crash cut short.
+    private let written = WrittenOrganizations()
+
+    final class WrittenOrganizations: Sendable {
+        let logs = Mutex<[OrganizationID: OrganizationLog]>([:])
+    }
 
     /// ``organizationsDirectory``'s path, made once: building a `URL` for every poll's write took 0.7% of
     /// the daemon's CPU at 100k connections (perf).
@@ -29,6 +41,11 @@ public struct StateStore: Sendable {
     func organizationFile(_ organization: OrganizationID) -> String {
         organizationsPath + "/" + Self.fileName(organization)
     }
+    /// The path of an organization's log.
+    func logFile(_ organization: OrganizationID) -> String {
+        Self.logPath(forFile: organizationFile(organization))
+    }
+    static func logPath(forFile path: String) -> String { String(path.dropLast(".json".count)) + ".log" }
     var credentialsFile: URL { directory.appendingPathComponent("credentials.json") }
     var daemonFile: URL { directory.appendingPathComponent("daemon.json") }
 
@@ -45,12 +62,16 @@ public struct StateStore: Sendable {
     }
 
     /// One organization's file, as read (``OrganizationFileEncoder`` writes it). Version 1 (before the
-    /// outbox) had no `delivery`: it reads as a new stream with nothing unsent.
+    /// outbox) had no `delivery`: it reads as a new stream with nothing unsent. Version 2 had no `log`: no
+    /// log follows it. Version 3 is version 2 with `log`; a build that reads only 1...2 sets it aside rather
+    /// than miss the records of its log.
     struct OrganizationFile: VersionedStateFile {
-        var version = 2
+        var version = 3
         var organizationID: OrganizationID
         var state: OrganizationState
         var delivery: Delivery?
+        /// The ``OrganizationLog/token`` that this file's log records carry.
+        var log: String?
 
         static func readByHand(_ data: Data) -> Self? {
             StateFileReader.read(data) { reader throws(StateFileReader.Mismatch) in try reader.organizationFile() }
@@ -119,26 +140,88 @@ public struct StateStore: Sendable {
             throw StateError(path: organizationsDirectory.path, reason: error.localizedDescription)
         }
         let organizationFiles = files.filter { $0.pathExtension == "json" }.sorted { $0.path < $1.path }
+        let logs = Set(files.filter { $0.pathExtension == "log" }.map(\.path))
         // Read and decoded on every core at once (each file on its own): JSONDecoder over the files was most
         // of a restart at 100k connections (perf). What cannot be used is then handled in file order.
         let attempts = Mutex([Result<OrganizationFile, LoadFailure>?](repeating: nil, count: organizationFiles.count))
         DispatchQueue.concurrentPerform(iterations: organizationFiles.count) { index in
-            let attempt = Self.attempt(OrganizationFile.self, from: organizationFiles[index], versions: Self.organizationVersions)
+            let file = organizationFiles[index]
+            let log = Self.logPath(forFile: file.path)
+            let attempt = Self.attemptOrganization(file, log: logs.contains(log) ? URL(fileURLWithPath: log) : nil)
             attempts.withLock { $0[index] = attempt }
         }
         var result: [OrganizationID: StoredOrganization] = [:]
         for (file, attempt) in zip(organizationFiles, attempts.withLock { $0 }) {
-            guard let decoded = try handle(attempt!, from: file, unusable: unusable, setAside: &setAside) else { continue }
+            let moved = setAside.count
+            guard let decoded = try handle(attempt!, from: file, unusable: unusable, setAside: &setAside) else {
+                // The log goes with its file: its records mean nothing without it.
+                let log = URL(fileURLWithPath: Self.logPath(forFile: file.path))
+                if setAside.count > moved, logs.contains(log.path) {
+                    try setAside.append(moveAside(log, reason: "its organization's file was set aside"))
+                }
+                continue
+            }
             result[decoded.organizationID] = StoredOrganization(
                 state: decoded.state, delivery: decoded.delivery ?? Delivery())
         }
         return result
     }
 
+    /// An organization's file read and decoded, with its log's records applied; pure, so files can be tried
+    /// at once.
+    static func attemptOrganization(_ file: URL, log: URL?) -> Result<OrganizationFile, LoadFailure> {
+        let attempt = attempt(OrganizationFile.self, from: file, versions: organizationVersions)
+        guard case .success(var decoded) = attempt, let log else { return attempt }
+        do {
+            try applyLog(Data(contentsOf: log), to: &decoded, path: log.path)
+            return .success(decoded)
+        } catch let error as StateError {
+            return .failure(.unusable(problem: error.reason))
+        } catch {
+            return .failure(.unreadable(StateError(path: log.path, reason: "cannot read: \(error.localizedDescription)")))
+        }
+    }
+
+    /// Applies the records of an organization's log (its bytes) to its file, in order. Lines of another
+    /// file (a crash between a file's replacement and its log's removal) are skipped, and bytes after the
+    /// last newline (a record a crash cut short, never committed) ignored; a complete line that cannot be
+    /// read, or a record out of order, makes the organization unusable (a ``StateError`` naming `path`).
+    static func applyLog(_ data: Data, to file: inout OrganizationFile, path: String) throws {
+        // Files before version 3 have no log.
+        guard let token = file.log else { return }
+        var state = file.state
+        var delivery = file.delivery ?? Delivery()
+        var applied = 0
+        var start = data.startIndex
+        var line = 0
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        while let newline = data[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            let bytes = data[start..<newline]
+            start = newline + 1
+            line += 1
+            guard
+                let record = StateFileReader.read(bytes, { reader throws(StateFileReader.Mismatch) in try reader.changeRecord() })
+                    ?? (try? decoder.decode(ChangeRecord.self, from: bytes))
+            else {
+                throw StateError(path: path, reason: "line \(line) of the log is unreadable")
+            }
+            guard record.log == token else { continue }
+            guard record.record == applied + 1 else {
+                throw StateError(path: path, reason: "line \(line) of the log is record \(record.record), after record \(applied)")
+            }
+            record.apply(to: &state, delivery: &delivery)
+            applied += 1
+        }
+        file.state = state
+        file.delivery = delivery
+    }
+
     /// An organization's file, from its bytes: the organization it is for and what it holds, or a
     /// ``StateError`` naming `path`. Pure, so the fuzz targets (`Fuzz/`) read files as the daemon does.
-    public static func readOrganization(_ data: Data, path: String) throws -> (OrganizationID, StoredOrganization) {
-        let file = try read(OrganizationFile.self, from: data, path: path, versions: organizationVersions)
+    public static func readOrganization(_ data: Data, log: Data? = nil, path: String) throws -> (OrganizationID, StoredOrganization) {
+        var file = try read(OrganizationFile.self, from: data, path: path, versions: organizationVersions)
+        if let log { try applyLog(log, to: &file, path: logPath(forFile: path)) }
         return (file.organizationID, StoredOrganization(state: file.state, delivery: file.delivery ?? Delivery()))
     }
 
@@ -152,15 +235,43 @@ public struct StateStore: Sendable {
         try read(AppliedCredentials.self, from: data, path: path, versions: 1...1)
     }
 
-    /// The organization file's versions this build reads (1: before the outbox).
-    static let organizationVersions = 1...2
+    /// The organization file's versions this build reads (1: before the outbox; 2: before the log).
+    static let organizationVersions = 1...3
 
-    /// Writes an organization's state with its stream and unsent events, in one atomic replacement: the
-    /// commit point of a poll.
-    public func save(_ state: OrganizationState, delivery: Delivery, for organization: OrganizationID) throws {
-        try AtomicFile.write(
-            OrganizationFileEncoder.encode(state, delivery: delivery, for: organization),
-            to: organizationFile(organization))
+    /// Writes an organization's state with its stream and unsent events, durably, before returning: the
+    /// commit point of a poll. Appends what changed to the organization's log when it can, else (the first
+    /// write of this process, a new stream, records past the ``OrganizationLog/budget``, a failed write
+    /// before, or `compact`) replaces its file and removes the log.
+    public func save(
+        _ state: OrganizationState, delivery: Delivery, for organization: OrganizationID, compact: Bool = false
+    ) throws {
+        let last = written.logs.withLock { $0.removeValue(forKey: organization) }
+        // Until this write succeeds the organization has nothing to append to: a failed write replaces the
+        // file next time.
+        if !compact, var log = last, let change = log.change(to: state, delivery: delivery) {
+            let line = try OrganizationFileEncoder.encode(change)
+            if log.admits(line.count) {
+                try AtomicFile.append(line, to: logFile(organization), creating: log.records == 0)
+                log.appended(change, bytes: line.count, state: state, delivery: delivery)
+                written.logs.withLock { $0[organization] = log }
+                return
+            }
+        }
+        let token = OrganizationLog.newToken()
+        let file = try OrganizationFileEncoder.encode(state, delivery: delivery, for: organization, log: token)
+        try AtomicFile.write(file, to: organizationFile(organization))
+        // After the rename, so the records it holds are never without the file that has them. Left there
+        // (by a crash) they are skipped: they carry the old file's token. One that cannot be removed
+        // fails the write, which is tried again, since records appended after it would follow its end.
+        if last.map({ $0.records > 0 }) ?? true {
+            let log = logFile(organization)
+            if unlink(log) != 0, errno != ENOENT {
+                throw StateError(path: log, reason: String(cString: strerror(errno)))
+            }
+        }
+        written.logs.withLock {
+            $0[organization] = OrganizationLog(token: token, fileBytes: file.count, state: state, stream: delivery.stream)
+        }
     }
 
     public func loadDaemon(unusable: Unusable = .fail, setAside: inout [SetAside]) throws -> Delivery {
@@ -175,8 +286,12 @@ public struct StateStore: Sendable {
 
     /// Forgets an organization no longer in the config.
     public func remove(_ organization: OrganizationID) throws {
-        let file = organizationFile(organization)
-        if FileManager.default.fileExists(atPath: file) { try FileManager.default.removeItem(atPath: file) }
+        written.logs.withLock { _ = $0.removeValue(forKey: organization) }
+        // The log first: a log left without its file is ignored, a file without its log would be read
+        // without its last changes.
+        for file in [logFile(organization), organizationFile(organization)] where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.removeItem(atPath: file)
+        }
     }
 
     /// Without a usable file, a new salt and nothing applied: provisioning then adopts what exists.
@@ -315,19 +430,24 @@ public struct StateStore: Sendable {
         case .skip:
             return nil
         case .setAside:
-            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-            let target = setAsideDirectory.appendingPathComponent("\(file.lastPathComponent).\(stamp)")
-            do {
-                try FileManager.default.createDirectory(
-                    at: setAsideDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
-                try FileManager.default.moveItem(at: file, to: target)
-            } catch {
-                throw StateError(path: file.path, reason: "\(problem); cannot move it aside: \(error.localizedDescription)")
-            }
-            setAside.append(SetAside(path: file.path, movedTo: target.path, reason: problem))
+            setAside.append(try moveAside(file, reason: problem))
             return nil
         }
+    }
+
+    /// Moves `file` to `set-aside/`, its name stamped with the time.
+    func moveAside(_ file: URL, reason: String) throws -> SetAside {
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let target = setAsideDirectory.appendingPathComponent("\(file.lastPathComponent).\(stamp)")
+        do {
+            try FileManager.default.createDirectory(
+                at: setAsideDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
+            try FileManager.default.moveItem(at: file, to: target)
+        } catch {
+            throw StateError(path: file.path, reason: "\(reason); cannot move it aside: \(error.localizedDescription)")
+        }
+        return SetAside(path: file.path, movedTo: target.path, reason: reason)
     }
 
     /// A decoding error's path and kind, without the offending value.
@@ -361,8 +481,46 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(path): \(reason)" }
 }
 
-/// Crash-safe replacement of a file's contents.
+/// Crash-safe replacement of a file's contents, and appends.
 public enum AtomicFile {
+    /// Appends `data` to the file at `path` and `fdatasync`s it; with `creating`, makes the file first
+    /// (mode 0600, emptied if it was there) and `fsync`s it and its directory, so that its name survives a
+    /// crash too. A failure may leave part of `data` at the end: the caller must not append after it.
+    public static func append(_ data: Data, to path: String, creating: Bool) throws {
+        let flags = O_WRONLY | O_APPEND | O_CLOEXEC | (creating ? O_CREAT | O_TRUNC : 0)
+        let fd = open(path, flags, 0o600)
+        guard fd >= 0 else { throw StateError(path: path, reason: String(cString: strerror(errno))) }
+        var failure = writeAll(data, to: fd)
+        if failure == nil, (creating ? fsync(fd) : fdatasync(fd)) != 0 { failure = String(cString: strerror(errno)) }
+        close(fd)
+        if let failure { throw StateError(path: path, reason: failure) }
+        if creating { syncDirectory(of: path) }
+    }
+
+    /// nil, or why `data` could not all be written.
+    private static func writeAll(_ data: Data, to fd: Int32) -> String? {
+        data.withUnsafeBytes { raw -> String? in
+            var offset = 0
+            while offset < raw.count {
+                let written = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return String(cString: strerror(errno))
+                }
+                offset += written
+            }
+            return nil
+        }
+    }
+
+    private static func syncDirectory(of path: String) {
+        let directoryFD = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+
     /// Writes `data` to a temporary file beside `path` (mode 0600), fsyncs it, renames it over `path`, and
     /// fsyncs the directory, creating the directory (0700) when needed. Readers see the old or the new
     /// contents, never a mix, even across a crash.
@@ -383,19 +541,7 @@ public enum AtomicFile {
             fd = openTemporary()
         }
         guard fd >= 0 else { throw StateError(path: temporary, reason: String(cString: strerror(errno))) }
-        var failure: String?
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += written
-            }
-        }
+        var failure = writeAll(data, to: fd)
         if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         close(fd)
         if let failure {
@@ -407,11 +553,7 @@ public enum AtomicFile {
             unlink(temporary)
             throw StateError(path: path, reason: reason)
         }
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
-        }
+        syncDirectory(of: path)
     }
 }
 

@@ -68,14 +68,19 @@ struct DeliveryTests {
             let recorded = Recorded()
             let monitor = try Monitor(configuration: config, store: store, emitter: recorded.emitter, logger: quietLogger)
             let file = directory.appendingPathComponent("organizations/\(organization).json").path
-            // A write replaces the file (rename), so a file stamped with an old time and still carrying it was
-            // not written since.
+            let log = directory.appendingPathComponent("organizations/\(organization).log").path
+            // A write replaces the file (rename) or appends to its log, so a file and log stamped with an old
+            // time and still carrying it were not written since.
             let stamp = Date(timeIntervalSince1970: 946_684_800)
             func markWritten() throws {
-                try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: file)
+                for path in [file, log] where FileManager.default.fileExists(atPath: path) {
+                    try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path)
+                }
             }
             func rewritten() throws -> Bool {
-                try FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date != stamp
+                try [file, log].filter { FileManager.default.fileExists(atPath: $0) }.contains { path in
+                    try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date != stamp
+                }
             }
             let healthy = listing(["a": .healthy, "b": .healthy])
             await monitor.ingest(healthy, organization: organization)

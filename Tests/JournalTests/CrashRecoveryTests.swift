@@ -38,6 +38,7 @@ struct CrashRecoveryTests {
         var generator = SystemRandomNumberGenerator()
         var flips = 0
         var kills = 0
+        var killsWithLog = 0
         try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
             simulator, baseURL in
             try workspace.write("config.yaml", Self.configuration(workspace, baseURL: baseURL, organization: organization, identifiers: identifiers))
@@ -64,6 +65,10 @@ struct CrashRecoveryTests {
                 daemon.signal(SIGKILL)
                 _ = try await daemon.waitForExit()
                 kills += 1
+                // The organization's last writes were appended to its log (``OrganizationLog``).
+                if FileManager.default.fileExists(atPath: workspace.path("state/organizations/\(organization).log")) {
+                    killsWithLog += 1
+                }
             }
             // A last run that is left to catch up, then stopped cleanly once started.
             let started = try JournalReader.entries(["SYSLOG_IDENTIFIER=leen-healthd", "LEEN_EVENT=daemon_started"]).count
@@ -116,9 +121,12 @@ struct CrashRecoveryTests {
         #expect(broken.isEmpty, "\(broken.count) breaks, first: \(broken.prefix(5))")
         // How often a restart found committed events and asked the journal about them.
         let barriers = try JournalReader.entries(["SYSLOG_IDENTIFIER=leen-healthd"]).filter { $0["LEEN_JOURNAL_BARRIER"] != nil }.count
-        print("crash test: \(barriers) restarts asked the journal about committed events, \(kills) SIGKILLs, \(flips) health changes made in leen-sim, \(healthEvents) health events and \(events.count) events in the journal, \(broken.count) breaks, \(repeated.count) repeated ids")
+        print("crash test: \(barriers) restarts asked the journal about committed events, \(kills) SIGKILLs (\(killsWithLog) with a log of changes), \(flips) health changes made in leen-sim, \(healthEvents) health events and \(events.count) events in the journal, \(broken.count) breaks, \(repeated.count) repeated ids")
         #expect(kills >= min(rounds, 100))
-        if rounds >= 50 { #expect(barriers > 0, "no restart had committed events to recover: the test did not test recovery") }
+        if rounds >= 50 {
+            #expect(barriers > 0, "no restart had committed events to recover: the test did not test recovery")
+            #expect(killsWithLog > 0, "no kill left a log of changes: the test did not test reading one")
+        }
         #expect(healthEvents > identifiers.count, "transitions happened")
     }
 

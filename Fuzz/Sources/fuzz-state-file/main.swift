@@ -4,12 +4,16 @@ import Healthd
 import HealthdCore
 import LeenAPI
 
-/// A state file's bytes, read as the daemon reads each of its state files at start (`StateStore.read…`). An
-/// organization's file is then used as a restarted daemon uses it (`afterRestart`).
+/// A state file's bytes, read as the daemon reads each of its state files at start (`StateStore.read…`), and
+/// as an organization's log after a small file whose token its seed's records carry. An organization's file
+/// is then used as a restarted daemon uses it (`afterRestart`).
 @_cdecl("LLVMFuzzerTestOneInput")
 func test(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let data = Data(bytes(data, size))
     if let (id, stored) = try? StateStore.readOrganization(data, path: "organizations/fuzz.json") {
+        afterRestart(id, stored)
+    }
+    if let (id, stored) = try? StateStore.readOrganization(logged, log: data, path: "organizations/fuzz.json") {
         afterRestart(id, stored)
     }
     _ = try? StateStore.readDaemon(data, path: "daemon.json")
@@ -17,6 +21,11 @@ func test(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     _ = try? StateStore.readIncidents(data, path: "incidents.json")
     return 0
 }
+
+/// An organization's file with no connections, followed by the log of `Corpus/state-file/organization-log.log`.
+let logged = Data(
+    #"{"delivery":{"outbox":[],"stream":{"id":"s","sequences":{}}},"log":"0000000000000000","organizationID":"o","state":{"connections":{},"api":{"ok":{}},"consecutiveFailures":0},"version":3}"#
+        .utf8)
 
 /// `leen-healthd status` lists the state; the next polls (one failing, one listing nothing while every stored
 /// connection is still declared) are applied to it, and their events numbered on the file's stream.
