@@ -249,7 +249,7 @@ public struct StateStore: Sendable {
         // Until this write succeeds the organization has nothing to append to: a failed write replaces the
         // file next time.
         if !compact, var log = last, let change = log.change(to: state, delivery: delivery) {
-            let line = try OrganizationFileEncoder.encode(change)
+            let line = OrganizationFileEncoder.encode(change)
             if log.admits(line.count) {
                 try AtomicFile.append(line, to: logFile(organization), creating: log.records == 0)
                 log.appended(change, bytes: line.count, state: state, delivery: delivery)
@@ -258,7 +258,7 @@ public struct StateStore: Sendable {
             }
         }
         let token = OrganizationLog.newToken()
-        let file = try OrganizationFileEncoder.encode(state, delivery: delivery, for: organization, log: token)
+        let file = OrganizationFileEncoder.encode(state, delivery: delivery, for: organization, log: token)
         try AtomicFile.write(file, to: organizationFile(organization))
         // After the rename, so the records it holds are never without the file that has them. Left there
         // (by a crash) they are skipped: they carry the old file's token. One that cannot be removed

@@ -176,24 +176,6 @@ public struct OrganizationState: Codable, Hashable, Sendable {
         case api, lastSuccessfulPoll, lastAttempt, consecutiveFailures, connections, apiConfirmedAt
     }
 
-    /// Written out (the decoding stays synthesized) for one reason: with ``omitsConnections`` set in the
-    /// encoder's `userInfo`, `connections` is left out, for the state file's writer, which writes the
-    /// connections itself (`StateFileJSON`, in `Healthd`).
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(api, forKey: .api)
-        try container.encodeIfPresent(lastSuccessfulPoll, forKey: .lastSuccessfulPoll)
-        try container.encodeIfPresent(lastAttempt, forKey: .lastAttempt)
-        try container.encode(consecutiveFailures, forKey: .consecutiveFailures)
-        if encoder.userInfo[Self.omitsConnections] as? Bool != true {
-            try container.encode(connections, forKey: .connections)
-        }
-        try container.encodeIfPresent(apiConfirmedAt, forKey: .apiConfirmedAt)
-    }
-
-    /// The `userInfo` key that leaves `connections` out of the encoding (see ``encode(to:)``).
-    public static let omitsConnections = CodingUserInfoKey(rawValue: "leen-healthd.omitsConnections")!
-
     /// Connection health is *unknown* (stale) while the API is not answering: a failed poll says nothing
     /// about the connections.
     public var isStale: Bool { !api.isOK }

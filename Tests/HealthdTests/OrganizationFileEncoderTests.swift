@@ -31,7 +31,7 @@ struct OrganizationFileEncoderTests {
 
     /// Checks one write: it reads back as given, and is the plain encoding.
     static func check(_ state: OrganizationState, _ delivery: StateStore.Delivery, _ id: OrganizationID) throws {
-        let file = try OrganizationFileEncoder.encode(state, delivery: delivery, for: id)
+        let file = OrganizationFileEncoder.encode(state, delivery: delivery, for: id)
         let (readID, read) = try StateStore.readOrganization(file, path: "organizations/x.json")
         #expect(readID == id)
         #expect(read.state == state)
@@ -74,6 +74,12 @@ struct OrganizationFileEncoderTests {
                     fields: [EventField("LEEN_EVENT_ID", "e-1")]),
                 since: Date(timeIntervalSince1970: 1_800_000_001))
         ]
+        try Self.check(state, delivery, id)
+
+        // Leen refuses the key, confirmed, before any attempt time was kept.
+        state.api = .rejected(since: Date(timeIntervalSince1970: 1_800_000_002), reason: "HTTP 401 \"no\"\n")
+        state.apiConfirmedAt = Date(timeIntervalSince1970: 1_800_000_003)
+        state.lastAttempt = nil
         try Self.check(state, delivery, id)
 
         // The removed identifier comes back changed.

@@ -61,7 +61,7 @@ struct OrganizationLogTests {
         #expect(appliedDelivery == nextDelivery)
 
         // Its line reads back as itself, by hand and through JSONDecoder.
-        let line = try OrganizationFileEncoder.encode(change)
+        let line = OrganizationFileEncoder.encode(change)
         #expect(line.last == UInt8(ascii: "\n") && line.dropLast().firstIndex(of: UInt8(ascii: "\n")) == nil)
         let byHand = StateFileReader.read(line.dropLast()) { reader throws(StateFileReader.Mismatch) in try reader.changeRecord() }
         #expect(byHand == change)

@@ -83,7 +83,7 @@ struct StateFileReaderTests {
             tracked.observation.health?.description = description
             state.connections["c\(index)"] = tracked
         }
-        let file = try OrganizationFileEncoder.encode(
+        let file = OrganizationFileEncoder.encode(
             state, delivery: StateStore.Delivery(), for: "3c90c3cc-0d44-4b50-8888-8dd25736052a")
         try Self.checkOrganization(file)
         let read = try #require(StateStore.OrganizationFile.readByHand(file)).state
@@ -157,7 +157,7 @@ struct StateFileReaderTests {
 
     @Test("gives up on what the writers never write, so JSONDecoder reads it")
     func givesUp() throws {
-        let good = try OrganizationFileEncoder.encode(Self.states()[1], delivery: StateStore.Delivery(), for: "o-1")
+        let good = OrganizationFileEncoder.encode(Self.states()[1], delivery: StateStore.Delivery(), for: "o-1")
         let text = String(decoding: good, as: UTF8.self)
         #expect(StateStore.OrganizationFile.readByHand(good) != nil)
         let changes: [(String, String)] = [
@@ -192,7 +192,7 @@ struct StateFileReaderTests {
 
     @Test("gives up, without reading past the end, on every truncation of a file")
     func truncated() throws {
-        let good = try OrganizationFileEncoder.encode(Self.states()[1], delivery: StateStore.Delivery(), for: "o-1")
+        let good = OrganizationFileEncoder.encode(Self.states()[1], delivery: StateStore.Delivery(), for: "o-1")
         for count in 0..<good.count {
             #expect(StateStore.OrganizationFile.readByHand(good.prefix(count)) == nil, "\(count) bytes")
         }
