@@ -9,7 +9,8 @@ import Synchronization
 /// The protocol that makes delivery exactly-once (docs/events.md, "Delivery"):
 /// 1. ``stage(_:in:now:)`` adds a batch to its stream's list *before* the stream's file is written, so every
 ///    file written from then on includes it;
-/// 2. the file is written (state and unsent events together, atomically);
+/// 2. the file is written (state and unsent events together, durably: appended to its log or replaced
+///    atomically, ``StateStore/save(_:delivery:for:compact:)``);
 /// 3. ``release(_:count:)`` hands the batch to the ``JournalWriter`` only then.
 /// An event therefore reaches the journal only after it is on disk, and stays on disk (in every later write
 /// of its stream's file) until it was sent. A file may still list an event that was sent just after it was
