@@ -19,7 +19,9 @@
 #   4. SCRAPES scrapes of /metrics one after the other as Prometheus asks (OpenMetrics, gzip): the medians of
 #      curl's time to the first byte (rendering) and time_total, and the body's bytes;
 #   5. the daemon stopped and started again at once on the state it left (as `systemctl restart` does):
-#      restart to /-/ready;
+#      restart to /-/ready; then, after two poll intervals (each organization's first write after a start
+#      replaces its file, the next ones append to its log), killed (SIGKILL) and started again: the state
+#      as a crash leaves it, files and logs, to /-/ready;
 #   6. the daemon stopped; blackbox_exporter (Debian's prometheus-blackbox-exporter, bench/blackbox.yml)
 #      probes the same connections' Get Connection URLs on the same leen-sim, driven by wrk
 #      (bench/blackbox-probes.lua) for PROBE_SECONDS: its CPU over the probes answered, per check;
@@ -233,6 +235,13 @@ run_size() {
     # At once, as a restart or an upgrade does: the state it finds is as old as the stop made it.
     t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
     VALUE[restart,$size]="$READY_TIME s"
+    sleep "$(calc "\"%.0f\", 2 * $INTERVAL_S + 2")"
+    alive_or_die "the run before the kill"
+    kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
+    local logs
+    logs=$(find "$WORK/state/organizations" -name '*.log' | wc -l)
+    t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
+    VALUE[crash,$size]="$READY_TIME s ($logs of $orgs organizations with a log)"
     stop "$DAEMON_PID"; DAEMON_PID=
 
     blackbox_phase "$size"
@@ -304,6 +313,7 @@ ROWS=(
     "fresh|start to READY, fresh state|"
     "drained|start to every start event written, fresh state|"
     "restart|restart with state to READY|≤ 3 s"
+    "crash|start after SIGKILL to READY (files and logs)|≤ 3 s"
     "scrape|/metrics scrape, OpenMetrics + gzip, median|as today"
     "bytes|/metrics body (gzip)|"
     "jdaemon|journal: the daemon's writer|"
