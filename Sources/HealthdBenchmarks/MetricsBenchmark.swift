@@ -77,6 +77,13 @@ public enum MetricsBenchmark {
                     .bytes ?? -1
             }
         }
+        // After a wave of polls in a changing fleet: every organization with three connections changed.
+        let polled = changedConnections(input, perOrganization: 3)
+        measure("gzip, every organization with 3 connections changed") {
+            cache.replace(kept)
+            return (try? MetricsRenderer.render(polled, format: .text, process: process, gzip: true, cache: cache))?
+                .bytes ?? -1
+        }
         measure("text, one buffer") {
             MetricsRenderer.render(input, format: .text, process: process).readableBytes
         }
@@ -111,6 +118,27 @@ public enum MetricsBenchmark {
         for index in changed.organizations.indices.prefix(count) {
             let last = changed.organizations[index].state.lastSuccessfulPoll ?? Date(timeIntervalSince1970: 0)
             changed.organizations[index].state.lastSuccessfulPoll = last.addingTimeInterval(60)
+        }
+        return changed
+    }
+
+    /// `input` with `count` connections of every organization changed as a poll changes them: a new health
+    /// (UNHEALTHY, or HEALTHY again), one more transition, new change times.
+    static func changedConnections(_ input: MonitorSnapshot, perOrganization count: Int) -> MonitorSnapshot {
+        var changed = input
+        let at = Date(timeIntervalSince1970: 1_900_000_000)
+        for index in changed.organizations.indices {
+            for key in changed.organizations[index].state.connections.keys.sorted().prefix(count) {
+                var tracked = changed.organizations[index].state.connections[key]!
+                let healthy = tracked.observation.health?.status == .healthy
+                tracked.observation.health = ConnectionObservation.Health(
+                    status: healthy ? .unhealthy : .healthy, name: healthy ? "VENDOR_SERVER_ERROR" : "HEALTHY",
+                    resolutionOwner: healthy ? .vendor : .leen, description: "changed")
+                tracked.transitions += 1
+                tracked.healthSince = at
+                tracked.changedAt = at
+                changed.organizations[index].state.connections[key] = tracked
+            }
         }
         return changed
     }
