@@ -135,12 +135,14 @@ public final class PageMemo: Sendable {
                     decoded.append((key, known))
                     continue
                 }
-                let data = slice(range)
                 fresh += 1
-                // An unreadable item is rare, and how JSONDecoder reads it can depend on what surrounds it
-                // (a repeated key can make the whole document invalid, not just the item): the page is then
-                // decoded whole, so what is unreadable and why is the page's own answer.
-                guard var item = try? decoder.decode(Item.self, from: data) else { return nil }
+                // Read by hand in the common form, else by JSONDecoder. An unreadable item is rare, and how
+                // JSONDecoder reads it can depend on what surrounds it (a repeated key can make the whole
+                // document invalid, not just the item): the page is then decoded whole, so what is unreadable
+                // and why is the page's own answer.
+                guard var item = ConnectionReader.read(UnsafeRawBufferPointer(rebasing: bytes[range]))
+                    ?? (try? decoder.decode(Item.self, from: slice(range)))
+                else { return nil }
                 shared.share(&item)
                 page.items.append(item)
                 decoded.append((key, item))
