@@ -20,7 +20,10 @@ struct ChangeRecord: Codable, Hashable, Sendable {
 
     /// The state and delivery this record's write left, from those the writes before it left.
     func apply(to state: inout OrganizationState, delivery: inout StateStore.Delivery) {
+        // Taken out of `state`, so that the dictionary changes in place rather than being copied for every
+        // record of a restart.
         var connections = state.connections
+        state.connections = [:]
         for identifier in removed { connections[identifier] = nil }
         for (identifier, tracked) in self.state.connections { connections[identifier] = tracked }
         state = self.state

@@ -189,8 +189,11 @@ public struct StateStore: Sendable {
     static func applyLog(_ data: Data, to file: inout OrganizationFile, path: String) throws {
         // Files before version 3 have no log.
         guard let token = file.log else { return }
+        // Taken out of `file`, so that the records change them in place.
         var state = file.state
         var delivery = file.delivery ?? Delivery()
+        file.state = OrganizationState()
+        file.delivery = nil
         var applied = 0
         var start = data.startIndex
         var line = 0
