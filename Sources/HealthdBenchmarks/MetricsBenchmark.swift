@@ -123,12 +123,15 @@ public enum MetricsBenchmark {
     }
 
     /// `input` with `count` connections of every organization changed as a poll changes them: a new health
-    /// (UNHEALTHY, or HEALTHY again), one more transition, new change times.
-    static func changedConnections(_ input: MonitorSnapshot, perOrganization count: Int) -> MonitorSnapshot {
+    /// (UNHEALTHY, or HEALTHY again), one more transition, new change times. Poll `poll` changes the
+    /// `count` connections after those of the poll before it (by identifier).
+    public static func changedConnections(_ input: MonitorSnapshot, perOrganization count: Int, poll: Int = 0) -> MonitorSnapshot {
         var changed = input
-        let at = Date(timeIntervalSince1970: 1_900_000_000)
+        let at = Date(timeIntervalSince1970: 1_900_000_000 + Double(poll) * 20)
         for index in changed.organizations.indices {
-            for key in changed.organizations[index].state.connections.keys.sorted().prefix(count) {
+            let keys = changed.organizations[index].state.connections.keys.sorted()
+            for offset in 0..<min(count, keys.count) {
+                let key = keys[(poll * count + offset) % keys.count]
                 var tracked = changed.organizations[index].state.connections[key]!
                 let healthy = tracked.observation.health?.status == .healthy
                 tracked.observation.health = ConnectionObservation.Health(

@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leen-healthd-bench",
         abstract: "Benchmarks of leen-healthd's parts (scripts/bench-metrics.sh, scripts/bench.sh).",
-        subcommands: [BenchMetrics.self, BenchJournal.self],
+        subcommands: [BenchMetrics.self, BenchJournal.self, BenchState.self],
         defaultSubcommand: BenchMetrics.self)
 }
 
