@@ -86,6 +86,8 @@ for size in $SIZES; do
 done
 INTERVAL_S=$(duration_seconds "$INTERVAL") || die "INTERVAL: '$INTERVAL' is not a duration such as 20s"
 
+# The code the binaries are built from, taken now: the sources may change while the runs go on.
+CODE="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ', Sources modified')"
 bench_binaries leen-healthd leen-sim leen-healthd-bench
 BENCH_BIN=$BIN_DIR/leen-healthd-bench
 # The C ceiling, next to the release binaries (rebuilt when its source is newer).
@@ -340,7 +342,6 @@ table() {
 MACHINE="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r) ($(uname -m)), $(swift --version 2>/dev/null | head -n 1 || echo 'swift: ?')"
 COMMAND="SIZES=\"$SIZES\" make bench"
 SETTINGS="PER_ORG=$PER_ORG INTERVAL=$INTERVAL JITTER=$JITTER POLL_CONCURRENCY=$POLL_CONCURRENCY PAGE_SIZE=$PAGE_SIZE WARMUP=$WARMUP WINDOW=$WINDOW SCRAPES=$SCRAPES PROBE_SECONDS=$PROBE_SECONDS PROBE_CONCURRENCY=$PROBE_CONCURRENCY JOURNAL_EVENTS=$JOURNAL_EVENTS JOURNAL_ROUNDS=$JOURNAL_ROUNDS TIME_SCALE=$TIME_SCALE FAILURE_RATE=$FAILURE_RATE SEED=$SEED"
-CODE="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ', Sources modified')"
 section() {
     echo "### $STARTED UTC"
     echo
