@@ -10,8 +10,9 @@ import LeenAPI
 ///
 /// The state is the synthetic fleet's (``SyntheticFleet``, 100 connections per organization): each
 /// organization's file is written, then `--polls` polls each change 3 of its connections and commit 3
-/// events, as a changing fleet does (their writes append to its log while the log is within its budget).
-/// The load is `StateStore.loadStoredOrganizations`, what the monitor runs before READY.
+/// events, as a changing fleet does (their writes append to its log while the log is within its budget);
+/// then as many polls again, each replacing every file as every write did before the logs. The load is
+/// `StateStore.loadStoredOrganizations`, what the monitor runs before READY.
 struct BenchState: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
@@ -40,31 +41,37 @@ struct BenchState: AsyncParsableCommand {
             }
             return ((ContinuousClock.now - start).seconds, Self.cpuSeconds() - cpu)
         }
-        _ = try write()
-        var pollWrites: [(seconds: Double, cpu: Double)] = []
-        for poll in 0..<polls {
-            input = MetricsBenchmark.changedConnections(input, perOrganization: 3, poll: poll)
-            for id in streams.keys {
-                var events = (0..<3).map { index in
-                    HealthEvent(
-                        kind: .connectionUnhealthy, priority: .warning, message: "bench",
-                        fields: [EventField("LEEN_IDENTIFIER", "connection-\(poll * 3 + index)"), EventField("LEEN_BENCH", "x")])
+        /// Each poll's writes, appending to the logs or (`compact`) replacing every file, as before the logs.
+        func poll(_ count: Int, from first: Int, compact: Bool) throws -> [(seconds: Double, cpu: Double)] {
+            try (first..<(first + count)).map { poll in
+                input = MetricsBenchmark.changedConnections(input, perOrganization: 3, poll: poll)
+                for id in streams.keys {
+                    var events = (0..<3).map { index in
+                        HealthEvent(
+                            kind: .connectionUnhealthy, priority: .warning, message: "bench",
+                            fields: [EventField("LEEN_IDENTIFIER", "connection-\(poll * 3 + index)"), EventField("LEEN_BENCH", "x")])
+                    }
+                    streams[id]!.stamp(&events)
                 }
-                streams[id]!.stamp(&events)
+                return try write(compact: compact)
             }
-            pollWrites.append(try write())
         }
+        _ = try write()
+        let pollWrites = try poll(polls, from: 0, compact: false)
         let logged = Self.bytes(in: directory, ending: ".log")
         let withLogs = try measureLoad(store)
-        _ = try write(compact: true)
+        let replacements = try poll(polls, from: polls, compact: true)
         let withoutLogs = try measureLoad(store)
 
         let organizations = input.organizations.count
         func row(_ name: String, _ value: String) { print("| \(name) | \(value) |") }
         print("| \(connections) connections, \(organizations) organizations, \(polls) polls | |")
         print("|---|---:|")
-        let perWrite = pollWrites.map(\.cpu).reduce(0, +) / Double(pollWrites.count * organizations)
-        row("a poll's write, CPU per organization (mean of the polls)", String(format: "%.0f µs", perWrite * 1e6))
+        func perWrite(_ writes: [(seconds: Double, cpu: Double)]) -> String {
+            String(format: "%.0f µs", writes.map(\.cpu).reduce(0, +) / Double(writes.count * organizations) * 1e6)
+        }
+        row("a poll's write, CPU per organization (mean of the polls)", perWrite(pollWrites))
+        row("the same polls, each replacing the file (as before the logs)", perWrite(replacements))
         row("organization files", String(format: "%.1f MB", Double(Self.bytes(in: directory, ending: ".json").bytes) / 1e6))
         row("logs after the polls", String(format: "%.1f MB in %d logs", Double(logged.bytes) / 1e6, logged.files))
         row("load with the logs (as after a crash)", String(format: "%.2f s (%.2f s CPU)", withLogs.seconds, withLogs.cpu))
