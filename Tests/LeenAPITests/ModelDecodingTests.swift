@@ -1072,7 +1072,18 @@ struct TimestampTests {
             #expect(Timestamp.canonical(date) == foundation, "\(second)")
             let timestamp = Timestamp(rawValue: foundation)
             #expect(timestamp.isCanonical && timestamp.rawValue == foundation && timestamp.date == date)
+            // Read by hand as Foundation reads it.
+            #expect(Timestamp.parseCanonical(foundation) == date && Timestamp.parse(foundation) == date, "\(foundation)")
         }
+        // What the hand reader leaves to Foundation: no such day or time, outside 1583...9999, other forms.
+        for text in [
+            "2023-02-29T00:00:00Z", "2023-04-31T00:00:00Z", "2023-11-07T24:00:00Z", "2023-11-07T23:60:00Z",
+            "2016-12-31T23:59:60Z", "1582-10-15T00:00:00Z", "2023-11-07T05:31:56z", "2023-11-07T05:31:5aZ",
+            "+023-11-07T05:31:56Z", "2023-11-07T05:31:56+00:00",
+        ] {
+            #expect(Timestamp.parseCanonical(text) == nil, "\(text)")
+        }
+        #expect(Timestamp.parseCanonical("2024-02-29T23:59:59Z") == Timestamp.parse("2024-02-29T23:59:59Z"))
         #expect(Timestamp.canonical(Date(timeIntervalSince1970: 0.5)) == nil)
         #expect(Timestamp.canonical(Date(timeIntervalSince1970: 253_402_300_800)) == nil, "year 10000")
         #expect(Timestamp.canonical(Date(timeIntervalSince1970: -12_212_553_601)) == nil, "1582, Julian to Foundation")
