@@ -23,6 +23,30 @@ struct ConnectionReader {
         return connection
     }
 
+    /// A page's `count` or `total`: `null` or a plain integer as `Int?` (`.some(nil)` for `null`); nil to let
+    /// `JSONDecoder` read it. Four `JSONDecoder` calls a page for these members cost as much as its changed
+    /// items once those were read by hand.
+    static func optionalInteger(_ bytes: UnsafeRawBufferPointer) -> Int?? {
+        var reader = ConnectionReader(bytes: bytes)
+        return reader.whole { reader throws(GiveUp) in try reader.nullable { reader throws(GiveUp) in try reader.integer() } }
+    }
+
+    /// A page's cursor: `null` or a string without escapes, as `String?`; nil to let `JSONDecoder` read it.
+    static func optionalString(_ bytes: UnsafeRawBufferPointer) -> String?? {
+        var reader = ConnectionReader(bytes: bytes)
+        return reader.whole { reader throws(GiveUp) in try reader.nullable { reader throws(GiveUp) in try reader.string() } }
+    }
+
+    /// What `value` reads when it is all the bytes hold; nil when it gives up.
+    private mutating func whole<T>(_ value: (inout Self) throws(GiveUp) -> T) -> T? {
+        do {
+            let result = try value(&self)
+            return skipSpace() == nil ? result : nil
+        } catch {
+            return nil
+        }
+    }
+
     private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     private struct GiveUp: Error {}

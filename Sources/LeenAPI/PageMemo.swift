@@ -112,8 +112,10 @@ public final class PageMemo: Sendable {
                 structure.members.allSatisfy({ Self.pageKeys.contains($0.key) })
             else { return nil }
             func slice(_ range: Range<Int>) -> Data { Data(UnsafeRawBufferPointer(rebasing: bytes[range])) }
-            func member<T: Decodable>(_ key: String, as: T.Type) throws -> T? {
+            /// A page member, by hand when plain (``ConnectionReader``), else by JSONDecoder.
+            func member<T: Decodable>(_ key: String, as: T.Type, plain: (UnsafeRawBufferPointer) -> T??) throws -> T? {
                 guard let range = structure.value(of: key) else { return nil }
+                if let value = plain(UnsafeRawBufferPointer(rebasing: bytes[range])) { return value }
                 return try decoder.decode(T?.self, from: slice(range))
             }
             var page = Page<Item>(items: [])
@@ -148,10 +150,10 @@ public final class PageMemo: Sendable {
                 decoded.append((key, item))
             }
             do {
-                page.count = try member("count", as: Int.self)
-                page.total = try member("total", as: Int.self)
-                page.nextCursor = try member("next_cursor", as: String.self)
-                page.previousCursor = try member("previous_cursor", as: String.self)
+                page.count = try member("count", as: Int.self, plain: ConnectionReader.optionalInteger)
+                page.total = try member("total", as: Int.self, plain: ConnectionReader.optionalInteger)
+                page.nextCursor = try member("next_cursor", as: String.self, plain: ConnectionReader.optionalString)
+                page.previousCursor = try member("previous_cursor", as: String.self, plain: ConnectionReader.optionalString)
             } catch {
                 return nil
             }

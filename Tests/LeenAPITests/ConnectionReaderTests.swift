@@ -123,6 +123,25 @@ struct ConnectionReaderTests {
     }
 }
 
+extension ConnectionReaderTests {
+    @Test("a page's count, total and cursors: null, plain integers and strings by hand, the rest left")
+    func pageMembers() {
+        func integer(_ text: String) -> Int?? { Data(text.utf8).withUnsafeBytes { ConnectionReader.optionalInteger($0) } }
+        func string(_ text: String) -> String?? { Data(text.utf8).withUnsafeBytes { ConnectionReader.optionalString($0) } }
+        #expect(integer("123") == .some(123))
+        #expect(integer(" 0 ") == .some(0))
+        #expect(integer("null") == .some(nil))
+        for refused in ["-1", "1.5", "1e2", "01", "\"5\"", "nul", "", "5 6", "true"] {
+            #expect(integer(refused) == nil, "\(refused)")
+        }
+        #expect(string(#""eyJjIjoxfQ==""#) == .some("eyJjIjoxfQ=="))
+        #expect(string("null") == .some(nil))
+        for refused in [#""a\"b""#, "5", #""a"#, #""a" "b""#, ""] {
+            #expect(string(refused) == nil, "\(refused)")
+        }
+    }
+}
+
 extension JSONEncoder {
     /// `value` pretty-printed: whitespace between every token.
     static func prettySorted<T: Encodable>(_ value: T) throws -> Data {
