@@ -12,7 +12,20 @@ import Synchronization
 /// blocking-I/O thread) and only then releases them to the ``JournalWriter`` (see ``Outbox``). Readers (the
 /// STATUS line, `/status`, `/metrics`) get a ``MonitorSnapshot``, a value.
 public actor Monitor {
-    public private(set) var configuration: Configuration
+    public private(set) var configuration: Configuration {
+        didSet { configured = Self.index(configuration) }
+    }
+    /// Each configured organization by id, with its declared identifiers: made once per configuration, not
+    /// at every poll (a search of every organization and a sorted set of its identifiers per poll).
+    private var configured: [OrganizationID: (config: OrganizationConfig, declared: DeclaredIdentifiers)]
+
+    private static func index(
+        _ configuration: Configuration
+    ) -> [OrganizationID: (config: OrganizationConfig, declared: DeclaredIdentifiers)] {
+        Dictionary(
+            configuration.organizations.map { ($0.id, ($0, DeclaredIdentifiers($0.connections.map(\.identifier)))) },
+            uniquingKeysWith: { first, _ in first })
+    }
     /// Set through ``setState(_:for:)``, which keeps ``summaries`` with it.
     private(set) var organizations: [OrganizationID: OrganizationState]
     /// Each organization's share of the STATUS line, kept with its state (see ``statusSummary()``).
@@ -74,6 +87,7 @@ public actor Monitor {
         now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
         self.configuration = configuration
+        configured = Self.index(configuration)
         self.store = store
         self.io = io
         self.logger = logger
@@ -243,14 +257,14 @@ public actor Monitor {
     public func ingest(
         _ outcome: PollOutcome, organization: OrganizationID, duration: Duration = .zero
     ) async -> (state: OrganizationState, events: Int, credentialTests: [CredentialTestRequest])? {
-        guard let config = configuration.organizations.first(where: { $0.id == organization }) else { return nil }
+        guard let (config, declared) = configured[organization] else { return nil }
         let context = EventContext(organizationLabel: config.label, observedAt: now())
         let previous = organizations[organization] ?? OrganizationState()
         let (next, polled) =
             switch outcome {
             case .success(let listed):
                 PollProcessor.apply(
-                    listed: listed.items, unreadable: listed.undecodable, declared: Set(config.connections.map(\.identifier)), organizationID: organization,
+                    listed: listed.items, unreadable: listed.undecodable, declared: declared, organizationID: organization,
                     to: previous, policy: configuration.alerting, context: context)
             case .failure(let failure):
                 PollProcessor.apply(
@@ -292,8 +306,7 @@ public actor Monitor {
     /// with another answer. The follow-up names the event it completes (`LEEN_RELATED_EVENT_ID`).
     public func recordCredentialTest(_ request: CredentialTestRequest, _ verification: CredentialVerification) async {
         counters.credentialVerifications[verification.result, default: 0] += 1
-        guard let config = configuration.organizations.first(where: { $0.id == request.organizationID }),
-            let state = organizations[request.organizationID]
+        guard let config = configured[request.organizationID]?.config, let state = organizations[request.organizationID]
         else { return }
         let event = EventBuilder.credentialsTested(
             request, verification, context: EventContext(organizationLabel: config.label, observedAt: now()))

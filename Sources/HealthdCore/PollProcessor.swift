@@ -1,6 +1,19 @@
 import Foundation
 import LeenAPI
 
+/// The identifiers a configuration declares for one organization: as a set, and sorted (the order a poll's
+/// events follow). Made once per configuration by the monitor: a set of 100 identifiers built and sorted at
+/// every poll was about 1% of the daemon's CPU at 100k connections (perf).
+public struct DeclaredIdentifiers: Sendable, Hashable {
+    public let set: Set<String>
+    public let sorted: [String]
+
+    public init(_ identifiers: some Sequence<String>) {
+        set = Set(identifiers)
+        sorted = set.sorted()
+    }
+}
+
 /// Applies one poll's outcome to an organization's state and says which events that makes. Pure.
 public enum PollProcessor {
     /// How many complete listings in a row must miss a connection before it is declared gone: one miss can
@@ -19,6 +32,17 @@ public enum PollProcessor {
         listed: [Connection], unreadable: [UndecodableItem] = [], declared: Set<String>, organizationID: OrganizationID,
         to state: OrganizationState, policy: Configuration.Alerting = Configuration.Alerting(), context: EventContext
     ) -> (OrganizationState, [HealthEvent]) {
+        apply(
+            listed: listed, unreadable: unreadable, declared: DeclaredIdentifiers(declared), organizationID: organizationID,
+            to: state, policy: policy, context: context)
+    }
+
+    /// As above, with the declared identifiers made once for the configuration (the monitor's way).
+    public static func apply(
+        listed: [Connection], unreadable: [UndecodableItem] = [], declared: DeclaredIdentifiers,
+        organizationID: OrganizationID, to state: OrganizationState, policy: Configuration.Alerting = Configuration.Alerting(),
+        context: EventContext
+    ) -> (OrganizationState, [HealthEvent]) {
         var next = state
         var events: [HealthEvent] = []
         let now = context.observedAt
@@ -34,19 +58,19 @@ public enum PollProcessor {
         next.lastAttempt = now
         next.consecutiveFailures = 0
 
-        let current = match(listed, declared: declared)
+        let current = match(listed, declared: declared.set)
         let unreadableIdentifiers = Set(unreadable.compactMap(\.identifier))
         let anyoneMayBeUnreadable = unreadable.contains { $0.identifier == nil }
         // Connections removed from the config say so once (one already missing said so when it went). Found
         // before sorting, and by key: sorting, or filtering (which copies), every tracked connection at every
         // poll was a cost that grew with the fleet.
-        let undeclared = state.connections.keys.filter { !declared.contains($0) }
+        let undeclared = state.connections.keys.filter { !declared.set.contains($0) }
         for identifier in undeclared.sorted() {
             if let tracked = next.connections.removeValue(forKey: identifier), !tracked.missing {
                 events.append(EventBuilder.connectionUntracked(tracked, reason: .removedFromConfig, context: context))
             }
         }
-        for identifier in declared.sorted() {
+        for identifier in declared.sorted {
             let previous = next.connections[identifier]
             let observation = current[identifier]
             if observation == nil, var tracked = previous, !tracked.missing {
