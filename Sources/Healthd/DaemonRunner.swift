@@ -229,6 +229,9 @@ public enum DaemonRunner {
         var http = HTTPClient.Configuration()
         http.timeout = .init(connect: .seconds(10), read: .seconds(Int64(configuration.api.requestTimeout.seconds)))
         http.redirectConfiguration = .disallow
+        // No tracer: the daemon bootstraps none, yet AsyncHTTPClient made a span and set its attributes for
+        // every request through the default no-op tracer, 2.9% of the daemon's CPU at 100k connections (perf).
+        http.tracing.tracer = nil
         return http
     }
 }
