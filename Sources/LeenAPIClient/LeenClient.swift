@@ -182,7 +182,7 @@ public struct LeenClient: Sendable {
     func url(for endpoint: Endpoint) -> String {
         var url = configuration.endpoint.baseURL
         for segment in endpoint.path {
-            url += "/" + (segment.addingPercentEncoding(withAllowedCharacters: .urlPathSegmentAllowed) ?? segment)
+            url += "/" + Self.percentEncoded(segment, allowed: .urlPathSegmentAllowed)
         }
         if !endpoint.query.isEmpty {
             url += "?" + endpoint.query.map { "\($0.0)=\(Self.queryEscape($0.1))" }.joined(separator: "&")
@@ -190,8 +190,23 @@ public struct LeenClient: Sendable {
         return url
     }
 
-    static func queryEscape(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? value
+    static func queryEscape(_ value: String) -> String { percentEncoded(value, allowed: .urlQueryValueAllowed) }
+
+    /// `value` percent-encoded but for `allowed`. A value of ASCII letters, digits, `-`, `.`, `_` and `~` (ids,
+    /// numbers, most cursors), which both sets allow, comes back as it is without Foundation's lookup of
+    /// every character: building each request's URL that way was about 1% of the daemon's CPU at 100k
+    /// connections (perf).
+    static func percentEncoded(_ value: String, allowed: CharacterSet) -> String {
+        let unreserved = value.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                true
+            default: false
+            }
+        }
+        return unreserved ? value : value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
 
     /// How every call reads a 2xx body: `T` from JSON, or the error whose ``summary(of:)`` becomes the

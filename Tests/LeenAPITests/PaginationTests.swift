@@ -501,5 +501,12 @@ struct PageRequestQueryTests {
         #expect(escaped.removingPercentEncoding == "ab+c/d==")
         #expect(LeenClient.queryEscape("eyJvZmZzZXQiOjJ9") == "eyJvZmZzZXQiOjJ9")
         #expect(LeenClient.queryEscape("a&b#c") == "a%26b%23c")
+        // What is returned as it is, without Foundation, is what Foundation returns too.
+        let unreserved = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"
+        for allowed in [CharacterSet.urlQueryValueAllowed, .urlPathSegmentAllowed] {
+            for value in [unreserved, "3c90c3cc-0d44-4b50-8888-8dd25736052a", "100", "", "a b", "é", "a/b"] {
+                #expect(LeenClient.percentEncoded(value, allowed: allowed) == value.addingPercentEncoding(withAllowedCharacters: allowed))
+            }
+        }
     }
 }
