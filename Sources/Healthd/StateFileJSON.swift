@@ -89,20 +89,11 @@ struct StateFileJSON {
             date(since)
             raw("}}")
         }
-        if let confirmed = state.apiConfirmedAt {
-            raw(",\"apiConfirmedAt\":")
-            date(confirmed)
-        }
+        followingMember(",\"apiConfirmedAt\":", state.apiConfirmedAt) { $0.date($1) }
         raw(",\"consecutiveFailures\":")
         int(state.consecutiveFailures)
-        if let attempt = state.lastAttempt {
-            raw(",\"lastAttempt\":")
-            date(attempt)
-        }
-        if let success = state.lastSuccessfulPoll {
-            raw(",\"lastSuccessfulPoll\":")
-            date(success)
-        }
+        followingMember(",\"lastAttempt\":", state.lastAttempt) { $0.date($1) }
+        followingMember(",\"lastSuccessfulPoll\":", state.lastSuccessfulPoll) { $0.date($1) }
     }
 
     /// `{"event":` and the event; the caller closes the pending entry.
@@ -133,38 +124,23 @@ struct StateFileJSON {
         separated(alert.statusChanges) { $0.date($1) }
         raw("],\"unhealthyPolls\":")
         int(alert.unhealthyPolls)
-        if let unhealthySince = alert.unhealthySince {
-            raw(",\"unhealthySince\":")
-            date(unhealthySince)
-        }
+        followingMember(",\"unhealthySince\":", alert.unhealthySince) { $0.date($1) }
         byte(UInt8(ascii: "}"))
     }
 
     private mutating func write(_ observation: ConnectionObservation) {
         raw("{\"connectionID\":")
         string(observation.connectionID.rawValue)
-        if let health = observation.health {
-            raw(",\"health\":")
-            write(health)
-        }
+        followingMember(",\"health\":", observation.health) { $0.write($1) }
         raw(",\"identifier\":")
         string(observation.identifier)
-        if let isActive = observation.isActive {
-            raw(",\"isActive\":")
-            bool(isActive)
-        }
-        if let url = observation.oauthAuthorizeURL {
-            raw(",\"oauthAuthorizeURL\":")
-            string(url)
-        }
+        followingMember(",\"isActive\":", observation.isActive) { $0.bool($1) }
+        followingMember(",\"oauthAuthorizeURL\":", observation.oauthAuthorizeURL) { $0.string($1) }
         raw(",\"oauthPending\":")
         bool(observation.oauthPending)
         raw(",\"organizationID\":")
         string(observation.organizationID.rawValue)
-        if let state = observation.state {
-            raw(",\"state\":")
-            string(state.rawValue)
-        }
+        followingMember(",\"state\":", observation.state) { $0.string($1.rawValue) }
         raw(",\"vendor\":")
         string(observation.vendor.rawValue)
         byte(UInt8(ascii: "}"))
@@ -199,6 +175,13 @@ struct StateFileJSON {
             first = false
             write(&self, item)
         }
+    }
+
+    /// `key` (which starts with the comma) and the value, when there is a value (a member that follows others).
+    private mutating func followingMember<T>(_ key: StaticString, _ value: T?, _ write: (inout Self, T) -> Void) {
+        guard let value else { return }
+        raw(key)
+        write(&self, value)
     }
 
     /// `key`, the value and a comma, when there is a value (a member that others follow).
