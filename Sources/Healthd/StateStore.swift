@@ -169,16 +169,28 @@ public struct StateStore: Sendable {
 
     /// An organization's file read and decoded, with its log's records applied; pure, so files can be tried
     /// at once.
+    ///
+    /// A log gone since the directory was listed reads as none: a reader beside the running daemon
+    /// (`leen-healthd status`) can see the daemon replace the file and remove the log in between, and the
+    /// file it read is then a consistent, slightly older state (records of a newer file are skipped too).
     static func attemptOrganization(_ file: URL, log: URL?) -> Result<OrganizationFile, LoadFailure> {
         let attempt = attempt(OrganizationFile.self, from: file, versions: organizationVersions)
         guard case .success(var decoded) = attempt, let log else { return attempt }
+        let data: Data
         do {
-            try applyLog(Data(contentsOf: log), to: &decoded, path: log.path)
+            data = try Data(contentsOf: log)
+        } catch CocoaError.fileReadNoSuchFile {
+            return attempt
+        } catch {
+            return .failure(.unreadable(StateError(path: log.path, reason: "cannot read: \(error.localizedDescription)")))
+        }
+        do {
+            try applyLog(data, to: &decoded, path: log.path)
             return .success(decoded)
         } catch let error as StateError {
             return .failure(.unusable(problem: error.reason))
         } catch {
-            return .failure(.unreadable(StateError(path: log.path, reason: "cannot read: \(error.localizedDescription)")))
+            return .failure(.unusable(problem: Self.describe(error)))
         }
     }
 

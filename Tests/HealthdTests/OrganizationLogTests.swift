@@ -185,6 +185,20 @@ struct OrganizationLogTests {
         }
     }
 
+    @Test("a log removed after the directory was listed reads as none (a reader beside the daemon)")
+    func logGoneWhileReading() throws {
+        let (id, state, delivery, next, nextDelivery) = try Self.poll()
+        try withStore { store, _ in
+            try store.save(state, delivery: delivery, for: id)
+            try store.save(next, delivery: nextDelivery, for: id)
+            let file = URL(fileURLWithPath: store.organizationFile(id))
+            let log = URL(fileURLWithPath: store.logFile(id))
+            #expect(try StateStore.attemptOrganization(file, log: log).get().state == next)
+            try FileManager.default.removeItem(at: log)
+            #expect(try StateStore.attemptOrganization(file, log: log).get().state == state)
+        }
+    }
+
     @Test("a log that cannot be used sets its organization aside with its file")
     func unusableLogs() throws {
         let (id, state, delivery, next, nextDelivery) = try Self.poll()
