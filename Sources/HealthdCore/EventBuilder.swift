@@ -244,9 +244,16 @@ public enum EventBuilder {
         return [EventField(name, json), EventField("\(name)_COUNT", String(sorted.count))]
     }
 
+    /// `text` as a JSON string, as `JSONEncoder.compact` writes it.
     static func quoted(_ text: String) -> String {
+        // Most texts (endpoints, export types, identifiers) need no escape, and JSONEncoder's output is then
+        // the text between quotes: its fixed cost per call was most of `detailsFields`, 1% of the daemon's CPU
+        // at 100k connections (perf). The rest go through it.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         // JSONEncoder on a String cannot fail.
-        String(decoding: try! JSONEncoder.compact.encode(text), as: UTF8.self)
+        return String(decoding: try! JSONEncoder.compact.encode(text), as: UTF8.self)
     }
 
     static func priority(for health: ConnectionObservation.Health?, quiet: EventPriority) -> EventPriority {

@@ -1,5 +1,5 @@
 import Foundation
-import HealthdCore
+@testable import HealthdCore
 import LeenAPI
 import Testing
 
@@ -319,5 +319,20 @@ struct EventBuilderTests {
     ])
     func fieldNameValidity(_ name: String, _ valid: Bool) {
         #expect(EventField.isValidName(name) == valid)
+    }
+}
+
+extension EventBuilderTests {
+    @Test("a quoted text is what JSONEncoder writes, with or without escapes")
+    func quotedTextsAreJSONEncoders() throws {
+        var texts = [
+            "", "plain", "https://api.vendor.example/v1/alerts?a=1&b=2", "é ✓ 😀", "\u{7F}", "\u{2028}\u{2029}", "\u{FEFF}",
+            "a\"b", "a\\b", "tab\there", "line\nbreak", "\r\u{8}\u{C}", "</script>",
+        ]
+        texts += (0..<0x20).map { String(UnicodeScalar(UInt8($0))) }
+        for text in texts {
+            let encoded = String(decoding: try JSONEncoder.compact.encode(text), as: UTF8.self)
+            #expect(EventBuilder.quoted(text) == encoded, "\(text.debugDescription)")
+        }
     }
 }
