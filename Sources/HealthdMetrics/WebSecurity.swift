@@ -120,24 +120,18 @@ struct FileSignature: Hashable, Sendable {
     var device: UInt64?
     var inode: UInt64?
     var size: Int64?
-    var modified: timespec?
+    var modified: Date?
 
+    /// Through Foundation, not `stat(2)` from Swift: which C module the compiler attributes `struct stat`'s
+    /// members to (Glibc's or one of NIO's) changed with the order of this module's files, and the release
+    /// build failed on it (MemberImportVisibility). Read at most once per request.
     static func of(_ path: String) -> FileSignature {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return FileSignature() }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return FileSignature() }
         return FileSignature(
-            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size), modified: info.st_mtim)
-    }
-
-    static func == (a: Self, b: Self) -> Bool {
-        a.device == b.device && a.inode == b.inode && a.size == b.size
-            && a.modified?.tv_sec == b.modified?.tv_sec && a.modified?.tv_nsec == b.modified?.tv_nsec
-    }
-
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(inode)
-        hasher.combine(size)
-        hasher.combine(modified?.tv_nsec)
+            device: (attributes[.systemNumber] as? NSNumber)?.uint64Value,
+            inode: (attributes[.systemFileNumber] as? NSNumber)?.uint64Value,
+            size: (attributes[.size] as? NSNumber)?.int64Value,
+            modified: attributes[.modificationDate] as? Date)
     }
 }
 
