@@ -296,21 +296,8 @@ extension ConnectionRows.Segment {
 /// ones waiting for the first. They run on threads of NIO's blocking pool, never on the concurrency pool
 /// the monitor's actors use.
 package final class ConnectionRowsCache: Sendable {
-    /// The per-connection runs of consecutive organizations for one family, spliced (see ``blocks``).
-    package struct Block: Sendable {
-        /// The ``ConnectionRows/Segment/serial`` of each organization in the block.
-        var serials: [Int]
-        var runs: DeflatedRuns
-    }
-
-    /// Organizations per ``Block``. A change of one organization copies its family's block again (9 blocks
-    /// of about 27 KB for 100-connection organizations), not the whole body.
-    static let organizationsPerBlock = 16
-
     private struct Contents {
         var segments: [OrganizationID: ConnectionRows.Segment] = [:]
-        /// `[family][block]`, in ``MetricsRenderer/ConnectionFamily`` and organization order.
-        var blocks: [[Block]] = []
         /// Each organization's compressed `leen_poll_duration_seconds` samples, with the histogram they show.
         var pollDurations: [OrganizationID: (histogram: Histogram, run: DeflatedText)] = [:]
         /// The shared labels the compressed lines above start with.
@@ -336,48 +323,24 @@ package final class ConnectionRowsCache: Sendable {
     }
 
     /// The rows of `organizations`, reusing unchanged organizations' and keeping the result for the next
-    /// call. With `deflated`, every segment also carries its compressed lines, and the blocks of the
-    /// per-connection families (`[family][block]`) come with them.
+    /// call. With `deflated`, every segment also carries its compressed lines.
     /// `sharedLabels` start every compressed line (``ExpositionWriter/sharedLabels``); the instance's are fixed
     /// for its life, but should they differ from the kept lines', everything kept is dropped.
     package func refresh(
         _ organizations: [MonitorSnapshot.Organization], deflated: Bool, sharedLabels: [UInt8] = []
-    ) throws -> (rows: ConnectionRows, blocks: [[Block]]) {
+    ) throws -> ConnectionRows {
         if deflated { gzipWanted.store(true, ordering: .relaxed) }
         return try refreshing.withLock { _ in
             stored.withLock { if $0.sharedLabels != sharedLabels { $0 = Contents(sharedLabels: sharedLabels) } }
-            let (previous, previousBlocks) = stored.withLock { ($0.segments, $0.blocks) }
+            let previous = stored.withLock { $0.segments }
             var rows = ConnectionRows(organizations, previous: previous)
             // Keep the flattened rows even if compression fails.
             defer {
                 let fresh = Dictionary(rows.segments.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
                 stored.withLock { $0.segments = fresh }
             }
-            guard deflated else { return (rows, []) }
-            try rows.deflate(sharedLabels: sharedLabels, previous: previous)
-            let blocks = Self.blocks(&rows, previous: previousBlocks)
-            stored.withLock { $0.blocks = blocks }
-            return (rows, blocks)
-        }
-    }
-
-    /// The blocks of `rows`, reusing those whose organizations are all unchanged. The runs of a block made
-    /// again become slices of it in their segments, so each organization's compressed lines are held once
-    /// (keeping a copy in the segment beside the block's doubled the cache).
-    private static func blocks(_ rows: inout ConnectionRows, previous: [[Block]]) -> [[Block]] {
-        let groups = stride(from: 0, to: rows.segments.count, by: organizationsPerBlock).map {
-            $0..<min($0 + organizationsPerBlock, rows.segments.count)
-        }
-        let serials = groups.map { rows.segments[$0].map(\.serial) }
-        return MetricsRenderer.ConnectionFamily.allCases.indices.map { family in
-            groups.indices.map { index in
-                if family < previous.count, index < previous[family].count, previous[family][index].serials == serials[index] {
-                    return previous[family][index]
-                }
-                let (runs, sliced) = DeflatedRuns.block(rows.segments[groups[index]].map { $0.deflated![family] })
-                for (segment, run) in zip(groups[index], sliced) { rows.segments[segment].deflated![family] = run }
-                return Block(serials: serials[index], runs: runs)
-            }
+            if deflated { try rows.deflate(sharedLabels: sharedLabels, previous: previous) }
+            return rows
         }
     }
 

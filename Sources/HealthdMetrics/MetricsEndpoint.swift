@@ -34,15 +34,15 @@ public struct MetricsEndpoint: Sendable {
     public struct Reply: Sendable {
         public var status: HTTPResponse.Status
         public var headers: HTTPFields
-        /// The body's bytes, in order: write them one after the other (a gzip `/metrics` body comes in
-        /// chunks of about 1 MiB; everything else is one buffer). Empty when the body is a ``stream``.
+        /// The body's bytes, in order: write them one after the other. Empty when the body is a ``stream``.
         public var chunks: [ByteBuffer]
-        /// A body rendered as it is sent (uncompressed `/metrics`), without a length known in advance.
-        public var stream: TextStream?
+        /// A body made as it is sent (`/metrics`, compressed or not).
+        public var stream: BodyStream?
 
-        /// The body's length (for `Content-Length`); nil for a stream (sent chunked).
+        /// The body's length (for `Content-Length`); nil for a stream of unknown length (sent chunked).
         public var contentLength: Int? {
-            stream == nil ? chunks.reduce(0) { $0 + $1.readableBytes } : nil
+            guard let stream else { return chunks.reduce(0) { $0 + $1.readableBytes } }
+            return stream.length
         }
 
         /// The whole body in one buffer (tests; a stream is rendered to its end).
@@ -61,7 +61,7 @@ public struct MetricsEndpoint: Sendable {
             chunks = body
         }
 
-        init(_ status: HTTPResponse.Status, contentType: String, stream: TextStream) {
+        init(_ status: HTTPResponse.Status, contentType: String, stream: BodyStream) {
             self.init(status, contentType: contentType, body: [])
             self.stream = stream
         }
@@ -166,8 +166,9 @@ public struct MetricsEndpoint: Sendable {
             let input = await provider()
             let (format, gzip) = (plan.format, plan.gzip)
             var reply: Reply
-            if gzip, let body = await renderCompressed(input, format: format) {
-                reply = Reply(.ok, contentType: format.contentType, body: body.chunks)
+            if gzip, let member = await renderCompressed(input, format: format) {
+                let stream = BodyStream(.gzip(GzipMember.Cursor(member)), length: member.bytes, threadPool: threadPool)
+                reply = Reply(.ok, contentType: format.contentType, stream: stream)
                 reply.headers[.contentEncoding] = "gzip"
             } else {
                 reply = Reply(.ok, contentType: format.contentType, stream: await textStream(input, format: format))
@@ -180,7 +181,7 @@ public struct MetricsEndpoint: Sendable {
             let (organization, gzip) = (plan.organizationID, plan.gzip)
             let (json, compressed) = await offload {
                 let json = ByteBuffer(bytes: StatusDocument(input, organizationID: organization).encoded())
-                return (json, gzip ? try? DeflatedRuns.gzip(json) : nil)
+                return (json, gzip ? try? GzipMember.gzip(json) : nil)
             }
             var reply = Reply(.ok, contentType: "application/json", body: compressed ?? [json])
             if compressed != nil { reply.headers[.contentEncoding] = "gzip" }
@@ -190,16 +191,15 @@ public struct MetricsEndpoint: Sendable {
         }
     }
 
-    /// The gzip `/metrics` body of `input`, made on the thread pool; nil should compression fail (the
-    /// text is then sent uncompressed).
-    func renderCompressed(_ input: MonitorSnapshot, format: ExpositionFormat) async -> MetricsRenderer.Body? {
+    /// The gzip `/metrics` body of `input` as the runs it splices, made on the thread pool; nil should
+    /// compression fail (the text is then sent uncompressed).
+    func renderCompressed(_ input: MonitorSnapshot, format: ExpositionFormat) async -> GzipMember? {
         let cache = rowsCache
         let processMetrics = self.processMetrics
         let logger = self.logger
         return await offload {
             do {
-                return try MetricsRenderer.render(
-                    input, format: format, process: processMetrics(), gzip: true, cache: cache)
+                return try MetricsRenderer.gzipMember(input, format: format, process: processMetrics(), cache: cache)
             } catch {
                 logger.warning("gzip failed; answering uncompressed", metadata: ["error": "\(error)"])
                 return nil
@@ -208,18 +208,18 @@ public struct MetricsEndpoint: Sendable {
     }
 
     /// The uncompressed `/metrics` text of `input`, rendered chunk by chunk as it is sent.
-    func textStream(_ input: MonitorSnapshot, format: ExpositionFormat) async -> TextStream {
+    func textStream(_ input: MonitorSnapshot, format: ExpositionFormat) async -> BodyStream {
         let cache = rowsCache
         let processMetrics = self.processMetrics
         let cursor = await offload {
             // Flattening alone has no failure path (the cache throws only when compressing).
             let shared = MetricsRenderer.sharedLabels(input.daemon)
             let rows =
-                (try? cache.refresh(input.organizations, deflated: false, sharedLabels: shared).rows)
+                (try? cache.refresh(input.organizations, deflated: false, sharedLabels: shared))
                 ?? ConnectionRows(input.organizations)
             return TextCursor(input, rows: rows, format: format, process: processMetrics())
         }
-        return TextStream(cursor, threadPool: threadPool)
+        return BodyStream(.text(cursor), threadPool: threadPool)
     }
 
     /// Brings the cache up to the current snapshot between scrapes, so that a scrape finds the

@@ -61,15 +61,27 @@ public enum MetricsRenderer {
         _ input: MonitorSnapshot, format: ExpositionFormat, process: ProcessMetrics?, gzip: Bool,
         cache: ConnectionRowsCache
     ) throws -> Body {
-        let shared = sharedLabels(input.daemon)
-        let (rows, blocks) = try cache.refresh(input.organizations, deflated: gzip, sharedLabels: shared)
         guard gzip else {
             // What the endpoint streams (TextStream), collected.
+            let rows = try cache.refresh(input.organizations, deflated: false, sharedLabels: sharedLabels(input.daemon))
             var cursor = TextCursor(input, rows: rows, format: format, process: process)
             var chunks: [ByteBuffer] = []
             while let chunk = cursor.next() { chunks.append(chunk) }
             return Body(chunks: chunks, gzip: false, uncompressedBytes: chunks.reduce(0) { $0 + $1.readableBytes })
         }
+        let member = try gzipMember(input, format: format, process: process, cache: cache)
+        return Body(chunks: member.chunks(), gzip: true, uncompressedBytes: member.length)
+    }
+
+    /// The gzip body of `input` as the runs it splices (what the endpoint streams, ``GzipMember/Cursor``):
+    /// each family's header, then every organization's run of its lines as the cache keeps them; then the
+    /// per-organization families, whose poll-duration histograms (most of their text) are also kept
+    /// compressed per organization while unchanged, and the rest, compressed here.
+    static func gzipMember(
+        _ input: MonitorSnapshot, format: ExpositionFormat, process: ProcessMetrics?, cache: ConnectionRowsCache
+    ) throws -> GzipMember {
+        let shared = sharedLabels(input.daemon)
+        let rows = try cache.refresh(input.organizations, deflated: true, sharedLabels: shared)
         let deflater = Deflater()
         var scratch = ExpositionWriter(capacity: 65_536, sharedLabels: shared)
         func deflate(_ write: (inout ExpositionWriter) -> Void) throws -> DeflatedText {
@@ -78,15 +90,12 @@ public enum MetricsRenderer {
             return try deflater.deflate(scratch.buffer)
         }
 
-        // The per-connection families: each family's header, then its blocks as they are (shared buffers).
-        var body = DeflatedRuns(chunkSize: chunkSize)
+        var body = GzipMember()
         for (index, family) in ConnectionFamily.allCases.enumerated() {
             body.append(try deflate { $0.family(family.metric, format) })
-            for block in blocks[index] { body.append(block.runs) }
+            for segment in rows.segments { body.append(segment.deflated![index]) }
         }
 
-        // The per-organization families; the poll-duration histograms (most of their text) are kept
-        // compressed per organization while unchanged.
         let organizations = OrganizationLabels(input)
         body.append(try deflate { writeOrganizationsHead(input, organizations, format: format, into: &$0) })
         let keptDurations = cache.pollDurations
@@ -108,7 +117,7 @@ public enum MetricsRenderer {
             writeAPI(input.daemon, format: format, into: &writer)
             writeTail(input, format: format, process: process, into: &writer)
         })
-        return Body(chunks: body.gzip(), gzip: true, uncompressedBytes: body.length)
+        return body
     }
 
     /// The whole text in one buffer (tests, small inputs).

@@ -139,7 +139,7 @@ extension MetricsEndpoint {
                 }
                 return Response(
                     status: reply.status, headers: reply.headers,
-                    body: ResponseBody { writer in
+                    body: ResponseBody(contentLength: stream.length) { writer in
                         while let chunk = await stream.next() { try await writer.write(chunk) }
                         try await writer.finish(nil)
                     })

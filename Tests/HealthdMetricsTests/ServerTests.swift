@@ -137,6 +137,9 @@ struct ServerTests {
             #expect(compressed.headers.first(name: "content-encoding") == "gzip")
             #expect(compressed.headers.first(name: "vary")?.contains("Accept-Encoding") == true)
             #expect(Array(compressed.body.prefix(2)) == [0x1f, 0x8b])
+            // Streamed from the kept runs, with its length known in advance (not chunked).
+            #expect(compressed.headers.first(name: "content-length") == String(compressed.body.count))
+            #expect(compressed.headers.first(name: "transfer-encoding") == nil)
             #expect(compressed.body.count < plain.body.count / 5)
             // Decoded by gzip(1), an implementation independent of the server's.
             let decoded = try runProcess("/bin/gzip", ["-dc"], stdin: Data(compressed.body))

@@ -1,12 +1,10 @@
 import HealthdCore
 import NIOCore
-import NIOPosix
-import Synchronization
 
 /// The uncompressed `/metrics` text of one snapshot, rendered a chunk at a time: each family's header,
 /// then its lines organization by organization, then the other families.
 ///
-/// Served as a stream (``TextStream``), a response holds about one chunk in memory however large the fleet:
+/// Served as a stream (``BodyStream``), a response holds about one chunk in memory however large the fleet:
 /// the text of 100,000 connections is some 280 MB, which a few concurrent uncompressed scrapes would
 /// otherwise each hold whole.
 struct TextCursor: Sendable {
@@ -53,32 +51,5 @@ struct TextCursor: Sendable {
             }
         }
         return writer.buffer
-    }
-}
-
-/// A response body produced as it is sent: each ``next()`` renders the following chunk on the thread
-/// pool. One reader at a time (the server writing the response).
-public final class TextStream: Sendable {
-    private let cursor: Mutex<TextCursor?>
-    private let threadPool: NIOThreadPool
-
-    init(_ cursor: TextCursor, threadPool: NIOThreadPool) {
-        self.cursor = Mutex(cursor)
-        self.threadPool = threadPool
-    }
-
-    /// The next chunk, nil at the end.
-    public func next() async -> ByteBuffer? {
-        guard let current = cursor.withLock({ $0.take() }) else { return nil }
-        let render: @Sendable () -> (TextCursor, ByteBuffer?) = {
-            var advanced = current
-            let chunk = advanced.next()
-            return (advanced, chunk)
-        }
-        let result: (TextCursor, ByteBuffer?)
-        if let rendered = try? await threadPool.runIfActive(render) { result = rendered } else { result = render() }
-        let (advanced, chunk) = result
-        if chunk != nil { cursor.withLock { $0 = advanced } }
-        return chunk
     }
 }
