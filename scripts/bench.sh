@@ -15,7 +15,7 @@
 #      steady window of WINDOW seconds: daemon CPU (utime + stime, /proc/PID/stat)
 #      over the connection-polls in the window, counted from the daemon's own /metrics (each organization's
 #      leen_polls_total delta times its connections), API requests (leen_api_requests_total) per poll cycle
-#      (one poll of every organization), VmRSS at the end;
+#      (one poll of every organization), VmRSS at the end and every second through it;
 #   4. SCRAPES scrapes of /metrics one after the other as Prometheus asks (OpenMetrics, gzip): the medians of
 #      curl's time to the first byte (rendering) and time_total, and the body's bytes;
 #   5. the daemon stopped and started again at once on the state it left (as `systemctl restart` does):
@@ -193,6 +193,10 @@ run_size() {
     # The steady window: the CPU reading is taken after the first scrape and before the last, so the
     # scrapes' own rendering stays out of it.
     scrape w0; c0=$(cpu_seconds "$DAEMON_PID"); t0=$(now)
+    # VmRSS every second through the window: one reading at its end moved by about 30 MiB between runs of
+    # the same code (what the allocator had just freed and not yet returned).
+    ( while kill -0 "$DAEMON_PID" 2>/dev/null; do rss_kib "$DAEMON_PID"; sleep 1; done ) >"$WORK/rss.txt" 2>/dev/null &
+    local sampler=$!
     if [ "$PROFILE" = 1 ]; then
         # cpu-clock: this VM has no hardware counters. Sampling costs the daemon a little CPU of its own.
         perf record -q -e cpu-clock -F 499 -g -p "$DAEMON_PID" -o "$WORK/perf.data" -- sleep "$WINDOW" 2>/dev/null \
@@ -206,6 +210,9 @@ run_size() {
     alive_or_die "steady window"
     c1=$(cpu_seconds "$DAEMON_PID"); t1=$(now); local rss
     rss=$(rss_kib "$DAEMON_PID")
+    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+    VALUE[rssmean,$size]=$(sort -n "$WORK/rss.txt" | awk '{ v[NR] = $1; s += $1 }
+        END { if (NR) printf "%.0f MiB (%.0f–%.0f)", s / NR / 1024, v[1] / 1024, v[NR] / 1024 }')
     scrape w1
     figures=$(window_figures w0 w1)
     local cpolls polls requests found
@@ -311,6 +318,7 @@ ROWS=(
     "rate|connection-polls in the window (daemon CPU)|"
     "requests|API requests per poll cycle|"
     "rss|daemon RSS (VmRSS)|< 250 MB"
+    "rssmean|daemon RSS, mean of the window's readings (lowest–highest)|< 250 MB"
     "perconn|RSS per connection|≤ 2 KB"
     "fresh|start to READY, fresh state|"
     "drained|start to every start event written, fresh state|"
