@@ -62,7 +62,7 @@ public enum MetricsRenderer {
         cache: ConnectionRowsCache
     ) throws -> Body {
         guard gzip else {
-            // What the endpoint streams (TextStream), collected.
+            // What the endpoint streams (BodyStream), collected.
             let rows = try cache.refresh(input.organizations, deflated: false, sharedLabels: sharedLabels(input.daemon))
             var cursor = TextCursor(input, rows: rows, format: format, process: process)
             var chunks: [ByteBuffer] = []
