@@ -2,6 +2,7 @@ import Foundation
 import HealthdCore
 import HealthdTestSupport
 import LeenAPI
+import NIOCore
 import Synchronization
 import SystemdSupport
 import Testing
@@ -233,6 +234,23 @@ struct DeliveryTests {
         #expect(passed.withLock { $0 })
         #expect(outbox.status.pending == 2)
         #expect(outbox.status.written[.daemonStarted] == 3)
+    }
+
+    @Test("The writer's queue shrinks back once a backlog is sent")
+    func queueShrinks() throws {
+        let outbox = Outbox()
+        let backlog = 20 * Outbox.keptQueueCapacity
+        outbox.stage(
+            (0..<backlog).map { _ in HealthEvent(kind: .daemonStarted, priority: .info, message: "m", fields: []) },
+            in: .daemon, now: Date())
+        outbox.release(.daemon, count: backlog)
+        #expect(outbox.state.withLock { $0.queue.capacity } >= backlog)
+        for _ in 0..<backlog {
+            _ = try #require(outbox.next())
+            outbox.sent(.daemon)
+        }
+        #expect(outbox.status.pending == 0)
+        #expect(outbox.state.withLock { $0.queue.capacity } <= Outbox.keptQueueCapacity)
     }
 
     @Test("Only released events are handed out, in release order across streams")
