@@ -286,4 +286,15 @@ struct PollProcessorTests {
         _ = org.poll([F.connection("a")], at: 7)
         #expect(try tracked().transitions == 3 && tracked().healthSince == F.at(7))
     }
+
+    @Test("Declared identifiers: sorted once, each found by binary search, nothing else found")
+    func declaredIdentifiers() {
+        let names = ["m", "b", "z", "a", "k", "b", "y", "c"]
+        let declared = DeclaredIdentifiers(names)
+        #expect(declared.sorted == ["a", "b", "c", "k", "m", "y", "z"])
+        for name in names { #expect(declared.contains(name), "\(name)") }
+        for name in ["", "0", "aa", "d", "l", "zz", "B"] { #expect(!declared.contains(name), "\(name)") }
+        #expect(!DeclaredIdentifiers([String]()).contains("a"))
+        #expect(DeclaredIdentifiers(["only"]).contains("only"))
+    }
 }
