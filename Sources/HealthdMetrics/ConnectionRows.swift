@@ -113,13 +113,35 @@ package struct ConnectionRows: Sendable {
         /// Every row's label bytes after the ``prefix``, back to back. Kept in an array of their exact size: a
         /// `ByteBuffer`'s capacity is a power of two, and the buffer they are written into took 32 KB for an
         /// organization's 18 KB (330 bytes per connection, in a heap profile at 10k connections).
-        package var bytes: [UInt8] = []
+        ///
+        /// Emptied once the rows' lines are compressed (``dropLabels()``): gzip scrapes need only the runs, and
+        /// the bytes were 14 MB at 100k connections (jemalloc's heap profile). ``labelBytes()`` writes them
+        /// again for what still needs them (an uncompressed scrape).
+        package fileprivate(set) var bytes: [UInt8] = []
+        private var labelsDropped = false
         var rows: [Row] = []
         /// The longest `labels` plus `reason` of any row, without the ``prefix`` (for reserving output space).
         var longestLabels = 0
         /// The rows' lines compressed, one run per per-connection family; made by the first gzip scrape
         /// that needs them and kept with the segment (``ConnectionRowsCache``).
         var deflated: [DeflatedText]?
+
+        init(id: OrganizationID, connections: [String: TrackedConnection], stale: Bool) {
+            self.id = id
+            self.connections = connections
+            self.stale = stale
+        }
+
+        /// The rows' label bytes (``bytes``), written again from ``connections`` when they were dropped: the
+        /// same walk of the same dictionary as when the rows were made, so the same bytes at the same offsets.
+        func labelBytes() -> [UInt8] {
+            labelsDropped ? ConnectionRows.labels(of: connections) { _, _, _ in } : bytes
+        }
+
+        mutating func dropLabels() {
+            bytes = []
+            labelsDropped = true
+        }
     }
 
     /// Organizations in id order; connections in the snapshot's order within each. Sorting them too (by
@@ -154,6 +176,7 @@ package struct ConnectionRows: Sendable {
                     earlier.deflated.map { (runs: $0, unchanged: segments[index].unchangedFamilies(since: earlier)) }
                 }, deflater: deflater, scratch: &scratch)
             segments[index].deflated = runs
+            segments[index].dropLabels()
             compressed += count
         }
         return compressed
@@ -169,19 +192,15 @@ package struct ConnectionRows: Sendable {
         ExpositionWriter.appendEscaped(organization.id.rawValue, to: &prefix)
         prefix += Array("\",connection_id=\"".utf8)
         let stale = organization.state.isStale
-        let count = organization.state.connections.count
         var segment = Segment(id: organization.id, connections: organization.state.connections, stale: stale)
         segment.prefix = prefix
-        var labelBytes = ByteBufferAllocator().buffer(capacity: count * 160)
-        segment.rows.reserveCapacity(count)
-        for tracked in organization.state.connections.values where !tracked.missing {
+        var rows: [Row] = []
+        rows.reserveCapacity(organization.state.connections.count)
+        var longest = 0
+        segment.bytes = labels(of: organization.state.connections) { tracked, labels, reason in
             let health = tracked.observation.health
-            let (labels, reason) = ConnectionRows.Segment.appendLabels(
-                to: &labelBytes, connectionID: tracked.observation.connectionID.rawValue,
-                identifier: tracked.observation.identifier, vendor: tracked.observation.vendor.rawValue,
-                name: health?.name.rawValue, owner: health?.resolutionOwner.rawValue)
             let status = EffectiveStatus(tracked, organizationStale: stale).exported
-            segment.rows.append(
+            rows.append(
                 Row(
                     labels: labels, reason: reason, status: status,
                     stateIndex: stateIndex(tracked.observation.state), failingDetails: health?.details.count ?? 0,
@@ -189,10 +208,28 @@ package struct ConnectionRows: Sendable {
                     healthChange: tracked.healthSince, lastChange: tracked.changedAt,
                     unhealthyConfirmed: status == .unhealthy && tracked.alert.isConfirmed,
                     flapping: tracked.alert.flappingSince != nil))
-            segment.longestLabels = max(segment.longestLabels, labels.count + reason.count)
+            longest = max(longest, labels.count + reason.count)
         }
-        segment.bytes = Array(labelBytes.readableBytesView)
+        segment.rows = rows
+        segment.longestLabels = longest
         return segment
+    }
+
+    /// The label bytes of every exported connection (not missing) in `connections`' order, telling `row`
+    /// where each one's labels and reason labels are.
+    static func labels(
+        of connections: [String: TrackedConnection], row: (TrackedConnection, Range<Int>, Range<Int>) -> Void
+    ) -> [UInt8] {
+        var bytes = ByteBufferAllocator().buffer(capacity: connections.count * 160)
+        for tracked in connections.values where !tracked.missing {
+            let health = tracked.observation.health
+            let (labels, reason) = ConnectionRows.Segment.appendLabels(
+                to: &bytes, connectionID: tracked.observation.connectionID.rawValue,
+                identifier: tracked.observation.identifier, vendor: tracked.observation.vendor.rawValue,
+                name: health?.name.rawValue, owner: health?.resolutionOwner.rawValue)
+            row(tracked, labels, reason)
+        }
+        return Array(bytes.readableBytesView)
     }
 
     /// The index in ``states``.
@@ -218,17 +255,23 @@ extension ConnectionRows.Segment {
     func unchangedFamilies(since earlier: Self) -> [Bool] {
         let families = MetricsRenderer.ConnectionFamily.allCases
         guard rows.count == earlier.rows.count, prefix == earlier.prefix else { return families.map { _ in false } }
+        // Compared by what the label bytes are written from, in the rows' order: escaping is one to one and
+        // the keys between the values cannot occur in them escaped, so equal fields are equal bytes. (The
+        // earlier segment's bytes are dropped once compressed.)
         var labels = true
         var reasons = true
-        bytes.withUnsafeBytes { new in
-            earlier.bytes.withUnsafeBytes { old in
-                for (row, was) in zip(rows, earlier.rows) {
-                    guard new[row.labels].elementsEqual(old[was.labels]) else {
-                        labels = false
-                        return
-                    }
-                    if reasons, !new[row.reason].elementsEqual(old[was.reason]) { reasons = false }
-                }
+        let exported = connections.values.lazy.filter { !$0.missing }
+        let earlierExported = earlier.connections.values.lazy.filter { !$0.missing }
+        for (new, old) in zip(exported, earlierExported) {
+            let now = new.observation
+            let was = old.observation
+            guard now.connectionID == was.connectionID, now.identifier == was.identifier, now.vendor == was.vendor
+            else {
+                labels = false
+                break
+            }
+            if reasons, now.health?.name != was.health?.name || now.health?.resolutionOwner != was.health?.resolutionOwner {
+                reasons = false
             }
         }
         guard labels else { return families.map { _ in false } }

@@ -60,7 +60,7 @@ extension MetricsRenderer {
             open += segment.prefix
             let perRow = linesPerRow * (open.count + segment.longestLabels + 48)
             open.withUnsafeBytes { open in
-                segment.bytes.withUnsafeBytes { labels in
+                segment.labelBytes().withUnsafeBytes { labels in
                     let start = LineStart(open: open, labels: labels)
                     var first = 0
                     while first < segment.rows.count {

@@ -94,6 +94,14 @@ struct CompressedBodyTests {
         let kept = Set(after.values.flatMap { $0.deflated ?? [] }.compactMap { address($0.bytes) })
         #expect(member.runs.count(where: { address($0.bytes).map(kept.contains) == true }) == 40 * MetricsRenderer.ConnectionFamily.allCases.count)
 
+        // Uncompressed, from the same cache (whose segments dropped their label bytes): the same text.
+        #expect(after.values.allSatisfy { $0.bytes.isEmpty && $0.deflated != nil })
+        for format in ExpositionFormat.allCases {
+            let plain = try MetricsRenderer.render(input, format: format, process: fixedProcess, gzip: false, cache: cache)
+            #expect(!plain.gzip)
+            #expect(plain.chunks.map { String(buffer: $0) }.joined() == render(input, format))
+        }
+
         // A removed organization leaves the cache with its series.
         input.organizations.remove(at: 0)
         let smaller = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
@@ -138,7 +146,11 @@ struct CompressedBodyTests {
         let segment = changed.segments[1]
         let id = Array(segment.id.rawValue.utf8)
         #expect(segment.prefix == Array("organization_id=\"\(segment.id.rawValue)\",connection_id=\"".utf8))
-        #expect(!segment.bytes.indices.contains { segment.bytes[$0...].starts(with: id) }, "the id is not in the rows' bytes")
+        let labels = segment.labelBytes()
+        #expect(!labels.indices.contains { labels[$0...].starts(with: id) }, "the id is not in the rows' bytes")
+        // Compressed, a segment drops its label bytes, and writes the same ones again when asked.
+        #expect(segment.bytes.isEmpty && !labels.isEmpty)
+        #expect(labels == ConnectionRows(input.organizations).segments[1].bytes)
 
         // A connection gone (fewer rows) compresses every family again.
         unpaused.organizations[1].state.connections[key] = nil
