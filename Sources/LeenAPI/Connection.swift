@@ -22,6 +22,11 @@ public struct ConnectionDirection: OpenEnumeration {
 ///
 /// Fields the contract marks unconfirmed or version-dependent are optional, so every documented response
 /// variant decodes; unknown fields are ignored.
+///
+/// 152 bytes rather than 288: the daemon keeps one for every connection (the last walk's, in its
+/// ``PageMemo``). The health sits behind a reference that the connections of one page with equal health
+/// share (most are HEALTHY, with nothing failing), and the fields a listing hardly ever has (an OAuth URL,
+/// the organization's name, the direction) behind another that is nil when none is set.
 public struct Connection: Codable, Hashable, Sendable, Identifiable {
     public var id: ConnectionID
     public var vendor: Vendor
@@ -32,17 +37,70 @@ public struct Connection: Codable, Hashable, Sendable, Identifiable {
     public var organizationID: OrganizationID
     /// Required in current docs; absent from the oldest create response.
     public var state: ConnectionState?
-    /// Set for OAuth vendors until the connection is authorised.
-    public var oauth2AuthorizeURL: String?
     /// The caller's own reference; leen-healthd ties config to Leen with it.
     public var identifier: String?
     public var createdAt: Timestamp?
     public var updatedAt: Timestamp?
+    /// Set by ``share(from:)`` to another connection's equal value.
+    var sharedHealth: SharedHealth?
+    var rare: Rare?
+
     /// Result of the most recent job; nil before the first job has run.
-    public var health: ConnectionHealthStatus?
+    public var health: ConnectionHealthStatus? {
+        get { sharedHealth?.value }
+        set { sharedHealth = newValue.map(SharedHealth.init) }
+    }
+    /// Set for OAuth vendors until the connection is authorised.
+    public var oauth2AuthorizeURL: String? {
+        get { rare?.oauth2AuthorizeURL }
+        set { rare = Rare.make(newValue, rare?.organizationName, rare?.direction) }
+    }
     /// Only in the Get Connection by ID example.
-    public var organizationName: String?
-    public var direction: ConnectionDirection?
+    public var organizationName: String? {
+        get { rare?.organizationName }
+        set { rare = Rare.make(rare?.oauth2AuthorizeURL, newValue, rare?.direction) }
+    }
+    public var direction: ConnectionDirection? {
+        get { rare?.direction }
+        set { rare = Rare.make(rare?.oauth2AuthorizeURL, rare?.organizationName, newValue) }
+    }
+
+    /// A health value, immutable, shared by the connections that have it.
+    final class SharedHealth: Hashable, Sendable {
+        let value: ConnectionHealthStatus
+        init(_ value: ConnectionHealthStatus) { self.value = value }
+        static func == (a: SharedHealth, b: SharedHealth) -> Bool { a === b || a.value == b.value }
+        func hash(into hasher: inout Hasher) { hasher.combine(value) }
+    }
+
+    /// The fields a listing hardly ever sets, immutable; nil when none is set.
+    final class Rare: Hashable, Sendable {
+        let oauth2AuthorizeURL: String?
+        let organizationName: String?
+        let direction: ConnectionDirection?
+
+        private init(_ oauth2AuthorizeURL: String?, _ organizationName: String?, _ direction: ConnectionDirection?) {
+            self.oauth2AuthorizeURL = oauth2AuthorizeURL
+            self.organizationName = organizationName
+            self.direction = direction
+        }
+
+        static func make(_ oauth2AuthorizeURL: String?, _ organizationName: String?, _ direction: ConnectionDirection?) -> Rare? {
+            oauth2AuthorizeURL == nil && organizationName == nil && direction == nil
+                ? nil : Rare(oauth2AuthorizeURL, organizationName, direction)
+        }
+
+        static func == (a: Rare, b: Rare) -> Bool {
+            a === b
+                || (a.oauth2AuthorizeURL == b.oauth2AuthorizeURL && a.organizationName == b.organizationName
+                    && a.direction == b.direction)
+        }
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(oauth2AuthorizeURL)
+            hasher.combine(organizationName)
+            hasher.combine(direction)
+        }
+    }
 
     public init(
         id: ConnectionID, vendor: Vendor, isActive: Bool?, refreshIntervalSecs: Int, timeoutSecs: Int,
@@ -57,13 +115,20 @@ public struct Connection: Codable, Hashable, Sendable, Identifiable {
         self.timeoutSecs = timeoutSecs
         self.organizationID = organizationID
         self.state = state
-        self.oauth2AuthorizeURL = oauth2AuthorizeURL
         self.identifier = identifier
         self.createdAt = createdAt
         self.updatedAt = updatedAt
-        self.health = health
-        self.organizationName = organizationName
-        self.direction = direction
+        sharedHealth = health.map(SharedHealth.init)
+        rare = Rare.make(oauth2AuthorizeURL, organizationName, direction)
+    }
+
+    /// Takes `other`'s health and rare fields' storage where they are equal to this connection's, so that
+    /// equal values are held once (a page's items, ``PageMemo``).
+    mutating func share(from other: Connection) {
+        if let mine = sharedHealth, let theirs = other.sharedHealth, mine !== theirs, mine.value == theirs.value {
+            sharedHealth = theirs
+        }
+        if let mine = rare, let theirs = other.rare, mine !== theirs, mine == theirs { rare = theirs }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -76,6 +141,24 @@ public struct Connection: Codable, Hashable, Sendable, Identifiable {
         case createdAt = "created_at"
         case updatedAt = "updated_at"
         case organizationName = "organization_name"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try c.decode(ConnectionID.self, forKey: .id), vendor: try c.decode(Vendor.self, forKey: .vendor),
+            isActive: try c.decodeIfPresent(Bool.self, forKey: .isActive),
+            refreshIntervalSecs: try c.decode(Int.self, forKey: .refreshIntervalSecs),
+            timeoutSecs: try c.decode(Int.self, forKey: .timeoutSecs),
+            organizationID: try c.decode(OrganizationID.self, forKey: .organizationID),
+            state: try c.decodeIfPresent(ConnectionState.self, forKey: .state),
+            oauth2AuthorizeURL: try c.decodeIfPresent(String.self, forKey: .oauth2AuthorizeURL),
+            identifier: try c.decodeIfPresent(String.self, forKey: .identifier),
+            createdAt: try c.decodeIfPresent(Timestamp.self, forKey: .createdAt),
+            updatedAt: try c.decodeIfPresent(Timestamp.self, forKey: .updatedAt),
+            health: try c.decodeIfPresent(ConnectionHealthStatus.self, forKey: .health),
+            organizationName: try c.decodeIfPresent(String.self, forKey: .organizationName),
+            direction: try c.decodeIfPresent(ConnectionDirection.self, forKey: .direction))
     }
 
     public func encode(to encoder: any Encoder) throws {

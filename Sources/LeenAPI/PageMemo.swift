@@ -22,25 +22,22 @@ public final class PageMemo: Sendable {
         var count: Int
     }
 
-    /// Strings that most items of a page repeat, held once per page by the items decoded from it (and by
-    /// the states made from them), not once per connection: the organization's id and name (about 150 bytes
-    /// each, at 100,000 connections), and the health's description, one of a few sentences ("Connection is
-    /// healthy", 21 bytes, too long for a string's inline storage: 63 bytes per connection in a heap profile
-    /// at 10k).
+    /// What most items of a page repeat, held once per page by the items decoded from it (and by the states
+    /// made from them), not once per connection: the organization's id (about 150 bytes each, at 100,000
+    /// connections), and the health, one of a few values on most pages (HEALTHY, "Connection is healthy",
+    /// LEEN, nothing failing), with the rarely set fields (``Connection/share(from:)``).
     struct SharedStrings {
         var id: OrganizationID?
-        var name: String?
-        var descriptions: [String: String] = [:]
+        var healths: [ConnectionHealthStatus: Item] = [:]
+        var rare: Item?
 
         mutating func share(_ item: inout Item) {
             if let id, item.organizationID == id { item.organizationID = id } else { id = item.organizationID }
-            if let name, item.organizationName == name { item.organizationName = name } else { name = item.organizationName }
-            if let description = item.health?.description {
-                if let kept = descriptions[description] {
-                    item.health?.description = kept
-                } else {
-                    descriptions[description] = description
-                }
+            if let health = item.health {
+                if let kept = healths[health] { item.share(from: kept) } else { healths[health] = item }
+            }
+            if item.rare != nil {
+                if let rare { item.share(from: rare) } else { rare = item }
             }
         }
     }

@@ -7,10 +7,28 @@ public struct Timestamp: Codable, Hashable, Sendable, CustomStringConvertible {
     /// spelled again when asked: its 20 bytes do not fit in a string's inline storage, and the daemon keeps
     /// two timestamps for every listed connection (about 130 bytes of heap together in a heap profile at 10k
     /// connections, 13 MB at 100k).
-    /// Any other spelling is kept verbatim.
+    /// Any other spelling is kept verbatim, behind a reference: inline, its string and optional date made
+    /// every timestamp 25 bytes (32 with an optional's padding) for a case the API hardly uses, and a
+    /// connection holds two (``Connection``).
     private enum Storage: Hashable, Sendable {
         case canonical(Date)
-        case verbatim(String, Date?)
+        case verbatim(Verbatim)
+    }
+
+    private final class Verbatim: Hashable, Sendable {
+        let text: String
+        let date: Date?
+
+        init(_ text: String, _ date: Date?) {
+            self.text = text
+            self.date = date
+        }
+
+        static func == (a: Verbatim, b: Verbatim) -> Bool { a.text == b.text && a.date == b.date }
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(text)
+            hasher.combine(date)
+        }
     }
 
     private let storage: Storage
@@ -19,7 +37,7 @@ public struct Timestamp: Codable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: String {
         switch storage {
         case .canonical(let date): Self.canonical(date)!
-        case .verbatim(let text, _): text
+        case .verbatim(let verbatim): verbatim.text
         }
     }
 
@@ -27,7 +45,7 @@ public struct Timestamp: Codable, Hashable, Sendable, CustomStringConvertible {
     public var date: Date? {
         switch storage {
         case .canonical(let date): date
-        case .verbatim(_, let date): date
+        case .verbatim(let verbatim): verbatim.date
         }
     }
 
@@ -41,7 +59,7 @@ public struct Timestamp: Codable, Hashable, Sendable, CustomStringConvertible {
         if let date, Self.canonical(date) == rawValue {
             storage = .canonical(date)
         } else {
-            storage = .verbatim(rawValue, date)
+            storage = .verbatim(Verbatim(rawValue, date))
         }
     }
 
@@ -50,7 +68,7 @@ public struct Timestamp: Codable, Hashable, Sendable, CustomStringConvertible {
         let whole = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
         storage =
             Self.canonical(whole) != nil
-            ? .canonical(whole) : .verbatim(whole.formatted(Date.ISO8601FormatStyle()), whole)
+            ? .canonical(whole) : .verbatim(Verbatim(whole.formatted(Date.ISO8601FormatStyle()), whole))
     }
 
     /// Whether the instant is kept without its string (tests).

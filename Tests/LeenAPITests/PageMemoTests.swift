@@ -1,6 +1,7 @@
 import Foundation
-import LeenAPI
 import Testing
+
+@testable import LeenAPI
 
 /// ``PageMemo`` must read every page exactly as `JSONDecoder` reads ``Page`` (items, unreadable items, page
 /// fields, errors), and decode only the items whose bytes it has not seen in the walk before.
@@ -127,5 +128,35 @@ struct PageMemoTests {
         #expect(storage(descriptions[3]) != storage(descriptions[0]))
         let organizationIDs = items.map(\.organizationID.rawValue)
         #expect(Set(organizationIDs.map(storage)).count == 1)
+    }
+
+    @Test("A connection is compact: equal healths on a page share one value, rare fields take no room when unset")
+    func compactConnections() throws {
+        #expect(MemoryLayout<Connection>.stride <= 152)
+        let unhealthy = Self.connection(3, health: "UNAUTHORIZED")
+        let body = #"{"items":[\#(Self.connection(1)),\#(Self.connection(2)),\#(unhealthy),\#(Self.connection(4))]}"#
+        let items = try PageMemo().decode(Data(body.utf8)).items
+        #expect(items == (try JSONDecoder().decode(Page<Connection>.self, from: Data(body.utf8)).items))
+        #expect(items[0].sharedHealth != nil && items[0].sharedHealth === items[1].sharedHealth)
+        #expect(items[3].sharedHealth === items[0].sharedHealth)
+        #expect(items[2].sharedHealth !== items[0].sharedHealth && items[2].health?.name == .unauthorized)
+
+        var changed = items[0]
+        #expect(changed.rare == nil)
+        changed.direction = .source
+        changed.oauth2AuthorizeURL = "https://example.com/authorize"
+        #expect(changed.direction == .source && changed.oauth2AuthorizeURL == "https://example.com/authorize")
+        #expect(changed.organizationName == nil && changed != items[0])
+        var same = items[0]
+        same.oauth2AuthorizeURL = "https://example.com/authorize"
+        same.direction = .source
+        #expect(same == changed && same.hashValue == changed.hashValue)
+        changed.direction = nil
+        changed.oauth2AuthorizeURL = nil
+        #expect(changed.rare == nil && changed == items[0])
+        changed.health = nil
+        #expect(changed.sharedHealth == nil && changed != items[0])
+        changed.health = items[0].health
+        #expect(changed == items[0] && changed.hashValue == items[0].hashValue)
     }
 }
