@@ -102,7 +102,7 @@ struct OrganizationLog: Sendable, Equatable {
             found == connections.count
             ? [] : connections.keys.filter { state.connections[$0] == nil }.sorted()
         header.connections = changed
-        var sequences: [String: UInt64] = [:]
+        var sequences = SubjectSequences()
         for (subject, sequence) in delivery.stream.sequences where stream.sequences[subject] != sequence {
             sequences[subject] = sequence
         }

@@ -59,8 +59,9 @@ struct StateFileJSON {
         raw("],\"stream\":{\"id\":")
         string(delivery.stream.id)
         raw(",\"sequences\":{")
-        // Sorted, as the rest of the file, so that an unchanged state is written as the same bytes.
-        separated(delivery.stream.sequences.sorted { $0.key < $1.key }) { file, entry in
+        // Sorted (as they are kept), as the rest of the file, so that an unchanged state is written as the
+        // same bytes.
+        separated(delivery.stream.sequences) { file, entry in
             file.string(entry.key)
             file.byte(UInt8(ascii: ":"))
             file.bytes.append(contentsOf: String(entry.value).utf8)

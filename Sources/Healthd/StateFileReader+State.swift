@@ -81,7 +81,7 @@ extension StateFileReader {
             }
         }
         guard let id, let sequences else { throw Mismatch() }
-        return EventStream(id: id, sequences: sequences)
+        return EventStream(id: id, sequences: SubjectSequences(sequences))
     }
 
     mutating func pending() throws(Mismatch) -> Outbox.Pending {

@@ -11,9 +11,9 @@ public struct EventStream: Codable, Hashable, Sendable {
     public var id: String
     /// Events made so far, by subject. Never pruned: a connection removed from the config and added back
     /// later continues its sequence instead of repeating old ids (an entry is a few bytes).
-    public var sequences: [String: UInt64]
+    public var sequences: SubjectSequences
 
-    public init(id: String = UUID().uuidString.lowercased(), sequences: [String: UInt64] = [:]) {
+    public init(id: String = UUID().uuidString.lowercased(), sequences: SubjectSequences = [:]) {
         self.id = id
         self.sequences = sequences
     }
@@ -66,6 +66,77 @@ public struct EventStream: Codable, Hashable, Sendable {
         hex = String(repeating: "0", count: 32 - hex.count) + hex
         let characters = Array(hex)
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+    }
+}
+
+/// Counts by subject, as two arrays in subject order: a dictionary of an organization's 101 subjects kept
+/// 256 slots of 24 bytes (7 KB per organization, 8 MB at 100k connections in jemalloc's heap profile),
+/// where these take 2.6 KB. A lookup is a binary search; a new subject is inserted in place (subjects come
+/// one connection at a time, and a poll's events in identifier order).
+public struct SubjectSequences: Hashable, Sendable, Codable, RandomAccessCollection, ExpressibleByDictionaryLiteral {
+    private var subjects: [String] = []
+    private var values: [UInt64] = []
+
+    public init() {}
+
+    public init(_ dictionary: [String: UInt64]) {
+        for (subject, value) in dictionary.sorted(by: { $0.key < $1.key }) {
+            subjects.append(subject)
+            values.append(value)
+        }
+    }
+
+    public init(dictionaryLiteral elements: (String, UInt64)...) {
+        self.init(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { subjects.count }
+    public subscript(position: Int) -> (key: String, value: UInt64) { (subjects[position], values[position]) }
+
+    /// Where `subject` is, or would be inserted.
+    private func position(of subject: String) -> Int {
+        var low = 0
+        var high = subjects.count
+        while low < high {
+            let middle = (low + high) / 2
+            if subjects[middle] < subject { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    public subscript(subject: String) -> UInt64? {
+        get {
+            let index = position(of: subject)
+            return index < subjects.count && subjects[index] == subject ? values[index] : nil
+        }
+        set {
+            let index = position(of: subject)
+            let present = index < subjects.count && subjects[index] == subject
+            switch (present, newValue) {
+            case (true, let value?): values[index] = value
+            case (true, nil):
+                subjects.remove(at: index)
+                values.remove(at: index)
+            case (false, let value?):
+                subjects.insert(subject, at: index)
+                values.insert(value, at: index)
+            case (false, nil): break
+            }
+        }
+    }
+
+    public subscript(subject: String, default value: UInt64) -> UInt64 {
+        get { self[subject] ?? value }
+        set { self[subject] = newValue }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(try [String: UInt64](from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try Dictionary(uniqueKeysWithValues: zip(subjects, values)).encode(to: encoder)
     }
 }
 

@@ -78,4 +78,26 @@ struct EventStreamTests {
         let decoded = try JSONDecoder().decode(EventStream.self, from: JSONEncoder().encode(stream))
         #expect(decoded == stream)
     }
+
+    @Test("Sequences by subject: kept in subject order, found, changed, removed, and coded as a JSON object")
+    func subjectSequences() throws {
+        var sequences = SubjectSequences()
+        for (subject, value) in [("m", 1), ("b", 2), ("z", 3), ("", 4), ("a", 5)] as [(String, UInt64)] {
+            sequences[subject] = value
+        }
+        #expect(sequences.map(\.key) == ["", "a", "b", "m", "z"])
+        #expect(sequences.map(\.value) == [4, 5, 2, 1, 3])
+        #expect(sequences == ["z": 3, "a": 5, "m": 1, "": 4, "b": 2])
+        #expect(sequences["b"] == 2 && sequences["c"] == nil && sequences["c", default: 9] == 9)
+        sequences["b", default: 0] += 1
+        sequences["c", default: 0] += 1
+        #expect(sequences["b"] == 3 && sequences["c"] == 1)
+        sequences["m"] = nil
+        sequences["absent"] = nil
+        #expect(sequences.map(\.key) == ["", "a", "b", "c", "z"] && sequences.count == 5)
+        let data = try JSONEncoder().encode(sequences)
+        #expect(try JSONDecoder().decode([String: UInt64].self, from: data) == ["": 4, "a": 5, "b": 3, "c": 1, "z": 3])
+        #expect(try JSONDecoder().decode(SubjectSequences.self, from: data) == sequences)
+        #expect(SubjectSequences(["b": 1, "a": 2]) == ["a": 2, "b": 1])
+    }
 }
