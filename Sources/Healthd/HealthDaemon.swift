@@ -154,6 +154,12 @@ public final class HealthDaemon: Service {
 
     public func run() async throws {
         var configuration = await monitor.configuration
+        /// The configuration's organizations by id: a search of the list for each poll started went through
+        /// 500 organizations on average at 100k connections.
+        func byID(_ configuration: Configuration) -> [OrganizationID: OrganizationConfig] {
+            Dictionary(configuration.organizations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        var organizations = byID(configuration)
         var client = try makeClient(configuration)
         activity.withLock { $0.stall = Self.stallLimit(configuration) }
         metrics?.setPollInterval(configuration.poll.interval)
@@ -210,7 +216,7 @@ public final class HealthDaemon: Service {
                     switch action {
                     case .startPolls(let ids):
                         for id in ids {
-                            guard let organization = configuration.organizations.first(where: { $0.id == id }) else {
+                            guard let organization = organizations[id] else {
                                 // Cannot happen: the machine schedules configured organizations only.
                                 post.yield(.polled(id, nil, .zero))
                                 continue
@@ -233,7 +239,7 @@ public final class HealthDaemon: Service {
                     case .startProvisioning(let ids):
                         let applied = await monitor.appliedCredentials
                         for id in ids {
-                            guard let organization = configuration.organizations.first(where: { $0.id == id }) else {
+                            guard let organization = organizations[id] else {
                                 continue
                             }
                             let attempt = (machine.provisioningFailures(of: id) ?? 0) + 1
@@ -323,6 +329,7 @@ public final class HealthDaemon: Service {
                 case .reloaded(let reloaded):
                     if let reloaded {
                         configuration = reloaded.configuration
+                        organizations = byID(configuration)
                         client = reloaded.client
                         credentialWatch = CredentialWatch(configuration)
                         reportUnwatchable(watcher?.watch(credentialWatch.directories))
