@@ -2,6 +2,10 @@ import Foundation
 import LeenAPI
 
 /// What one successful poll saw of one monitored connection: the fields whose changes matter.
+///
+/// Laid out for size (162 bytes): every monitored connection keeps one in its ``TrackedConnection``, whose
+/// box must stay within 256 bytes (the allocator's next class is 320). The authorisation URL, set only
+/// while an OAuth connection waits, sits behind a reference, and the two flags come last.
 public struct ConnectionObservation: Codable, Hashable, Sendable {
     public var organizationID: OrganizationID
     public var connectionID: ConnectionID
@@ -9,12 +13,57 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
     public var identifier: String
     public var vendor: Vendor
     public var state: ConnectionState?
-    public var isActive: Bool?
     /// nil before the connection's first job.
     public var health: Health?
+    private var authorizeURL: Text?
+    public var isActive: Bool?
     /// True while `oauth2_authorize_url` is set on an OAuth connection that is not yet active.
     public var oauthPending: Bool
-    public var oauthAuthorizeURL: String?
+
+    public var oauthAuthorizeURL: String? {
+        get { authorizeURL?.value }
+        set { authorizeURL = newValue.map(Text.init) }
+    }
+
+    /// A string behind a reference, compared by value.
+    final class Text: Hashable, Sendable {
+        let value: String
+        init(_ value: String) { self.value = value }
+        static func == (a: Text, b: Text) -> Bool { a.value == b.value }
+        func hash(into hasher: inout Hasher) { hasher.combine(value) }
+    }
+
+    /// The keys and rules of the synthesized coding this type had before its layout changed: the state
+    /// files' fallback reader (`JSONDecoder`) reads what the hand reader does not.
+    enum CodingKeys: String, CodingKey {
+        case organizationID, connectionID, identifier, vendor, state, isActive, health, oauthPending, oauthAuthorizeURL
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            organizationID: try c.decode(OrganizationID.self, forKey: .organizationID),
+            connectionID: try c.decode(ConnectionID.self, forKey: .connectionID),
+            identifier: try c.decode(String.self, forKey: .identifier), vendor: try c.decode(Vendor.self, forKey: .vendor),
+            state: try c.decodeIfPresent(ConnectionState.self, forKey: .state),
+            isActive: try c.decodeIfPresent(Bool.self, forKey: .isActive),
+            health: try c.decodeIfPresent(Health.self, forKey: .health),
+            oauthPending: try c.decode(Bool.self, forKey: .oauthPending),
+            oauthAuthorizeURL: try c.decodeIfPresent(String.self, forKey: .oauthAuthorizeURL))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(organizationID, forKey: .organizationID)
+        try c.encode(connectionID, forKey: .connectionID)
+        try c.encode(identifier, forKey: .identifier)
+        try c.encode(vendor, forKey: .vendor)
+        try c.encodeIfPresent(state, forKey: .state)
+        try c.encodeIfPresent(isActive, forKey: .isActive)
+        try c.encodeIfPresent(health, forKey: .health)
+        try c.encode(oauthPending, forKey: .oauthPending)
+        try c.encodeIfPresent(oauthAuthorizeURL, forKey: .oauthAuthorizeURL)
+    }
 
     /// The health fields, with `details` as a set (order carries no meaning).
     public struct Health: Codable, Hashable, Sendable {
@@ -49,7 +98,7 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
         self.isActive = isActive
         self.health = health
         self.oauthPending = oauthPending
-        self.oauthAuthorizeURL = oauthAuthorizeURL
+        authorizeURL = oauthAuthorizeURL.map(Text.init)
     }
 
     /// The observation of a connection as the API returned it.
