@@ -40,7 +40,7 @@ extension StateStore {
             set {
                 organizations[organization, default: Fingerprints()][identifier] = newValue.map(Fingerprint.init)
                 // Equal contents compare equal: no organization is left behind empty.
-                if organizations[organization]?.identifiers.isEmpty == true { organizations[organization] = nil }
+                if organizations[organization]?.isEmpty == true { organizations[organization] = nil }
             }
         }
 
@@ -48,7 +48,7 @@ extension StateStore {
         public var applied: [String: String] {
             var flat = unkeyed
             for (organization, fingerprints) in organizations {
-                for (identifier, fingerprint) in zip(fingerprints.identifiers, fingerprints.values) {
+                for (identifier, fingerprint) in zip(fingerprints.keys, fingerprints.values) {
                     flat[Self.key(organization, identifier)] = fingerprint.text
                 }
             }
@@ -79,34 +79,9 @@ extension StateStore {
     }
 }
 
-/// One organization's fingerprints in two arrays sorted by identifier. Not a dictionary: its table has
-/// twice the room its entries need (256 slots of 56 bytes for 100 connections), and lookups are rare (a
-/// provisioning, a recorded application).
-private struct Fingerprints: Hashable, Sendable {
-    private(set) var identifiers: [String] = []
-    private(set) var values: [Fingerprint] = []
-
-    subscript(identifier: String) -> Fingerprint? {
-        get {
-            let index = identifiers.boundary { $0 >= identifier }
-            return index < identifiers.count && identifiers[index] == identifier ? values[index] : nil
-        }
-        set {
-            let index = identifiers.boundary { $0 >= identifier }
-            let present = index < identifiers.count && identifiers[index] == identifier
-            switch (present, newValue) {
-            case (true, let value?): values[index] = value
-            case (true, nil):
-                identifiers.remove(at: index)
-                values.remove(at: index)
-            case (false, let value?):
-                identifiers.insert(identifier, at: index)
-                values.insert(value, at: index)
-            case (false, nil): break
-            }
-        }
-    }
-}
+/// One organization's fingerprints by identifier (``SortedMap``): lookups are rare (a provisioning, a
+/// recorded application).
+private typealias Fingerprints = SortedMap<Fingerprint>
 
 /// A credentials fingerprint: `hmac-sha256:` and 64 lowercase hex digits (``CredentialFingerprint``) kept as
 /// its bytes, anything else (`none`) as its string.

@@ -18,13 +18,8 @@ public struct DeclaredIdentifiers: Sendable, Hashable {
     }
 
     public func contains(_ identifier: String) -> Bool {
-        var low = 0
-        var high = sorted.count
-        while low < high {
-            let middle = (low + high) / 2
-            if sorted[middle] < identifier { low = middle + 1 } else { high = middle }
-        }
-        return low < sorted.count && sorted[low] == identifier
+        let index = sorted.boundary { $0 >= identifier }
+        return index < sorted.count && sorted[index] == identifier
     }
 }
 

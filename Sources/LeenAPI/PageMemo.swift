@@ -66,13 +66,8 @@ public final class PageMemo: Sendable {
 
         subscript(key: Key) -> Item? {
             if !index.isEmpty { return index[key].map { items[Int($0)] } }
-            var low = 0
-            var high = sorted.count
-            while low < high {
-                let middle = (low + high) / 2
-                if sorted[middle].key < key { low = middle + 1 } else { high = middle }
-            }
-            return low < sorted.count && sorted[low].key == key ? items[Int(sorted[low].position)] : nil
+            let found = sorted.boundary { $0.key >= key }
+            return found < sorted.count && sorted[found].key == key ? items[Int(sorted[found].position)] : nil
         }
 
         /// Keeps the first item of a key: equal keys are equal bytes, so equal items. Only before ``sealed()``.
