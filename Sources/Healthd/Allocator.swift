@@ -70,7 +70,7 @@ public enum Allocator {
     }
 
     /// Under glibc, trims now and then every `period` until cancelled: polls and scrapes leave freed pages
-    /// behind. jemalloc returns unused pages by itself, over its decay time (10 s by default).
+    /// behind. jemalloc returns unused pages by itself, over its decay time (1 s, built in).
     static func trimPeriodically(every period: Duration = .seconds(60)) async {
         guard current == .glibc else { return }
         while !Task.isCancelled {
