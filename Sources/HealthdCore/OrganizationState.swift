@@ -65,8 +65,10 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
         set { box = Box(newValue) }
     }
 
+    /// Read in place (`_read`): a getter copied the whole observation, retaining each of its strings, for
+    /// every field read through it (the flattening for /metrics reads five per connection).
     public var observation: ConnectionObservation {
-        get { box.fields.observation }
+        _read { yield box.fields.observation }
         set { fields.observation = newValue }
     }
     /// When the health (status, name or owner) last changed, or when first seen.
@@ -110,6 +112,9 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
                 observation: observation, healthSince: healthSince, changedAt: changedAt, transitions: transitions,
                 alert: alert, unlistedPolls: Int16(clamping: unlistedPolls), missing: missing))
     }
+
+    /// Whether the two hold the same box: then equal, without comparing a field.
+    package func sharesFields(with other: TrackedConnection) -> Bool { box === other.box }
 
     public static func == (a: TrackedConnection, b: TrackedConnection) -> Bool {
         a.box === b.box || a.box.fields == b.box.fields

@@ -262,15 +262,17 @@ extension ConnectionRows.Segment {
         var reasons = true
         let exported = connections.values.lazy.filter { !$0.missing }
         let earlierExported = earlier.connections.values.lazy.filter { !$0.missing }
-        for (new, old) in zip(exported, earlierExported) {
-            let now = new.observation
-            let was = old.observation
-            guard now.connectionID == was.connectionID, now.identifier == was.identifier, now.vendor == was.vendor
+        for (new, old) in zip(exported, earlierExported) where !new.sharesFields(with: old) {
+            guard new.observation.connectionID == old.observation.connectionID,
+                new.observation.identifier == old.observation.identifier, new.observation.vendor == old.observation.vendor
             else {
                 labels = false
                 break
             }
-            if reasons, now.health?.name != was.health?.name || now.health?.resolutionOwner != was.health?.resolutionOwner {
+            if reasons,
+                new.observation.health?.name != old.observation.health?.name
+                    || new.observation.health?.resolutionOwner != old.observation.health?.resolutionOwner
+            {
                 reasons = false
             }
         }
