@@ -142,6 +142,14 @@ package struct ConnectionRows: Sendable {
             bytes = []
             labelsDropped = true
         }
+
+        /// Writes dropped label bytes again and keeps them (in this copy of the segment): an uncompressed
+        /// rendering reads them once per family.
+        mutating func restoreLabels() {
+            guard labelsDropped else { return }
+            bytes = labelBytes()
+            labelsDropped = false
+        }
     }
 
     /// Organizations in id order; connections in the snapshot's order within each. Sorting them too (by
@@ -384,8 +392,14 @@ package final class ConnectionRowsCache: Sendable {
                 let fresh = Dictionary(rows.segments.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
                 stored.withLock { $0.segments = fresh }
             }
-            if deflated { try rows.deflate(sharedLabels: sharedLabels, previous: previous) }
-            return rows
+            if deflated {
+                try rows.deflate(sharedLabels: sharedLabels, previous: previous)
+                return rows
+            }
+            // Label bytes for this uncompressed rendering only: the cache keeps them dropped.
+            var rendered = rows
+            for index in rendered.segments.indices { rendered.segments[index].restoreLabels() }
+            return rendered
         }
     }
 

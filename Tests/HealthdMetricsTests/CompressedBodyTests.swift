@@ -101,6 +101,8 @@ struct CompressedBodyTests {
             #expect(!plain.gzip)
             #expect(plain.chunks.map { String(buffer: $0) }.joined() == render(input, format))
         }
+        // The bytes were written again for those renderings only.
+        #expect(cache.segments.values.allSatisfy { $0.bytes.isEmpty && $0.deflated != nil })
 
         // A removed organization leaves the cache with its series.
         input.organizations.remove(at: 0)
