@@ -22,7 +22,12 @@ struct ShardTests {
         config.apiKeys = [apiKey]
         config.timeScale = 0
         config.firstJobDelaySecs = 60
-        let ids = (1...organizationCount).map { _ in OrganizationID(UUID().uuidString.lowercased()) }
+        // Random ids, drawn again in the 1 case of 256 where all of them land on one of 2 shards (the growing
+        // test would have nothing to move).
+        var ids: [OrganizationID]
+        repeat {
+            ids = (1...organizationCount).map { _ in OrganizationID(UUID().uuidString.lowercased()) }
+        } while Set(ids.map { Shard.owner(of: $0, among: 2) }).count < 2
         let scenario = Scenario(
             randomEvolution: false,
             organizations: ids.enumerated().map { .init(id: $1.rawValue, name: "Org-\($0 + 1)", identifier: "o\($0 + 1)") },
@@ -212,7 +217,7 @@ struct ShardTests {
         let workspace = try Workspace()
         defer { workspace.remove() }
         let (config, scenario, ids) = Self.setup(apiKey: workspace.apiKey)
-        // 9 random ids all on one of 2 shards: 1 chance in 256; then there is nothing to see.
+        // `setup` draws ids that 2 shards split.
         let moving = Set(ids.filter { Shard.owner(of: $0, among: 2) == 2 })
         try #require(!moving.isEmpty && moving.count < ids.count, "every organization on one shard")
         try await LeenSimulator.withRunning(configuration: config, scenario: scenario, logger: quietLogger) {
