@@ -8,6 +8,9 @@ struct SchedulerStateMachineTests {
     typealias Machine = SchedulerStateMachine
     static let t0 = ContinuousClock.now
     static func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .milliseconds(Int64(seconds * 1000)) }
+    /// Where a timer for `seconds` is armed: ``SchedulerStateMachine/timerSlack(_:)`` later (100 ms for the
+    /// intervals of a minute or more these tests use).
+    static func timer(_ seconds: Double) -> ContinuousClock.Instant { at(seconds) + .milliseconds(100) }
     static let a = OrganizationID("org-a")
     static let b = OrganizationID("org-b")
     static let c = OrganizationID("org-c")
@@ -135,7 +138,7 @@ struct SchedulerStateMachineTests {
         let actions = machine.pollFinished(
             Self.a, .failed(consecutiveFailures: 1, retryAfter: .seconds(300)), jitter: 0.5, now: Self.at(1))
         #expect(machine.nextPoll(of: Self.a) == Self.at(301))
-        #expect(Self.timers(actions) == [Self.at(301)])
+        #expect(Self.timers(actions) == [Self.timer(301)])
         let shorter = Machine.delay(poll: Self.poll(), failures: 1, retryAfter: .seconds(5), jitter: 0.5)
         #expect(shorter == .seconds(60))
     }
@@ -145,13 +148,28 @@ struct SchedulerStateMachineTests {
         var machine = Machine(poll: Self.poll(concurrency: 2))
         _ = machine.startProvisioned(organizations: [Self.a, Self.b], now: Self.at(0))
         let first = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))
-        #expect(Self.timers(first) == [Self.at(61)])
+        #expect(Self.timers(first) == [Self.timer(61)])
         let second = machine.pollFinished(Self.b, .succeeded, jitter: 0.5, now: Self.at(2))
         #expect(Self.timers(second).isEmpty, "the timer armed for 61 s already covers b at 62 s")
         #expect(machine.timerFired(now: Self.at(30)).isEmpty, "a timer firing early starts nothing")
-        let fired = machine.timerFired(now: Self.at(61))
+        let fired = machine.timerFired(now: Self.timer(61))
         #expect(Self.started(fired) == [Self.a])
-        #expect(Self.timers(fired) == [Self.at(62)])
+        #expect(Self.timers(fired) == [Self.timer(62)])
+    }
+
+    @Test("polls due within the timer's slack start on one tick; none starts before it is due")
+    func timerSlackCoalesces() {
+        var machine = Machine(poll: Self.poll(interval: .seconds(20), concurrency: 3))
+        _ = machine.startProvisioned(organizations: [Self.a, Self.b, Self.c], now: Self.at(0))
+        #expect(Machine.timerSlack(Self.poll(interval: .seconds(20))) == .milliseconds(100))
+        #expect(Machine.timerSlack(Self.poll(interval: .seconds(2))) == .milliseconds(20))
+        // Due at 21.00, 21.05 and 21.30 s: one timer, 100 ms after the first, covers the first two.
+        #expect(Self.timers(machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))) == [Self.at(21.1)])
+        #expect(Self.timers(machine.pollFinished(Self.b, .succeeded, jitter: 0.5, now: Self.at(1.05))).isEmpty)
+        #expect(Self.timers(machine.pollFinished(Self.c, .succeeded, jitter: 0.5, now: Self.at(1.3))).isEmpty)
+        let fired = machine.timerFired(now: Self.at(21.1))
+        #expect(Self.started(fired) == [Self.a, Self.b], "c, due at 21.3 s, waits for its own timer")
+        #expect(Self.timers(fired) == [Self.at(21.4)])
     }
 
     @Test("a reload while polls are in flight: polls go on, the new organizations join when it ends")
@@ -302,9 +320,9 @@ struct SchedulerStateMachineTests {
         let start = machine.startProvisioned(organizations: [Self.a], now: Self.at(0))
         #expect(Self.started(start) == [Self.a])
         #expect(!start.contains(.heartbeat))
-        #expect(Self.timers(start) == [Self.at(3600)])
+        #expect(Self.timers(start) == [Self.timer(3600)])
         // The next poll comes first: its timer is armed.
-        #expect(Self.timers(machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))) == [Self.at(601)])
+        #expect(Self.timers(machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(1))) == [Self.timer(601)])
         #expect(!machine.timerFired(now: Self.at(3599)).contains(.heartbeat))
         #expect(machine.timerFired(now: Self.at(3600)).filter { $0 == .heartbeat }.count == 1)
         #expect(!machine.timerFired(now: Self.at(3601)).contains(.heartbeat))
@@ -321,7 +339,7 @@ struct SchedulerStateMachineTests {
         _ = machine.reloadRequested()
         let on = machine.reloadFinished(
             .applied(organizations: [Self.a], poll: Self.poll(concurrency: 1), heartbeat: .seconds(30)), now: Self.at(200))
-        #expect(Self.timers(on).contains(Self.at(230)))
+        #expect(Self.timers(on).contains(Self.timer(230)))
         #expect(!machine.timerFired(now: Self.at(229)).contains(.heartbeat))
         #expect(machine.timerFired(now: Self.at(230)).contains(.heartbeat))
 
@@ -354,7 +372,7 @@ struct SchedulerStateMachineTests {
         let polled = machine.pollFinished(Self.a, .succeeded, jitter: 0.5, now: Self.at(2))
         #expect(machine.isReady || polled.contains(.reportReady))
         // Next due: the provisioning retry one interval after the failure (61 s), before the poll (62 s).
-        #expect(Self.timers(polled) == [Self.at(61)])
+        #expect(Self.timers(polled) == [Self.timer(61)])
         let retry = machine.timerFired(now: Self.at(61))
         #expect(Self.provisioned(retry) == [Self.a] && Self.started(retry).isEmpty)
         // Failing again doubles the wait (120 s), up to max_backoff; the poll due meanwhile still runs.
