@@ -59,6 +59,9 @@ public struct QueuedFault: Codable, Sendable, Hashable {
         case status
         /// No answer for `hang_secs`.
         case hang
+        /// The head and the first half of the body, then nothing for `hang_secs`, then the rest: a server
+        /// (or a proxy) that stalls in the middle of a response. Only JSON answers take it.
+        case stallBody = "stall_body"
         case truncate
         case malformed
         case close
@@ -124,6 +127,7 @@ struct FaultDecision: Sendable {
     enum Action: Sendable {
         case status(Int, retryAfter: String?)
         case hang(seconds: Double)
+        case stallBody(seconds: Double)
         case truncate
         case malformed
         case close
@@ -159,6 +163,7 @@ struct FaultDecision: Sendable {
             switch fault.kind {
             case .status: decision.action = .status(fault.status ?? 503, retryAfter: fault.retryAfter)
             case .hang: decision.action = .hang(seconds: fault.hangSecs ?? settings.hangSecs)
+            case .stallBody: decision.action = .stallBody(seconds: fault.hangSecs ?? settings.hangSecs)
             case .truncate: decision.action = .truncate
             case .malformed: decision.action = .malformed
             case .close: decision.action = .close

@@ -41,10 +41,38 @@ enum SimulatorHTTP {
             body = ByteBuffer(string: "<html><body><h1>502 Bad Gateway</h1></body></html>")
         case .close?, .dropResponse?:
             return closing()
+        case .stallBody(let seconds)?:
+            return stalling(body, status: status, seconds: seconds, stopping: context.isStopping)
         default:
             break
         }
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+
+    /// The head and the first half of `body`, then nothing for `seconds` (less if the simulator stops), then
+    /// the rest.
+    static func stalling(
+        _ body: ByteBuffer, status: HTTPResponse.Status, seconds: Double, stopping: @escaping @Sendable () -> Bool
+    ) -> Response {
+        let half = body.readableBytes / 2
+        let first = body.getSlice(at: body.readerIndex, length: half) ?? body
+        let rest = body.getSlice(at: body.readerIndex + half, length: body.readableBytes - half) ?? ByteBuffer()
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(contentLength: body.readableBytes) { writer in
+                try await writer.write(first)
+                await hold(seconds: seconds, stopping: stopping)
+                try await writer.write(rest)
+                try await writer.finish(nil)
+            })
+    }
+
+    /// Waits `seconds`, giving up early when the simulator stops or the task is cancelled.
+    static func hold(seconds: Double, stopping: @Sendable () -> Bool) async {
+        let end = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < end, !Task.isCancelled, !stopping() {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     static func detail(_ message: String, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
@@ -126,7 +154,7 @@ struct APIMiddleware: RouterMiddleware {
             let status = SimulatorHTTP.status(code: code)
             return SimulatorHTTP.detail(status.reasonPhrase, status: status, headers: headers)
         case .hang(let seconds)?:
-            await hang(seconds: seconds)
+            await SimulatorHTTP.hold(seconds: seconds) { state.isStopping }
         case .close?:
             return SimulatorHTTP.closing()
         case .echo(let code)?:
@@ -137,8 +165,9 @@ struct APIMiddleware: RouterMiddleware {
                 "\(status.reasonPhrase): could not process \(request.method) \(request.uri.path) with X-API-KEY "
                     + "\(request.headers[SimulatorHTTP.apiKeyField] ?? "-") and body \(String(buffer: body))",
                 status: status)
-        case .truncate?, .malformed?, .dropResponse?, .listing?:
+        case .truncate?, .malformed?, .dropResponse?, .listing?, .stallBody?:
             context.fault = decision.action
+            context.isStopping = { [state] in state.isStopping }
         case nil:
             break
         }
@@ -150,11 +179,4 @@ struct APIMiddleware: RouterMiddleware {
         }
     }
 
-    /// Holds the request for `seconds`, giving up early when the simulator stops or the task is cancelled.
-    func hang(seconds: Double) async {
-        let end = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < end, !Task.isCancelled, !state.isStopping {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-    }
 }

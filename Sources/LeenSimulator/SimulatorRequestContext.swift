@@ -4,6 +4,8 @@ import Hummingbird
 public struct SimulatorRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     var fault: FaultDecision.Action?
+    /// Whether the simulator is stopping: a fault that holds a response back (`stall_body`) gives up then.
+    var isStopping: @Sendable () -> Bool = { false }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -276,6 +276,20 @@ struct ClientTests {
         }
     }
 
+    @Test("a response that stalls after its head and half its body times out within the request timeout")
+    func stallingBody() async throws {
+        try await withClient(retry: .none, timeout: .milliseconds(500)) { client, simulator, _ in
+            simulator.state.enqueueFaults([QueuedFault(kind: .stallBody, hangSecs: 30)])
+            let started = ContinuousClock.now
+            let error = try #require(await apiError { _ = try await client.listOrganizations() })
+            let elapsed = ContinuousClock.now - started
+            #expect(error.kind == .timeout)
+            #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(20))
+            // The stall is the fault's only: the next call is answered whole.
+            #expect(try await !client.listOrganizations().items.isEmpty)
+        }
+    }
+
     @Test("a create whose response was lost is found by identifier, not made twice")
     func createLostResponse() async throws {
         try await withClient { client, simulator, recorder in
