@@ -144,33 +144,35 @@ public struct LeenClient: Sendable {
     }
 
     /// One HTTP exchange, bounded by the request timeout from the first byte sent to the last byte read.
+    ///
+    /// Through AsyncHTTPClient's delegate API, whose deadline covers the whole exchange and which hands the
+    /// body over once, whole: the async API's deadline ends with the response head, and bounding the body
+    /// too took a task group with a sleeping task per request, and the body came over chunk by chunk, each
+    /// a hop from the event loop to the task (about 4% of the daemon's CPU at 100k connections, perf).
     func send(_ endpoint: Endpoint, payload: ByteBuffer?) async throws -> RawResponse {
-        var request = HTTPClientRequest(url: url(for: endpoint))
-        request.method = endpoint.method
-        request.headers.add(name: "X-API-KEY", value: configuration.apiKey.secretValue)
-        request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: configuration.userAgent)
-        if let payload {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(payload)
-        }
-        let timeout = configuration.requestTimeout
-        let prepared = request
-        let limit = configuration.maximumResponseBytes
-        let client = httpClient
+        var headers = HTTPHeaders()
+        headers.add(name: "X-API-KEY", value: configuration.apiKey.secretValue)
+        headers.add(name: "Accept", value: "application/json")
+        headers.add(name: "User-Agent", value: configuration.userAgent)
+        if payload != nil { headers.add(name: "Content-Type", value: "application/json") }
         do {
-            return try await withDeadline(timeout) {
-                let response = try await client.execute(prepared, timeout: .nanoseconds(timeout.nanoseconds))
-                let body = try await response.body.collect(upTo: limit)
-                return RawResponse(status: Int(response.status.code), headers: response.headers, body: body)
+            let request = try HTTPClient.Request(
+                url: url(for: endpoint), method: endpoint.method, headers: headers, body: payload.map { .byteBuffer($0) })
+            let accumulator = ResponseAccumulator(request: request, maxBodySize: configuration.maximumResponseBytes)
+            let task = httpClient.execute(
+                request: request, delegate: accumulator,
+                deadline: .now() + .nanoseconds(configuration.requestTimeout.nanoseconds))
+            let response = try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
             }
-        } catch is DeadlineExceeded {
-            throw LeenAPIError(kind: .timeout, operation: endpoint.operation, request: endpoint.display)
+            return RawResponse(status: Int(response.status.code), headers: response.headers, body: response.body ?? ByteBuffer())
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw LeenAPIError(kind: .timeout, operation: endpoint.operation, request: endpoint.display)
-        } catch is CancellationError {
-            throw CancellationError()
         } catch let error as HTTPClientError where error == .cancelled {
+            throw CancellationError()
+        } catch is CancellationError {
             throw CancellationError()
         } catch {
             throw LeenAPIError(
