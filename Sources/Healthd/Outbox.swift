@@ -145,6 +145,8 @@ public final class Outbox: Sendable {
 
     /// Returns once fewer than `limit` events are pending (at once when there are).
     public func waitForRoom() async {
+        // Checked first without a continuation, which would suspend the poll's task and schedule it again.
+        if state.withLock({ $0.count < limit || $0.closed }) { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let hasRoom = state.withLock { state -> Bool in
                 if state.count < limit || state.closed { return true }
