@@ -93,7 +93,15 @@ public enum PollProcessor {
         }
         for identifier in declared.sorted {
             let previous = next.connections[identifier]
-            let observation = matched[identifier].map { ConnectionObservation(listed[$0], identifier: identifier) }
+            let position = matched[identifier]
+            // Listed as before and quiet (see `ConnectionAlerting.isQuiet`): the steps below would leave it
+            // exactly as it is and make no event. Most connections of most polls are like this.
+            if let previous, let position, previous.observation.matches(listed[position], identifier: identifier),
+                ConnectionAlerting.isQuiet(previous, policy: policy, now: now)
+            {
+                continue
+            }
+            let observation = position.map { ConnectionObservation(listed[$0], identifier: identifier) }
             if observation == nil, var tracked = previous, !tracked.missing {
                 // Listed but unreadable, or maybe so: what is known of it stays as it was.
                 if unreadableIdentifiers.contains(identifier) || anyoneMayBeUnreadable { continue }
@@ -102,13 +110,6 @@ public enum PollProcessor {
                     next.connections[identifier] = tracked
                     continue
                 }
-            }
-            // Listed as before and quiet (see `ConnectionAlerting.isQuiet`): the steps below would leave it
-            // exactly as it is and make no event. Most connections of most polls are like this.
-            if let previous, let observation, observation == previous.observation,
-                ConnectionAlerting.isQuiet(previous, policy: policy, now: now)
-            {
-                continue
             }
             let changes = ConnectionDiff.changes(
                 previous: previous?.observation, current: observation, previouslyMissing: previous?.missing ?? false)
