@@ -7,6 +7,8 @@ import HealthdDemo
 import HealthdMetrics
 import LeenAPI
 import Logging
+import NIOCore
+import NIOPosix
 
 @main
 struct LeenHealthd: AsyncParsableCommand {
@@ -19,6 +21,17 @@ struct LeenHealthd: AsyncParsableCommand {
             TestCredentials.self, Demo.self,
         ],
         defaultSubcommand: Run.self)
+
+    /// Swift Concurrency's jobs run on NIO's event loops (one thread per core) instead of the runtime's own
+    /// pool, installed before any task starts: a response read on an event loop then resumes its task on
+    /// the same thread instead of waking another. 8% less CPU per connection-poll at 100k connections (the
+    /// daemon run in turns with and without it on one fleet). "Unsafe" in NIO's name because it sets the
+    /// runtime's enqueue hook; it does nothing when the hook is taken. Blocking calls run on neither pool:
+    /// journal sends and fsyncs have their own threads, `/metrics` rendering NIO's thread pool.
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
 }
 
 struct ConfigOption: ParsableArguments {
