@@ -120,71 +120,79 @@ public final class PageMemo: Sendable {
     /// same errors. A page it cannot split, with an item that does not decode, or with a page field that does
     /// not, is decoded whole, so unreadable items and errors are always the page's own.
     public func decode(_ body: Data) throws -> Page<Item> {
+        try body.withUnsafeBytes { try decode(bytes: $0) }
+    }
+
+    /// As ``decode(_:)``, from the response's bytes where they are (no copy into a `Data` first, which was a
+    /// page's size allocated and copied per request).
+    public func decode(bytes: UnsafeRawBufferPointer) throws -> Page<Item> {
         let decoder = JSONDecoder()
-        let split = try body.withUnsafeBytes { bytes -> Page<Item>? in
-            // Leen's pages have these members only; anything else is JSONDecoder's to judge in context.
-            guard let structure = JSONStructure(bytes, arrayKey: "items"), structure.foundArray,
-                structure.members.allSatisfy({ Self.pageKeys.contains($0.key) })
-            else { return nil }
-            func slice(_ range: Range<Int>) -> Data { Data(UnsafeRawBufferPointer(rebasing: bytes[range])) }
-            /// A page member, by hand when plain (``ConnectionReader``), else by JSONDecoder.
-            func member<T: Decodable>(_ key: String, as: T.Type, plain: (UnsafeRawBufferPointer) -> T??) throws -> T? {
-                guard let range = structure.value(of: key) else { return nil }
-                if let value = plain(UnsafeRawBufferPointer(rebasing: bytes[range])) { return value }
-                return try decoder.decode(T?.self, from: slice(range))
-            }
-            var page = Page<Item>(items: [])
-            page.items.reserveCapacity(structure.elements.count)
-            // Sized for the page: grown an item at a time, its copies were a tenth of the daemon's allocated
-            // bytes at 100k connections (jemalloc's heap profile).
-            var decoded: [(Key, Item)] = []
-            decoded.reserveCapacity(structure.elements.count)
-            var shared = SharedStrings()
-            var fresh = 0
-            let keys = structure.elements.map { range in
-                let element = UnsafeRawBufferPointer(rebasing: bytes[range])
-                var hasher = Hasher()
-                hasher.combine(bytes: element)
-                return Key(hash: hasher.finalize(), count: element.count)
-            }
-            let known = items.withLock { items in keys.map { items.current?[$0] ?? items.previous[$0] } }
-            for (index, range) in structure.elements.enumerated() {
-                let key = keys[index]
-                if let known = known[index] {
-                    page.items.append(known)
-                    decoded.append((key, known))
-                    continue
-                }
-                fresh += 1
-                // Read by hand in the common form, else by JSONDecoder. An unreadable item is rare, and how
-                // JSONDecoder reads it can depend on what surrounds it (a repeated key can make the whole
-                // document invalid, not just the item): the page is then decoded whole, so what is unreadable
-                // and why is the page's own answer.
-                guard var item = ConnectionReader.read(UnsafeRawBufferPointer(rebasing: bytes[range]))
-                    ?? (try? decoder.decode(Item.self, from: slice(range)))
-                else { return nil }
-                shared.share(&item)
-                page.items.append(item)
-                decoded.append((key, item))
-            }
-            do {
-                page.count = try member("count", as: Int.self, plain: ConnectionReader.optionalInteger)
-                page.total = try member("total", as: Int.self, plain: ConnectionReader.optionalInteger)
-                page.nextCursor = try member("next_cursor", as: String.self, plain: ConnectionReader.optionalString)
-                page.previousCursor = try member("previous_cursor", as: String.self, plain: ConnectionReader.optionalString)
-            } catch {
-                return nil
-            }
-            page.isCursorPage = structure.value(of: "next_cursor") != nil || structure.value(of: "previous_cursor") != nil
-            items.withLock { items in
-                items.decoded += fresh
-                var current = items.current ?? Walk(capacity: items.previous.count)
-                items.current = nil  // so that `current` is the only reference, and grows in place
-                for (key, item) in decoded { current.insert(item, for: key) }
-                items.current = current
-            }
-            return page
+        return try split(bytes, decoder: decoder) ?? decoder.decode(Page<Item>.self, from: Data(bytes))
+    }
+
+    /// The page read item by item, known items from the memo; nil when it must be decoded whole.
+    private func split(_ bytes: UnsafeRawBufferPointer, decoder: JSONDecoder) throws -> Page<Item>? {
+        // Leen's pages have these members only; anything else is JSONDecoder's to judge in context.
+        guard let structure = JSONStructure(bytes, arrayKey: "items"), structure.foundArray,
+            structure.members.allSatisfy({ Self.pageKeys.contains($0.key) })
+        else { return nil }
+        func slice(_ range: Range<Int>) -> Data { Data(UnsafeRawBufferPointer(rebasing: bytes[range])) }
+        /// A page member, by hand when plain (``ConnectionReader``), else by JSONDecoder.
+        func member<T: Decodable>(_ key: String, as: T.Type, plain: (UnsafeRawBufferPointer) -> T??) throws -> T? {
+            guard let range = structure.value(of: key) else { return nil }
+            if let value = plain(UnsafeRawBufferPointer(rebasing: bytes[range])) { return value }
+            return try decoder.decode(T?.self, from: slice(range))
         }
-        return try split ?? decoder.decode(Page<Item>.self, from: body)
+        var page = Page<Item>(items: [])
+        page.items.reserveCapacity(structure.elements.count)
+        // Sized for the page: grown an item at a time, its copies were a tenth of the daemon's allocated
+        // bytes at 100k connections (jemalloc's heap profile).
+        var decoded: [(Key, Item)] = []
+        decoded.reserveCapacity(structure.elements.count)
+        var shared = SharedStrings()
+        var fresh = 0
+        let keys = structure.elements.map { range in
+            let element = UnsafeRawBufferPointer(rebasing: bytes[range])
+            var hasher = Hasher()
+            hasher.combine(bytes: element)
+            return Key(hash: hasher.finalize(), count: element.count)
+        }
+        let known = items.withLock { items in keys.map { items.current?[$0] ?? items.previous[$0] } }
+        for (index, range) in structure.elements.enumerated() {
+            let key = keys[index]
+            if let known = known[index] {
+                page.items.append(known)
+                decoded.append((key, known))
+                continue
+            }
+            fresh += 1
+            // Read by hand in the common form, else by JSONDecoder. An unreadable item is rare, and how
+            // JSONDecoder reads it can depend on what surrounds it (a repeated key can make the whole
+            // document invalid, not just the item): the page is then decoded whole, so what is unreadable
+            // and why is the page's own answer.
+            guard var item = ConnectionReader.read(UnsafeRawBufferPointer(rebasing: bytes[range]))
+                ?? (try? decoder.decode(Item.self, from: slice(range)))
+            else { return nil }
+            shared.share(&item)
+            page.items.append(item)
+            decoded.append((key, item))
+        }
+        do {
+            page.count = try member("count", as: Int.self, plain: ConnectionReader.optionalInteger)
+            page.total = try member("total", as: Int.self, plain: ConnectionReader.optionalInteger)
+            page.nextCursor = try member("next_cursor", as: String.self, plain: ConnectionReader.optionalString)
+            page.previousCursor = try member("previous_cursor", as: String.self, plain: ConnectionReader.optionalString)
+        } catch {
+            return nil
+        }
+        page.isCursorPage = structure.value(of: "next_cursor") != nil || structure.value(of: "previous_cursor") != nil
+        items.withLock { items in
+            items.decoded += fresh
+            var current = items.current ?? Walk(capacity: items.previous.count)
+            items.current = nil  // so that `current` is the only reference, and grows in place
+            for (key, item) in decoded { current.insert(item, for: key) }
+            items.current = current
+        }
+        return page
     }
 }

@@ -1,5 +1,6 @@
 import LeenAPI
 import Foundation
+import NIOCore
 import NIOHTTP1
 
 // The provisioning operations. Paths are relative to the endpoint's base URL, which includes `/v1`.
@@ -91,7 +92,7 @@ extension LeenClient {
             operation: "list_connections", method: .GET, path: Self.connectionsPath(organizationID),
             query: page.queryItems, idempotent: true)
         guard let memo else { return try await call(endpoint) }
-        return try await call(endpoint, decodeBody: { try memo.decode($0) })
+        return try await call(endpoint, decodeBody: { body in try body.withUnsafeReadableBytes { try memo.decode(bytes: $0) } })
     }
 
     /// Every page of `GET …/connections`; a memo must serve one walk at a time, and the caller calls its

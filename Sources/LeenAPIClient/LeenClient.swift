@@ -80,7 +80,7 @@ public struct LeenClient: Sendable {
     func call<Response: Decodable & Sendable>(
         _ endpoint: Endpoint, body: (some Encodable & Sendable)? = String?.none, as: Response.Type = Response.self,
         beforeRetry: (@Sendable () async throws -> Response?)? = nil,
-        decodeBody: (Data) throws -> Response = { try LeenClient.decodeBody(Response.self, from: $0) }
+        decodeBody: (ByteBuffer) throws -> Response = { try LeenClient.decodeBody(Response.self, from: Data($0.readableBytesView)) }
     ) async throws -> Response {
         let payload: ByteBuffer?
         if let body {
@@ -105,7 +105,7 @@ public struct LeenClient: Sendable {
                 status = raw.status
                 if (200..<300).contains(raw.status) {
                     do {
-                        let value = try decodeBody(Data(raw.body.readableBytesView))
+                        let value = try decodeBody(raw.body)
                         report(endpoint, status: raw.status, error: nil, since: started, attempt: attempt, delay: nil)
                         return value
                     } catch {
