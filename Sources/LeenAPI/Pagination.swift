@@ -181,8 +181,9 @@ public struct PageSequence<Item: Codable & Sendable>: AsyncSequence, Sendable {
             listed += items
             if let total = page.total { self.total = total }
             if let identify = sequence.identify {
-                for item in page.items {
-                    let id = identify(item)
+                // By index: a `for item in` loop copied every item (its references retained and released).
+                for index in page.items.indices {
+                    let id = identify(page.items[index])
                     guard ids.insert(id).inserted else { throw ListingError.duplicateItem(id: id) }
                 }
                 for item in page.undecodable {
