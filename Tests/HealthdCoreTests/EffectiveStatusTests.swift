@@ -1,7 +1,8 @@
 import Foundation
-import HealthdCore
 import LeenAPI
 import Testing
+
+@testable import HealthdCore
 
 /// The connection view's rules, in order of precedence.
 @Suite("Effective status")
@@ -56,5 +57,24 @@ struct EffectiveStatusTests {
             .init(id: "new", name: nil, state: OrganizationState()), .init(id: "down", name: nil, state: failing),
         ])
         #expect(summary.line == "0 connections: 0 healthy, 0 unhealthy (0 CUSTOMER), 0 unknown; API failing for 1 of 2 organizations")
+    }
+
+    @Test("a summary counts each connection once by its effective status, with only the statuses present")
+    func summaryCounts() {
+        #expect(EffectiveStatus.allCases.enumerated().allSatisfy { $0.element.position == $0.offset })
+        var state = OrganizationState()
+        let kinds: [(ConnectionObservation.Health?, ConnectionState)] = [
+            (Self.healthy, .active), (Self.healthy, .active), (Self.unhealthy, .active), (nil, .active),
+            (Self.unhealthy, .paused),
+        ]
+        for (index, kind) in kinds.enumerated() {
+            state.connections["c\(index)"] = TrackedConnection(
+                observation: Self.observation(state: kind.1, health: kind.0), healthSince: Date(),
+                changedAt: Date())
+        }
+        state.api = .ok
+        let summary = StatusSummary(state)
+        #expect(summary.counts == [.healthy: 2, .unhealthy: 1, .unknown: 1, .paused: 1])
+        #expect(summary.unhealthyCustomer == 1)
     }
 }
