@@ -135,7 +135,7 @@ package struct ConnectionRows: Sendable {
         /// The rows' label bytes (``bytes``), written again from ``connections`` when they were dropped: the
         /// same walk of the same dictionary as when the rows were made, so the same bytes at the same offsets.
         func labelBytes() -> [UInt8] {
-            labelsDropped ? ConnectionRows.labels(of: connections) { _, _, _ in } : bytes
+            labelsDropped ? ConnectionRows.labels(of: connections) { _, _, _, _ in } : bytes
         }
 
         mutating func dropLabels() {
@@ -205,17 +205,15 @@ package struct ConnectionRows: Sendable {
         var rows: [Row] = []
         rows.reserveCapacity(organization.state.connections.count)
         var longest = 0
-        segment.bytes = labels(of: organization.state.connections) { tracked, labels, reason in
-            let health = tracked.observation.health
+        segment.bytes = labels(of: organization.state.connections) { tracked, fields, labels, reason in
             let status = EffectiveStatus(tracked, organizationStale: stale).exported
             rows.append(
                 Row(
                     labels: labels, reason: reason, status: status,
-                    stateIndex: stateIndex(tracked.observation.state), failingDetails: health?.details.count ?? 0,
-                    oauthPending: tracked.observation.oauthPending, transitions: tracked.transitions,
+                    stateIndex: stateIndex(fields.state), failingDetails: fields.failingDetails,
+                    oauthPending: fields.oauthPending, transitions: tracked.transitions,
                     healthChange: tracked.healthSince, lastChange: tracked.changedAt,
-                    unhealthyConfirmed: status == .unhealthy && tracked.alert.isConfirmed,
-                    flapping: tracked.alert.flappingSince != nil))
+                    unhealthyConfirmed: status == .unhealthy && fields.confirmed, flapping: fields.flapping))
             longest = max(longest, labels.count + reason.count)
         }
         segment.rows = rows
@@ -226,16 +224,16 @@ package struct ConnectionRows: Sendable {
     /// The label bytes of every exported connection (not missing) in `connections`' order, telling `row`
     /// where each one's labels and reason labels are.
     static func labels(
-        of connections: [String: TrackedConnection], row: (TrackedConnection, Range<Int>, Range<Int>) -> Void
+        of connections: [String: TrackedConnection],
+        row: (TrackedConnection, TrackedConnection.MetricFields, Range<Int>, Range<Int>) -> Void
     ) -> [UInt8] {
         var bytes = ByteBufferAllocator().buffer(capacity: connections.count * 160)
         for tracked in connections.values where !tracked.missing {
-            let health = tracked.observation.health
+            let fields = tracked.metricFields
             let (labels, reason) = ConnectionRows.Segment.appendLabels(
-                to: &bytes, connectionID: tracked.observation.connectionID.rawValue,
-                identifier: tracked.observation.identifier, vendor: tracked.observation.vendor.rawValue,
-                name: health?.name.rawValue, owner: health?.resolutionOwner.rawValue)
-            row(tracked, labels, reason)
+                to: &bytes, connectionID: fields.connectionID, identifier: fields.identifier, vendor: fields.vendor,
+                name: fields.healthName, owner: fields.resolutionOwner)
+            row(tracked, fields, labels, reason)
         }
         return Array(bytes.readableBytesView)
     }
@@ -270,17 +268,13 @@ extension ConnectionRows.Segment {
         var reasons = true
         let exported = connections.values.lazy.filter { !$0.missing }
         let earlierExported = earlier.connections.values.lazy.filter { !$0.missing }
-        for (new, old) in zip(exported, earlierExported) where !new.sharesFields(with: old) {
-            guard new.observation.connectionID == old.observation.connectionID,
-                new.observation.identifier == old.observation.identifier, new.observation.vendor == old.observation.vendor
-            else {
+        for (newer, older) in zip(exported, earlierExported) where !newer.sharesFields(with: older) {
+            let (new, old) = (newer.metricFields, older.metricFields)
+            guard new.connectionID == old.connectionID, new.identifier == old.identifier, new.vendor == old.vendor else {
                 labels = false
                 break
             }
-            if reasons,
-                new.observation.health?.name != old.observation.health?.name
-                    || new.observation.health?.resolutionOwner != old.observation.health?.resolutionOwner
-            {
+            if reasons, new.healthName != old.healthName || new.resolutionOwner != old.resolutionOwner {
                 reasons = false
             }
         }
