@@ -15,7 +15,7 @@ import Glibc
 /// as before.
 public enum Allocator {
     enum Kind: Equatable, Sendable {
-        /// `arenas`: jemalloc's `opt.narenas` (leen-healthd builds in two, CJemallocOptions).
+        /// `arenas`: jemalloc's `opt.narenas` (leen-healthd builds in one, CJemallocOptions).
         case jemalloc(version: String, arenas: Int)
         case glibc
     }
@@ -43,7 +43,7 @@ public enum Allocator {
     public static var summary: String {
         switch current {
         case .glibc: "glibc"
-        case .jemalloc(let version, let arenas): "jemalloc \(version), \(arenas) arenas"
+        case .jemalloc(let version, let arenas): "jemalloc \(version), \(arenas) arena\(arenas == 1 ? "" : "s")"
         }
     }
 

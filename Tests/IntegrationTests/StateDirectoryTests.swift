@@ -32,7 +32,7 @@ struct StateDirectoryTests {
         let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
         #expect(maps.contains("/libjemalloc.so"), "the daemon runs without jemalloc")
         #expect(first.stderr.contains("memory allocator: jemalloc 5."), "\(first.stderr)")
-        #expect(first.stderr.contains(", 2 arenas (built-in options narenas:2,dirty_decay_ms:1000)"), "\(first.stderr)")
+        #expect(first.stderr.contains(", 1 arena (built-in options narenas:1,dirty_decay_ms:1000)"), "\(first.stderr)")
 
         let second = try DaemonProcess(configPath: workspace.path("config.yaml"))
         let status = try await second.waitForExit(timeout: .seconds(30))
