@@ -275,8 +275,6 @@ struct ClientTests {
             // Not a timing test: the deadline ends the call long before the 30 s stall would, however loaded
             // the machine (a parallel test run on 2 cores was seen to delay it by seconds).
             #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(20))
-            // The stall was the fault's only: the next call is answered whole.
-            #expect(try await !client.listOrganizations().items.isEmpty)
         }
     }
 
