@@ -110,9 +110,8 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
         guard self.identifier == identifier, connectionID == connection.id, vendor == connection.vendor,
             state == connection.state, isActive == connection.isActive, organizationID == connection.organizationID
         else { return false }
-        let url = connection.oauth2AuthorizeURL
-        let pending = url != nil && connection.state != .active && connection.state != .deleted
-        guard oauthPending == pending, oauthAuthorizeURL == (pending ? url : nil) else { return false }
+        let pendingURL = Self.pendingAuthorizeURL(of: connection)
+        guard oauthPending == (pendingURL != nil), oauthAuthorizeURL == pendingURL else { return false }
         switch (health, connection.health) {
         case (nil, nil):
             return true
@@ -128,10 +127,15 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
         }
     }
 
+    /// The authorisation URL of a connection that waits for it (an OAuth URL set, the connection neither
+    /// ACTIVE nor DELETED), else nil: what ``oauthPending`` and ``oauthAuthorizeURL`` keep.
+    static func pendingAuthorizeURL(of connection: Connection) -> String? {
+        connection.state != .active && connection.state != .deleted ? connection.oauth2AuthorizeURL : nil
+    }
+
     /// The observation of a connection as the API returned it.
     public init(_ connection: Connection, identifier: String) {
-        let pending =
-            connection.oauth2AuthorizeURL != nil && connection.state != .active && connection.state != .deleted
+        let pendingURL = Self.pendingAuthorizeURL(of: connection)
         self.init(
             organizationID: connection.organizationID, connectionID: connection.id, identifier: identifier,
             vendor: connection.vendor, state: connection.state, isActive: connection.isActive,
@@ -140,6 +144,6 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
                     status: $0.status, name: $0.name, resolutionOwner: $0.resolutionOwner,
                     description: $0.description, details: Set($0.details ?? []))
             },
-            oauthPending: pending, oauthAuthorizeURL: pending ? connection.oauth2AuthorizeURL : nil)
+            oauthPending: pendingURL != nil, oauthAuthorizeURL: pendingURL)
     }
 }
