@@ -25,6 +25,20 @@ struct EventStreamTests {
         #expect(ids[0] == EventStream.eventID(stream: "stream-1", subject: "a", sequence: 1))
     }
 
+    /// Ids already in journals: whatever the implementation, a triple keeps its id (values made by the
+    /// first implementation, which hashed an interpolated string and formatted with `String(_:radix:)`).
+    @Test(arguments: [
+        ("stream-1", "a", 1, "8f04108e-09a5-8f82-b318-b0ddd1901453"),
+        ("s", "a", 1, "5ae95328-2dc2-8da7-b6dd-678f010b620f"),
+        ("0f8c2a9e-3b1d-4c5e-9a7f-1e2d3c4b5a69", "ms-defender-cloud-62307", 42, "0c6e51e1-452b-890d-a4d8-9a22ea1d6e47"),
+        ("", "", 0, "77628111-4d4f-8021-9c49-22eca651874a"),
+        ("x", "zürich-ñ-日本", UInt64.max, "647672cb-a661-8f8b-88cb-d6bf36f14a5d"),
+        ("d", "", 18_446_744_073_709_551, "b32cc3e4-055b-8903-a4c0-fbeed30cbfad"),
+    ] as [(String, String, UInt64, String)])
+    func idsNeverChange(stream: String, subject: String, sequence: UInt64, id: String) {
+        #expect(EventStream.eventID(stream: stream, subject: subject, sequence: sequence) == id)
+    }
+
     @Test func theSameTransitionFromTheSameStateGetsTheSameId() {
         // A crash before the commit: the restarted daemon makes the poll's events again from the old state.
         let saved = EventStream(id: "stream-1", sequences: ["a": 7])
