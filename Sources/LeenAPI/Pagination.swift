@@ -181,6 +181,11 @@ public struct PageSequence<Item: Codable & Sendable>: AsyncSequence, Sendable {
             listed += items
             if let total = page.total { self.total = total }
             if let identify = sequence.identify {
+                // Room for the page's ids at once, doubling: grown an insertion at a time from empty, the set
+                // rehashed its ids at each of seven doublings for a page of 100. (Not the page's `total`, which
+                // a faulty server could make any size.)
+                let needed = ids.count + page.items.count + page.undecodable.count
+                if ids.capacity < needed { ids.reserveCapacity(Swift.max(needed, 2 * ids.capacity)) }
                 // By index: a `for item in` loop copied every item (its references retained and released).
                 for index in page.items.indices {
                     let id = identify(page.items[index])
