@@ -18,14 +18,18 @@
 #      (one poll of every organization), VmRSS at the end and every second through it;
 #   4. SCRAPES scrapes of /metrics one after the other as Prometheus asks (OpenMetrics, gzip): the medians of
 #      curl's time to the first byte (rendering) and time_total, and the body's bytes;
-#   5. the daemon stopped and started again at once on the state it left (as `systemctl restart` does):
+#   5. leen-sim's clock stopped (no job runs, nothing changes): after an interval and its jitter, a window
+#      like the steady one, the daemon's CPU per connection-poll when its polls find nothing new; with the
+#      steady window's events (one per change seen), the CPU a change costs beyond its poll; the clock then
+#      runs again;
+#   6. the daemon stopped and started again at once on the state it left (as `systemctl restart` does):
 #      restart to /-/ready; then, after two poll intervals (each organization's first write after a start
 #      replaces its file, the next ones append to its log), killed (SIGKILL) and started again: the state
 #      as a crash leaves it, files and logs, to /-/ready;
-#   6. the daemon stopped; blackbox_exporter (Debian's prometheus-blackbox-exporter, bench/blackbox.yml)
+#   7. the daemon stopped; blackbox_exporter (Debian's prometheus-blackbox-exporter, bench/blackbox.yml)
 #      probes the same connections' Get Connection URLs on the same leen-sim, driven by wrk
 #      (bench/blackbox-probes.lua) for PROBE_SECONDS: its CPU over the probes answered, per check;
-#   7. scripts/bench-journal.sh: the daemon's journal path next to a C program (bench/journal-ceiling.c)
+#   8. scripts/bench-journal.sh: the daemon's journal path next to a C program (bench/journal-ceiling.c)
 #      sending the same fields, against a private journald (root; without it the rows say "skipped").
 # The daemon's events go to its stderr (a file) during the fleet runs, never to the host's journal.
 #
@@ -119,23 +123,25 @@ scrape() {
         || { alive_or_die "scrape $1"; die "scraping $METRICS/metrics failed"; }
 }
 
-# window_figures A B: from two scrapes, the connection-polls, organization polls, API requests, organizations
-# and connections between them, as KEY=VALUE pairs.
+# window_figures A B: from two scrapes, the connection-polls, organization polls, API requests, organizations,
+# connections and events written (the changes seen) between them, as KEY=VALUE pairs.
 window_figures() {
     awk '
         function org(line) { match(line, /organization_id="[^"]*"/); return substr(line, RSTART + 17, RLENGTH - 18) }
         FNR == NR {
             if ($0 ~ /^leen_polls_total\{/) before[org($0)] = $NF
             else if ($0 ~ /^leen_api_requests_total\{/) requests0 += $NF
+            else if ($0 ~ /^leen_events_total\{/) events0 += $NF
             next
         }
         /^leen_polls_total\{/ { after[org($0)] = $NF }
         /^leen_api_requests_total\{/ { requests1 += $NF }
+        /^leen_events_total\{/ { events1 += $NF }
         /^leen_connection_healthy\{/ { connections[org($0)]++; total++ }
         END {
             for (o in after) { d = after[o] - before[o]; polls += d; connection_polls += d * connections[o]; orgs++ }
-            printf "connection_polls=%d polls=%d requests=%d orgs=%d connections=%d\n",
-                connection_polls, polls, requests1 - requests0, orgs, total
+            printf "connection_polls=%d polls=%d requests=%d orgs=%d connections=%d events=%d\n",
+                connection_polls, polls, requests1 - requests0, orgs, total, events1 - events0
         }' "$WORK/$1.prom" "$WORK/$2.prom"
 }
 # pick KEY LINE: KEY's value in a line of KEY=VALUE pairs.
@@ -215,14 +221,15 @@ run_size() {
         END { if (NR) printf "%.0f MiB (%.0f–%.0f)", s / NR / 1024, v[1] / 1024, v[NR] / 1024 }')
     scrape w1
     figures=$(window_figures w0 w1)
-    local cpolls polls requests found
-    cpolls=$(pick connection_polls "$figures"); polls=$(pick polls "$figures")
+    local cpolls polls requests found events
+    cpolls=$(pick connection_polls "$figures"); polls=$(pick polls "$figures"); events=$(pick events "$figures")
     requests=$(pick requests "$figures"); found=$(pick connections "$figures")
     [ "$found" = "$size" ] || die "the daemon lists $found connections, expected $size"
     [ "$cpolls" -gt 0 ] || die "no poll completed in the ${WINDOW}s window (make WINDOW longer than INTERVAL)"
     DAEMON_US[$size]=$(calc "\"%.1f\", ($c1 - $c0) * 1e6 / $cpolls")
     VALUE[cpu,$size]="${DAEMON_US[$size]} µs"
     VALUE[rate,$size]=$(calc "\"%.0f/s (%.0f%% of a core)\", $cpolls / ($t1 - $t0), 100 * ($c1 - $c0) / ($t1 - $t0)")
+    VALUE[changes,$size]=$(calc "\"%.2f%% (%d events)\", 100 * $events / $cpolls, $events")
     VALUE[requests,$size]=$(calc "\"%.2f (%d organizations)\", $requests * $orgs / $polls, $orgs")
     VALUE[rss,$size]=$(calc "\"%.0f MiB\", $rss / 1024")
     VALUE[perconn,$size]=$(calc "\"%.0f B\", $rss * 1024 / $size")
@@ -239,6 +246,7 @@ run_size() {
     bytes=$(printf '%s\n' "${timings[@]}" | awk '{ print $3 }' | median)
     VALUE[scrape,$size]=$(calc "\"%.1f ms (first byte %.1f ms)\", $total, $first")
     VALUE[bytes,$size]=$(calc "\"%.2f MB\", $bytes / 1e6")
+    quiet_window "$size" "$(calc "\"%.9f\", ($c1 - $c0) / $cpolls")" "$cpolls" "$events"
     stop "$DAEMON_PID"; DAEMON_PID=
 
     # At once, as a restart or an upgrade does: the state it finds is as old as the stop made it.
@@ -257,6 +265,35 @@ run_size() {
     stop "$SIM_PID"; SIM_PID=
 
     journal_phase "$size"
+}
+
+# quiet_window SIZE CPU_PER_POLL POLLS EVENTS: leen-sim's clock stopped, so that no job runs and nothing
+# changes, then a window like the steady one: the daemon's CPU per connection-poll when polls find nothing
+# new, and from the two windows the CPU each change (event) of the steady window cost beyond its poll. The
+# clock runs again afterwards (the restart after a kill needs changes to have left logs).
+quiet_window() {
+    local size=$1 busy=$2 busy_polls=$3 busy_events=$4 sim=${API%/v1} c0 c1 figures cpolls
+    curl -sf -X PUT -H 'Content-Type: application/json' -d '{"time_scale": 0}' "$sim/_sim/clock" >/dev/null \
+        || die "stopping leen-sim's clock failed"
+    # Every organization polls once more (an interval and its jitter) and finds the last jobs' results;
+    # from its next poll on, nothing changes.
+    sleep "$(calc "\"%.0f\", 1.2 * $INTERVAL_S + 5")"
+    alive_or_die "the wait before the quiet window"
+    scrape q0; c0=$(cpu_seconds "$DAEMON_PID")
+    sleep "$WINDOW"
+    alive_or_die "the quiet window"
+    c1=$(cpu_seconds "$DAEMON_PID")
+    scrape q1
+    figures=$(window_figures q0 q1)
+    cpolls=$(pick connection_polls "$figures")
+    [ "$cpolls" -gt 0 ] || die "no poll completed in the quiet window"
+    QUIET_US[$size]=$(calc "\"%.1f\", ($c1 - $c0) * 1e6 / $cpolls")
+    VALUE[quiet,$size]=$(calc "\"%.1f µs (%d events)\", ${QUIET_US[$size]}, $(pick events "$figures")")
+    if [ "$busy_events" -gt 0 ]; then
+        VALUE[perchange,$size]=$(calc "\"%.0f µs\", ($busy - ($c1 - $c0) / $cpolls) * $busy_polls * 1e6 / $busy_events")
+    fi
+    curl -sf -X PUT -H 'Content-Type: application/json' -d "{\"time_scale\": $TIME_SCALE}" "$sim/_sim/clock" >/dev/null \
+        || die "starting leen-sim's clock again failed"
 }
 
 # blackbox_exporter probing every connection's Get Connection URL in turn; CPU per probe.
@@ -289,6 +326,7 @@ blackbox_phase() {
     VALUE[blackbox,$size]="${BLACKBOX_US[$size]} µs"
     VALUE[probes,$size]=$(calc "\"%d (%.0f%% HEALTHY)\", $probes, 100 * $succeeded / $probes")
     VALUE[ratio,$size]=$(calc "\"**%.0f×**\", ${BLACKBOX_US[$size]} / ${DAEMON_US[$size]}")
+    VALUE[quietratio,$size]=$(calc "\"%.0f×\", ${BLACKBOX_US[$size]} / ${QUIET_US[$size]}")
 }
 
 # The journal rows: the daemon's path and the C ceiling, in a private journald.
@@ -308,7 +346,7 @@ journal_phase() {
     JOURNAL_BYTES=$(pick bytes "$line")
 }
 
-declare -A DAEMON_US BLACKBOX_US
+declare -A DAEMON_US BLACKBOX_US QUIET_US
 JOURNAL_NOTE= JOURNAL_BYTES=?
 for size in $SIZES; do run_size "$size"; done
 
@@ -316,6 +354,9 @@ for size in $SIZES; do run_size "$size"; done
 ROWS=(
     "cpu|daemon CPU per connection-poll|≤ 10 µs"
     "rate|connection-polls in the window (daemon CPU)|"
+    "changes|events (changes seen) per connection-poll in the window|"
+    "quiet|daemon CPU per connection-poll, leen-sim's clock stopped (nothing changes)|"
+    "perchange|daemon CPU per event beyond its poll (the two windows)|"
     "requests|API requests per poll cycle|"
     "rss|daemon RSS (VmRSS)|< 250 MB"
     "rssmean|daemon RSS, mean of the window's readings (lowest–highest)|< 250 MB"
@@ -332,6 +373,7 @@ ROWS=(
     "blackbox|blackbox_exporter CPU per check|"
     "probes|blackbox_exporter probes measured|"
     "ratio|blackbox per check ÷ daemon per connection-poll|≥ 50×"
+    "quietratio|the same, leen-sim's clock stopped|"
 )
 label() { awk -v n="$1" 'BEGIN { if (n % 1000 == 0) printf "%dk", n / 1000; else printf "%d", n }'; }
 table() {
