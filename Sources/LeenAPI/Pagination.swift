@@ -222,8 +222,10 @@ public struct Listing<Item: Sendable>: Sendable {
 
     /// Adds a page's items.
     public mutating func append(_ page: Page<Item>) where Item: Codable {
-        items += page.items
-        undecodable += page.undecodable
+        // The first page's arrays are taken as they are (a walk of one page copies no item): appended,
+        // each item was copied and the page's copy destroyed.
+        if items.isEmpty { items = page.items } else { items += page.items }
+        if undecodable.isEmpty { undecodable = page.undecodable } else { undecodable += page.undecodable }
     }
 }
 
