@@ -186,10 +186,14 @@ public struct PageSequence<Item: Codable & Sendable>: AsyncSequence, Sendable {
                 // a faulty server could make any size.)
                 let needed = ids.count + page.items.count + page.undecodable.count
                 if ids.capacity < needed { ids.reserveCapacity(Swift.max(needed, 2 * ids.capacity)) }
-                // By index: a `for item in` loop copied every item (its references retained and released).
-                for index in page.items.indices {
-                    let id = identify(page.items[index])
-                    guard ids.insert(id).inserted else { throw ListingError.duplicateItem(id: id) }
+                // Through a buffer pointer, whose elements are lent to `identify` in place: a `for item in` loop,
+                // and in this generic code also the array's subscript, copied every item (its references
+                // retained and released).
+                try page.items.withUnsafeBufferPointer { items in
+                    for index in items.indices {
+                        let id = identify(items[index])
+                        guard ids.insert(id).inserted else { throw ListingError.duplicateItem(id: id) }
+                    }
                 }
                 for item in page.undecodable {
                     guard let id = item.id else {
