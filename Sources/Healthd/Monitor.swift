@@ -356,7 +356,8 @@ public actor Monitor {
         streams[stream] = eventStream
         outbox.stage(events, in: stream, now: now())
         let delivery = StateStore.Delivery(stream: eventStream, outbox: outbox.unsent(stream))
-        let saved = await save(stream, state: state, delivery: delivery)
+        // Durable before events go out; a commit that releases none may stay in the page cache.
+        let saved = await save(stream, state: state, delivery: delivery, durable: !events.isEmpty)
         if !saved { counters.stateWriteErrors += 1 }
         if saved, delivery.outbox.isEmpty {
             filesUpToDate.insert(stream)
@@ -388,11 +389,12 @@ public actor Monitor {
         for (stream, state, delivery) in files { await save(stream, state: state, delivery: delivery, compact: true) }
     }
 
-    /// Encodes and writes a stream's file on the blocking-I/O thread (``StateStore/save(_:delivery:for:compact:)``);
+    /// Encodes and writes a stream's file on the blocking-I/O thread (``StateStore/save(_:delivery:for:compact:durable:)``);
     /// false, with the error logged, when it cannot be written.
     @discardableResult
     private func save(
-        _ stream: Outbox.Stream, state: OrganizationState?, delivery: StateStore.Delivery, compact: Bool = false
+        _ stream: Outbox.Stream, state: OrganizationState?, delivery: StateStore.Delivery, compact: Bool = false,
+        durable: Bool = true
     ) async -> Bool {
         let (store, logger) = (store, logger)
         return await io.run { () -> Bool in
@@ -400,7 +402,8 @@ public actor Monitor {
                 switch stream {
                 case .daemon: try store.saveDaemon(delivery)
                 case .organization(let id):
-                    try store.save(state ?? OrganizationState(), delivery: delivery, for: id, compact: compact)
+                    try store.save(
+                        state ?? OrganizationState(), delivery: delivery, for: id, compact: compact, durable: durable)
                 }
                 return true
             } catch {

@@ -24,7 +24,12 @@ public struct StateStore: Sendable {
 
     final class WrittenOrganizations: Sendable {
         let logs = Mutex<[OrganizationID: OrganizationLog]>([:])
+        /// Records appended without `fdatasync` (``save(_:delivery:for:compact:durable:)``), for the tests.
+        let unsyncedAppends = Atomic<Int>(0)
     }
+
+    /// Records appended to logs without `fdatasync` since the store was made.
+    var unsyncedAppends: Int { written.unsyncedAppends.load(ordering: .relaxed) }
 
     /// ``organizationsDirectory``'s path, made once: building a `URL` for every poll's write took 0.7% of
     /// the daemon's CPU at 100k connections (perf).
@@ -253,12 +258,20 @@ public struct StateStore: Sendable {
     /// The organization file's versions this build reads (1: before the outbox; 2: before the log).
     static let organizationVersions = 1...3
 
-    /// Writes an organization's state with its stream and unsent events, durably, before returning: the
-    /// commit point of a poll. Appends what changed to the organization's log when it can, else (the first
-    /// write of this process, a new stream, records past the ``OrganizationLog/budget``, a failed write
-    /// before, or `compact`) replaces its file and removes the log.
+    /// Writes an organization's state with its stream and unsent events before returning: the commit point
+    /// of a poll. Appends what changed to the organization's log when it can, else (the first write of this
+    /// process, a new stream, records past the ``OrganizationLog/budget``, a failed write before, or
+    /// `compact`) replaces its file and removes the log.
+    ///
+    /// Durably unless `durable` is false, which only an append honours: the record is then left in the
+    /// kernel's page cache without `fdatasync`. For a commit that releases no event (a poll that counted an
+    /// unhealthy connection towards its confirmation, say): a crash of the daemon loses nothing, since the
+    /// kernel keeps what was written, and a power loss can lose only such records at the log's end (the
+    /// next durable append's `fdatasync` flushes the ones before it): the poll counts they carried, never
+    /// an event. Replacing a file, and creating a log, are always durable.
     public func save(
-        _ state: OrganizationState, delivery: Delivery, for organization: OrganizationID, compact: Bool = false
+        _ state: OrganizationState, delivery: Delivery, for organization: OrganizationID, compact: Bool = false,
+        durable: Bool = true
     ) throws {
         let last = written.logs.withLock { $0.removeValue(forKey: organization) }
         // Until this write succeeds the organization has nothing to append to: a failed write replaces the
@@ -266,7 +279,9 @@ public struct StateStore: Sendable {
         if !compact, var log = last, let change = log.change(to: state, delivery: delivery) {
             let line = OrganizationFileEncoder.encode(change)
             if log.admits(line.count) {
-                try AtomicFile.append(line, to: logFile(organization), creating: log.records == 0)
+                let creating = log.records == 0
+                try AtomicFile.append(line, to: logFile(organization), creating: creating, sync: durable)
+                if !durable, !creating { written.unsyncedAppends.add(1, ordering: .relaxed) }
                 log.appended(change, bytes: line.count, state: state, delivery: delivery)
                 written.logs.withLock { $0[organization] = log }
                 return
@@ -498,15 +513,18 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
 
 /// Crash-safe replacement of a file's contents, and appends.
 public enum AtomicFile {
-    /// Appends `data` to the file at `path` and `fdatasync`s it; with `creating`, makes the file first
-    /// (mode 0600, emptied if it was there) and `fsync`s it and its directory, so that its name survives a
-    /// crash too. A failure may leave part of `data` at the end: the caller must not append after it.
-    public static func append(_ data: Data, to path: String, creating: Bool) throws {
+    /// Appends `data` to the file at `path` and `fdatasync`s it (unless `sync` is false); with `creating`,
+    /// makes the file first (mode 0600, emptied if it was there) and `fsync`s it and its directory, so that
+    /// its name survives a crash too, whatever `sync` says. A failure may leave part of `data` at the end:
+    /// the caller must not append after it.
+    public static func append(_ data: Data, to path: String, creating: Bool, sync: Bool = true) throws {
         let flags = O_WRONLY | O_APPEND | O_CLOEXEC | (creating ? O_CREAT | O_TRUNC : 0)
         let fd = open(path, flags, 0o600)
         guard fd >= 0 else { throw StateError(path: path, reason: String(cString: strerror(errno))) }
         var failure = writeAll(data, to: fd)
-        if failure == nil, (creating ? fsync(fd) : fdatasync(fd)) != 0 { failure = String(cString: strerror(errno)) }
+        if failure == nil, creating || sync, (creating ? fsync(fd) : fdatasync(fd)) != 0 {
+            failure = String(cString: strerror(errno))
+        }
         close(fd)
         if let failure { throw StateError(path: path, reason: failure) }
         if creating { syncDirectory(of: path) }

@@ -97,6 +97,39 @@ struct MonitorAlertingTests {
         #expect(await restarted.snapshot().daemon.openIncidents == 0)
     }
 
+    @Test("A poll that only counts an unhealthy connection towards confirmation commits without fdatasync")
+    func pollsWithoutEventsAreNotSynced() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-unsynced-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configuration = Self.configuration(directory, [(Self.first, ["a"])])
+        let events = Events()
+        let store = StateStore(directory: directory.path)
+        let monitor = try Monitor(configuration: configuration, store: store, emitter: events.emitter, logger: quietLogger)
+        await monitor.startDelivery()
+        func poll(_ health: HealthName) async { await monitor.ingest(.success([Self.connection("a", in: Self.first, health)]), organization: Self.first) }
+
+        // The first write replaces the file, the second creates the log: both durable.
+        await poll(.healthy)
+        _ = await Self.written(monitor, events)
+        await poll(.vendorServerError)
+        #expect(await Self.written(monitor, events).map(\.kind) == [.connectionUnhealthy])
+        #expect(store.unsyncedAppends == 0)
+        // VENDOR's rule counts 3 polls (and 4 hours): the next two polls change the count, not the output.
+        await poll(.vendorServerError)
+        await poll(.vendorServerError)
+        #expect(await Self.written(monitor, events).isEmpty)
+        #expect(store.unsyncedAppends == 2)
+        // The count is at the rule's: nothing to write. A recovery is an event: durable.
+        await poll(.vendorServerError)
+        await poll(.healthy)
+        #expect(await Self.written(monitor, events).map(\.kind) == [.connectionRecovered])
+        #expect(store.unsyncedAppends == 2)
+        // What was appended without fdatasync reads back (the kernel has it).
+        let stored = try #require(try StateStore(directory: directory.path).loadStoredOrganizations()[Self.first])
+        #expect(stored.state.connections["a"]?.observation.health?.name == .healthy)
+        await monitor.finishDelivery(grace: .seconds(10))
+    }
+
     @Test("Incident details alone (the window, members) are saved at most every 10 s and at shutdown; a start or end at once")
     func incidentDetailSavesAreSpaced() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-incidents-\(UUID().uuidString)")
