@@ -20,8 +20,8 @@
 #      curl's time to the first byte (rendering) and time_total, and the body's bytes;
 #   5. leen-sim's clock stopped (no job runs, nothing changes): after an interval and its jitter, a window
 #      like the steady one, the daemon's CPU per connection-poll when its polls find nothing new; with the
-#      steady window's events (one per change seen), the CPU a change costs beyond its poll; the clock then
-#      runs again;
+#      steady window's events (the changes seen, and what the alerting rules raised), the CPU an event costs
+#      beyond its poll; the clock then runs again;
 #   6. the daemon stopped and started again at once on the state it left (as `systemctl restart` does):
 #      restart to /-/ready; then, after two poll intervals (each organization's first write after a start
 #      replaces its file, the next ones append to its log), killed (SIGKILL) and started again: the state
@@ -269,7 +269,7 @@ run_size() {
 
 # quiet_window SIZE CPU_PER_POLL POLLS EVENTS: leen-sim's clock stopped, so that no job runs and nothing
 # changes, then a window like the steady one: the daemon's CPU per connection-poll when polls find nothing
-# new, and from the two windows the CPU each change (event) of the steady window cost beyond its poll. The
+# new, and from the two windows the CPU each event of the steady window cost beyond its poll. The
 # clock runs again afterwards (the restart after a kill needs changes to have left logs).
 quiet_window() {
     local size=$1 busy=$2 busy_polls=$3 busy_events=$4 sim=${API%/v1} c0 c1 figures cpolls
