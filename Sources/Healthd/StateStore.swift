@@ -10,7 +10,8 @@ import Synchronization
 ///
 /// One file per organization rather than one for everything: a poll writes only its own organization, so
 /// persisting after every poll stays cheap with a thousand organizations. A poll's write appends a record
-/// of what changed to the log and `fdatasync`s it (``OrganizationLog``); once the records outgrow half the
+/// of what changed to the log and `fdatasync`s it (``OrganizationLog``; not when the poll made no event,
+/// see ``save(_:delivery:for:compact:durable:)``); once the records outgrow half the
 /// file, the file is written again in full and the log removed. Full writes are atomic: a temporary file in
 /// the same directory, fsync, rename, fsync of the directory. A record cut short by a crash was never
 /// committed (its events were not sent) and is ignored when the log is read.
@@ -24,11 +25,10 @@ public struct StateStore: Sendable {
 
     final class WrittenOrganizations: Sendable {
         let logs = Mutex<[OrganizationID: OrganizationLog]>([:])
-        /// Records appended without `fdatasync` (``save(_:delivery:for:compact:durable:)``), for the tests.
         let unsyncedAppends = Atomic<Int>(0)
     }
 
-    /// Records appended to logs without `fdatasync` since the store was made.
+    /// Records appended to logs without `fdatasync` since the store was made (for the tests).
     var unsyncedAppends: Int { written.unsyncedAppends.load(ordering: .relaxed) }
 
     /// ``organizationsDirectory``'s path, made once: building a `URL` for every poll's write took 0.7% of
