@@ -202,7 +202,7 @@ public actor Monitor {
     private func removeFinishedFiles() async {
         let configured = Set(configuration.organizations.map(\.id))
         let finished = streams.keys.compactMap { stream -> OrganizationID? in
-            guard case .organization(let id) = stream, !configured.contains(id), outbox.unsent(stream).isEmpty,
+            guard case .organization(let id) = stream, !configured.contains(id), !outbox.hasUnsent(stream),
                 recovered[stream] == nil
             else { return nil }
             return id

@@ -44,8 +44,22 @@ public final class Outbox: Sendable {
         }
     }
 
+    /// A ``Pending`` as the outbox keeps it: packed (``PackedEvent``), since events can wait long and by the
+    /// hundred thousand.
+    struct Waiting {
+        var event: PackedEvent
+        var since: Date
+
+        init(_ pending: Pending) {
+            event = PackedEvent(pending.event)
+            since = pending.since
+        }
+
+        var pending: Pending { Pending(event: event.event, since: since) }
+    }
+
     struct State {
-        var unsent: [Stream: CircularBuffer<Pending>] = [:]
+        var unsent: [Stream: CircularBuffer<Waiting>] = [:]
         /// How many of each stream's first unsent events were released to the writer.
         var released: [Stream: Int] = [:]
         /// One entry per released event, in release order: the writer's queue.
@@ -73,7 +87,7 @@ public final class Outbox: Sendable {
         guard !events.isEmpty else { return }
         state.withLock { state in
             state.unsent[stream, default: CircularBuffer()].append(
-                contentsOf: events.map { Pending(event: $0, since: now) })
+                contentsOf: events.map { Waiting(Pending(event: $0, since: now)) })
             state.count += events.count
         }
     }
@@ -96,7 +110,7 @@ public final class Outbox: Sendable {
     public func restore(_ pending: [Pending], in stream: Stream) {
         guard !pending.isEmpty else { return }
         state.withLock { state in
-            state.unsent[stream, default: CircularBuffer()].append(contentsOf: pending)
+            state.unsent[stream, default: CircularBuffer()].append(contentsOf: pending.map(Waiting.init))
             state.count += pending.count
         }
         release(stream, count: pending.count)
@@ -104,20 +118,26 @@ public final class Outbox: Sendable {
 
     /// What a write of `stream`'s file must include: every event staged and not yet sent.
     public func unsent(_ stream: Stream) -> [Pending] {
-        state.withLock { Array($0.unsent[stream] ?? CircularBuffer()) }
+        // Unpacked outside the lock: the writer's thread and other streams' commits need it meanwhile.
+        state.withLock { Array($0.unsent[stream] ?? CircularBuffer()) }.map(\.pending)
+    }
+
+    /// Whether `stream` has events staged and not yet sent.
+    public func hasUnsent(_ stream: Stream) -> Bool {
+        state.withLock { $0.unsent[stream]?.isEmpty == false }
     }
 
     /// The next released event, without removing it; blocks until there is one. Nil once closed and empty.
     /// Only the writer's thread calls it (one consumer), so the event it returns stays first until ``sent(_:)``.
     func next() -> (Stream, HealthEvent)? {
         while true {
-            let head = state.withLock { state -> (Stream, HealthEvent)?? in
-                if let stream = state.queue.first, let pending = state.unsent[stream]?.first {
-                    return .some((stream, pending.event))
+            let head = state.withLock { state -> (Stream, PackedEvent)?? in
+                if let stream = state.queue.first, let waiting = state.unsent[stream]?.first {
+                    return .some((stream, waiting.event))
                 }
                 return state.closed ? .some(nil) : nil
             }
-            if let head { return head }
+            if let head { return head.map { ($0, $1.event) } }
             work.wait()
         }
     }
