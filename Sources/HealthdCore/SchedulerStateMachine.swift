@@ -93,8 +93,14 @@ public struct SchedulerStateMachine: Sendable {
     private(set) var polledSinceStart: Set<OrganizationID> = []
     public private(set) var isReady = false
     private(set) var reload = Reload.none
+    /// The instants of the timers armed and still sleeping. All of them, not only the earliest: once the
+    /// earliest fired, remembering none let the next dispatch arm again for an instant a later timer already
+    /// covered, and with every slot taken that instant is the heartbeat's. At 100k connections some 770
+    /// timers slept until the heartbeat, each a child task the group walks past whenever a poll's task
+    /// ends (3% of the daemon's CPU, perf).
+    private var armed = Heap<Instant>()
     /// The earliest timer armed and not yet fired.
-    private(set) var armedFor: Instant?
+    var armedFor: Instant? { armed.min }
     private(set) var lastStatus: Instant?
     /// The heartbeat's period (nil: no heartbeat) and when it is next due.
     private(set) var heartbeat: Duration?
@@ -212,7 +218,6 @@ public struct SchedulerStateMachine: Sendable {
 
     /// An armed timer fired.
     public mutating func timerFired(now: Instant) -> [Action] {
-        if let armed = armedFor, armed <= now { armedFor = nil }
         guard phase == .running else { return [] }
         var actions: [Action] = []
         dispatch(now: now, into: &actions)
@@ -243,9 +248,8 @@ public struct SchedulerStateMachine: Sendable {
                 self.heartbeat = heartbeat
                 nextHeartbeat = heartbeat.map { now + $0 }
             }
+            // A timer armed for a removed organization is harmless: it fires and dispatches what is due.
             reconcile(organizations, now: now)
-            // A timer armed for a removed organization is harmless; forgetting it lets a new one be armed.
-            armedFor = nil
         }
         if reload == .runningWithPending {
             reload = .running
@@ -370,6 +374,8 @@ public struct SchedulerStateMachine: Sendable {
     /// then arms a timer (``timerSlack(_:)`` after it) for the next heartbeat or, while a slot is free, the
     /// next due organization not in flight, unless one is armed for that time or earlier.
     private mutating func dispatch(now: Instant, into actions: inout [Action]) {
+        // Timers due by now have fired, or their tick is on its way: none serves a later instant.
+        while let earliest = armed.min, earliest <= now { armed.removeMin() }
         if let every = heartbeat, let next = nextHeartbeat, next <= now {
             actions.append(.heartbeat)
             nextHeartbeat = now + every
@@ -394,7 +400,7 @@ public struct SchedulerStateMachine: Sendable {
         if let due = [nextPoll, nextHeartbeat].compactMap({ $0 }).min() {
             let next = due + Self.timerSlack(poll)
             if armedFor.map({ next < $0 }) ?? true {
-                armedFor = next
+                armed.insert(next)
                 actions.append(.armTimer(next))
             }
         }

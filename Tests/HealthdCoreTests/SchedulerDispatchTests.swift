@@ -59,6 +59,67 @@ struct SchedulerDispatchTests {
         }
     }
 
+    /// Driven as the daemon drives it: every armed timer is a task sleeping until its instant, which then
+    /// delivers a tick; polls end a little after they start. A timer is armed only for an instant earlier
+    /// than every timer still sleeping, so few ever sleep at once (a later one would be a task doing nothing).
+    @Test("timers armed only where no sleeping timer serves, so few sleep at once", arguments: [1, 2])
+    func timersDoNotPileUp(concurrency: Int) {
+        var random = SplitMix(state: UInt64(concurrency))
+        var poll = Configuration.Poll()
+        poll.interval = .seconds(20)
+        poll.jitter = 0.1
+        poll.concurrency = concurrency
+        // Half a slot's time busy with one slot: polls start on time.
+        let all = (0..<100).map { OrganizationID("org-\($0)") }
+        var now = ContinuousClock.now
+        let end = now + .seconds(600)
+        var machine = Machine(poll: poll, heartbeat: .seconds(60))
+        var sleeping: [Instant] = []
+        var ending: [(at: Instant, id: OrganizationID)] = []
+        var started = 0
+        var most = 0
+        func handle(_ actions: [Machine.Action]) {
+            for action in actions {
+                switch action {
+                case .startPolls(let ids), .startProvisioning(let ids):
+                    for id in ids {
+                        started += 1
+                        ending.append((now + .milliseconds(Int64.random(in: 20...200, using: &random)), id))
+                    }
+                case .armTimer(let instant):
+                    #expect(sleeping.allSatisfy { instant < $0 }, "armed for \(instant) behind a sleeping timer")
+                    sleeping.append(instant)
+                    most = max(most, sleeping.count)
+                default: break
+                }
+            }
+        }
+        handle(machine.start(organizations: all, now: now))
+        while now < end {
+            let timer = sleeping.min()
+            let poll = ending.min { $0.at < $1.at }
+            if let timer, poll.map({ timer <= $0.at }) ?? true {
+                now = timer
+                sleeping.removeAll { $0 == timer }
+                handle(machine.timerFired(now: now))
+            } else if let poll {
+                now = poll.at
+                ending.removeAll { $0.id == poll.id }
+                let jitter = Double.random(in: 0..<1, using: &random)
+                handle(
+                    machine.isProvisioning.contains(poll.id)
+                        ? machine.provisioningFinished(poll.id, succeeded: true, listed: true, jitter: jitter, now: now)
+                        : machine.pollFinished(poll.id, .succeeded, jitter: jitter, now: now))
+            } else {
+                Issue.record("nothing left to happen: the scheduler stalled")
+                return
+            }
+        }
+        // Every organization polled about once per interval for the ten minutes: nothing stalled.
+        #expect(started >= all.count * 28)
+        #expect(most <= 3, "\(most) timers slept at once")
+    }
+
     @Test("the earliest due start first, within the bound, and the timer is armed for the next", arguments: [1, 2, 3])
     func randomEvents(seed: UInt64) {
         var random = SplitMix(state: seed)
