@@ -354,8 +354,7 @@ public actor Monitor {
         var eventStream = streams[stream] ?? EventStream()
         eventStream.stamp(&events)
         streams[stream] = eventStream
-        outbox.stage(events, in: stream, now: now())
-        let delivery = StateStore.Delivery(stream: eventStream, outbox: outbox.unsent(stream))
+        let delivery = StateStore.Delivery(stream: eventStream, outbox: outbox.stage(events, in: stream, now: now()))
         // Durable before events go out; a commit that releases none may stay in the page cache.
         let saved = await save(stream, state: state, delivery: delivery, durable: !events.isEmpty)
         if !saved { counters.stateWriteErrors += 1 }

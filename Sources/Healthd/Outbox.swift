@@ -82,14 +82,21 @@ public final class Outbox: Sendable {
         self.limit = max(1, limit)
     }
 
-    /// Adds a batch to the end of its stream, not yet to be sent (step 1).
-    public func stage(_ events: [HealthEvent], in stream: Stream, now: Date) {
-        guard !events.isEmpty else { return }
-        state.withLock { state in
-            state.unsent[stream, default: CircularBuffer()].append(
-                contentsOf: events.map { Waiting(Pending(event: $0, since: now)) })
-            state.count += events.count
+    /// Adds a batch to the end of its stream, not yet to be sent (step 1), and returns what the stream's file
+    /// must now include (``unsent(_:)``): the events staged earlier and not yet sent, then the batch.
+    @discardableResult
+    public func stage(_ events: [HealthEvent], in stream: Stream, now: Date) -> [Pending] {
+        let batch = events.map { Pending(event: $0, since: now) }
+        let earlier = state.withLock { state -> [Waiting] in
+            let earlier = Array(state.unsent[stream] ?? CircularBuffer())
+            if !batch.isEmpty {
+                state.unsent[stream, default: CircularBuffer()].append(contentsOf: batch.map(Waiting.init))
+                state.count += batch.count
+            }
+            return earlier
         }
+        // The batch as it came, rather than unpacked again: usually it is all there is.
+        return earlier.map(\.pending) + batch
     }
 
     /// Hands the first `count` staged-but-unreleased events of `stream` to the writer (step 3).

@@ -270,6 +270,10 @@ struct DeliveryTests {
         }
         #expect(order == ["o1", "d1"])
         #expect(outbox.unsent(.daemon).map(\.event.message) == ["d2"], "staged, not released: kept, not sent")
+        // Staging says what the stream's file must include: the earlier unsent ones, then the batch.
+        let toWrite = outbox.stage([event("d3")], in: .daemon, now: Date())
+        #expect(toWrite.map(\.event.message) == ["d2", "d3"])
+        #expect(toWrite == outbox.unsent(.daemon))
         outbox.close()
         #expect(outbox.next().map { _ in true } == nil)
     }
