@@ -4,7 +4,7 @@ PREFIX       ?= /usr/local
 # Debian packages building needs (installed by every target that builds, when missing and root): the
 # headers of the system libraries the C modules wrap (libsystemd for CSystemd, zlib for CZlib, OpenSSL's
 # libcrypto for CCrypto), jemalloc, which the daemon links as its allocator, and pkg-config, which finds them.
-BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev libjemalloc-dev pkg-config
+BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev libjemalloc-dev libisal-dev pkg-config
 # What only the tests need on top (installed by `make test`): systemd (journald, PID 1, systemd-analyze)
 # and util-linux (unshare, nsenter, setpriv) for the journal and service tests; prometheus (server and promtool)
 # for the metrics tests; curl for commands run inside the systemd namespace; openssl for the test certificates
@@ -153,7 +153,8 @@ CATALOGDIR    ?= /usr/lib/systemd/catalog
 INSTALL_LICENSE ?= yes
 OUT           ?= out
 # The Swift runtime is linked into the binaries: where they run, only libc6, libstdc++6, libgcc-s1,
-# libsystemd0, zlib1g, libssl3 (libcrypto) and, for leen-healthd, libjemalloc2 are needed (objdump -p | grep NEEDED).
+# libsystemd0, zlib1g, libssl3 (libcrypto) and, for leen-healthd, libjemalloc2 and libisal2 are needed
+# (objdump -p | grep NEEDED).
 # -z now: full RELRO (changing linker flags only relinks).
 RELEASE_FLAGS ?= -c release --static-swift-stdlib -Xlinker -z -Xlinker now
 RELEASE_BIN   ?= .build/release

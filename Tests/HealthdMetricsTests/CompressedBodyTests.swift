@@ -27,10 +27,12 @@ private func address(_ bytes: [UInt8]) -> UInt? {
 struct CompressedBodyTests {
     @Test("Runs compressed on their own decode, spliced, to their concatenation, whatever the chunking")
     func splicedRuns() throws {
-        // Repetitive text, UTF-8, an empty run, and a run larger than a chunk.
+        // Repetitive text, UTF-8, an empty run, a run larger than a chunk, and one that hardly compresses.
         var large = ""
         for index in 0..<40_000 { large += "leen_connection_healthy{identifier=\"id-\(index)\"} \(index % 2)\n" }
-        let texts = ["# HELP a b\n", "", "ünïcödé \"quoted\" \\ back\n", large, "tail\n"]
+        var generator = SystemRandomNumberGenerator()
+        let noise = String((0..<300_000).map { _ in Character(Unicode.Scalar(UInt8.random(in: 0x21...0x7E, using: &generator))) })
+        let texts = ["# HELP a b\n", "", "ünïcödé \"quoted\" \\ back\n", large, noise, "tail\n"]
         let deflater = Deflater()
         let runs = try texts.map { try deflater.deflate(ByteBuffer(string: $0)) }
         #expect(runs[1].length == 0 && runs[1].bytes.isEmpty)
