@@ -3,9 +3,9 @@
 /// A ``HealthEvent`` holds a dozen or more small strings (its id, its times, its message, an array of fields),
 /// each its own allocation. After a fresh start at 100k connections some 160,000 events waited at once, and
 /// their 64- and 80-byte strings were interleaved with the connections' ids and identifiers, which are the
-/// same sizes and live as long as the daemon: once the events were written, their slabs stayed two thirds
-/// empty, about 20 MB (jemalloc's per-size statistics, docs/benchmarks.md). Packed, a waiting event takes one
-/// block of its own size, which the allocator gets back whole.
+/// same sizes and live as long as the daemon: once the events were written, their slabs stayed half empty,
+/// about 20 MB (jemalloc's per-size statistics, docs/benchmarks.md). Packed, a waiting event takes one block
+/// of its own size, which the allocator gets back whole.
 public struct PackedEvent: Sendable {
     public let kind: EventKind
     let priority: EventPriority
