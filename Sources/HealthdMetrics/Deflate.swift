@@ -39,7 +39,7 @@ final class Deflater {
     private var scratch = ByteBuffer()
 
     init() {
-        // Zeroed in place: the structure is over 100 KB, too large for a value on a thread's stack.
+        // Zeroed in place: the structure is 82 KB, too large for a value on a thread's stack.
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: MemoryLayout<isal_zstream>.size, alignment: MemoryLayout<isal_zstream>.alignment)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<isal_zstream>.size)
