@@ -109,12 +109,14 @@ public final class HealthDaemon: Service {
         (mailbox, post) = AsyncStream.makeStream(of: Message.self)
     }
 
-    /// The organization's ``PageMemo``, made at its first walk.
-    func pageMemo(_ id: OrganizationID) -> PageMemo {
+    /// The organization's ``PageMemo``, made at its first walk with the identifiers it declares (kept up to
+    /// date by ``reload()``).
+    func pageMemo(_ organization: OrganizationConfig) -> PageMemo {
         pageMemos.withLock { memos in
-            if let memo = memos[id] { return memo }
+            if let memo = memos[organization.id] { return memo }
             let memo = PageMemo()
-            memos[id] = memo
+            memo.shareIdentifiers(organization.connections.map(\.identifier))
+            memos[organization.id] = memo
             return memo
         }
     }
@@ -222,7 +224,7 @@ public final class HealthDaemon: Service {
                                 continue
                             }
                             let (pollClient, poll, activity) = (client, configuration.poll, self.activity)
-                            let memo = pageMemo(id)
+                            let memo = pageMemo(organization)
                             let outbox = monitor.outbox
                             activity.withLock { $0.polls[id] = .now }
                             group.addTask {
@@ -416,7 +418,7 @@ public final class HealthDaemon: Service {
         var outcome: Provisioner.Outcome
         var listed: (Listing<Connection>, Duration)?
         do {
-            let plan = try await provisioner.plan(organization, applied: applied, listing: poll, memo: pageMemo(organization.id))
+            let plan = try await provisioner.plan(organization, applied: applied, listing: poll, memo: pageMemo(organization))
             outcome = await provisioner.apply(plan, now: Date())
             if !plan.writes { listed = (plan.listing, plan.listingDuration) }
         } catch {
@@ -469,6 +471,9 @@ public final class HealthDaemon: Service {
         await monitor.setConfiguration(configuration)
         let configured = Set(configuration.organizations.map(\.id))
         pageMemos.withLock { $0 = $0.filter { configured.contains($0.key) } }
+        for organization in configuration.organizations {
+            pageMemos.withLock { $0[organization.id] }?.shareIdentifiers(organization.connections.map(\.identifier))
+        }
         await monitor.emit([EventBuilder.configReloaded(configuration, context: Self.daemonContext())])
         metrics?.recordReload(success: true)
         metrics?.setPollInterval(configuration.poll.interval)

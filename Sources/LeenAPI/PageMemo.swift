@@ -95,6 +95,8 @@ public final class PageMemo: Sendable {
         var current: Walk?
         /// Items read with `JSONDecoder` (not recognised), since the memo was made.
         var decoded = 0
+        /// The identifiers the configuration declares, sorted (``shareIdentifiers(_:)``).
+        var declared: [String] = []
     }
 
     private let items = Mutex(Items())
@@ -107,6 +109,16 @@ public final class PageMemo: Sendable {
 
     /// Items that had to be decoded (new or changed), since the memo was made.
     public var itemsDecoded: Int { items.withLock { $0.decoded } }
+
+    /// Gives the identifiers the configuration declares for the organization: a decoded item whose
+    /// identifier is one of them holds that string rather than a copy read from the page. The daemon's state
+    /// keeps the configuration's strings, so the memo's items then add none of their own (a string of 64
+    /// bytes of heap per connection for identifiers longer than 15 bytes, 6 MB at 100k connections in
+    /// jemalloc's heap profile). Call again when the configuration changes.
+    public func shareIdentifiers(_ identifiers: some Sequence<String>) {
+        let sorted = identifiers.sorted()
+        items.withLock { $0.declared = sorted }
+    }
 
     /// Call once a walk has read every page: its items are what the next walk compares with. A walk that
     /// fails keeps what it decoded for the next one.
@@ -163,11 +175,11 @@ public final class PageMemo: Sendable {
         // here; perf). In a block of its own: the walks' arrays referenced here are let go before the walk
         // grows below, which would otherwise copy its array to grow.
         do {
-            let (positions, current, previous) = items.withLock { items in
+            let (positions, current, previous, declared) = items.withLock { items in
                 (keys.map { key in
                     items.current?.position(of: key).map { Known.current($0) }
                         ?? items.previous.position(of: key).map { Known.previous($0) }
-                }, items.current?.items ?? [], items.previous.items)
+                }, items.current?.items ?? [], items.previous.items, items.declared)
             }
             for (index, range) in structure.elements.enumerated() {
                 switch positions[index] {
@@ -189,6 +201,10 @@ public final class PageMemo: Sendable {
                     ?? (try? decoder.decode(Item.self, from: slice(range)))
                 else { return nil }
                 shared.share(&item)
+                if let identifier = item.identifier {
+                    let found = declared.boundary { $0 >= identifier }
+                    if found < declared.count, declared[found] == identifier { item.identifier = declared[found] }
+                }
                 page.items.append(item)
             }
         }

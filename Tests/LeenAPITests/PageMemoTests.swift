@@ -130,6 +130,28 @@ struct PageMemoTests {
         #expect(Set(organizationIDs.map(storage)).count == 1)
     }
 
+    @Test("A decoded item's identifier is the configuration's string when declared, else its own")
+    func declaredIdentifiersAreShared() throws {
+        func storage(_ text: String?) -> UnsafeRawPointer? {
+            text?.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
+        }
+        // Longer than 15 bytes, so each string has storage of its own.
+        func long(_ n: Int) -> String { "declared-identifier-\(n)" }
+        let body = #"{"items":[\#(Self.connection(1)),\#(Self.connection(2)),\#(Self.connection(3))]}"#
+            .replacingOccurrences(of: #""identifier":"c1""#, with: #""identifier":"\#(long(1))""#)
+            .replacingOccurrences(of: #""identifier":"c2""#, with: #""identifier":"\#(long(2))""#)
+            .replacingOccurrences(of: #""identifier":"c3""#, with: #""identifier":"\#(long(3))""#)
+        let declared = [long(2), long(1)].map { String(decoding: Array($0.utf8), as: UTF8.self) }
+        let memo = PageMemo()
+        memo.shareIdentifiers(declared)
+        let items = try memo.decode(Data(body.utf8)).items
+        #expect(items.map(\.identifier) == [long(1), long(2), long(3)])
+        #expect(storage(items[0].identifier) == storage(declared[1]))
+        #expect(storage(items[1].identifier) == storage(declared[0]))
+        #expect(storage(items[2].identifier) != nil)
+        #expect(!declared.map(storage).contains(storage(items[2].identifier)))
+    }
+
     @Test("A connection is compact: equal healths on a page share one value, rare fields take no room when unset")
     func compactConnections() throws {
         #expect(MemoryLayout<Connection>.stride <= 152)
