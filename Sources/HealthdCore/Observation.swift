@@ -1,11 +1,13 @@
 import Foundation
 import LeenAPI
+import Synchronization
 
 /// What one successful poll saw of one monitored connection: the fields whose changes matter.
 ///
-/// Laid out for size (162 bytes): every monitored connection keeps one in its ``TrackedConnection``, whose
-/// box must stay within 256 bytes (the allocator's next class is 320). The authorisation URL, set only
-/// while an OAuth connection waits, sits behind a reference, and the two flags come last.
+/// Laid out for size (98 bytes): every monitored connection keeps one in its ``TrackedConnection``, whose
+/// box must stay within 192 bytes (the allocator's next class is 224). The health sits behind a reference
+/// that observations with equal health share (``SharedHealth``), the authorisation URL, set only while an
+/// OAuth connection waits, behind another, and the two flags come last.
 public struct ConnectionObservation: Codable, Hashable, Sendable {
     public var organizationID: OrganizationID
     public var connectionID: ConnectionID
@@ -13,8 +15,7 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
     public var identifier: String
     public var vendor: Vendor
     public var state: ConnectionState?
-    /// nil before the connection's first job.
-    public var health: Health?
+    private var sharedHealth: SharedHealth?
     private var authorizeURL: Text?
     public var isActive: Bool?
     /// True while `oauth2_authorize_url` is set on an OAuth connection that is not yet active.
@@ -23,6 +24,45 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
     public var oauthAuthorizeURL: String? {
         get { authorizeURL?.value }
         set { authorizeURL = newValue.map(Text.init) }
+    }
+
+    /// nil before the connection's first job.
+    public var health: Health? {
+        get { sharedHealth?.value }
+        set { sharedHealth = newValue.map(SharedHealth.make) }
+    }
+
+    /// A health value, immutable, held once for all the observations that have it.
+    ///
+    /// Most connections of a fleet share a handful of healths (HEALTHY, "Connection is healthy", LEEN, no
+    /// details): kept inline, the 72 bytes of each connection's copy took its state's box from the
+    /// allocator's 192-byte class to the 256-byte one (6 MB at 100k connections).
+    final class SharedHealth: Hashable, Sendable {
+        let value: Health
+
+        private init(_ value: Health) { self.value = value }
+
+        static func == (a: SharedHealth, b: SharedHealth) -> Bool { a === b || a.value == b.value }
+        func hash(into hasher: inout Hasher) { hasher.combine(value) }
+
+        /// The instance kept for `value`, or a new one that is kept from now on. The table is bounded: a fleet
+        /// whose descriptions differ from one connection to the next must not grow it for ever, so when it
+        /// is full it starts again empty (observations keep the instances they hold; new ones are shared
+        /// again as they are made).
+        static func make(_ value: Health) -> SharedHealth {
+            table.withLock { table in
+                if let kept = table[value] { return kept }
+                if table.count >= tableLimit { table.removeAll(keepingCapacity: true) }
+                let made = SharedHealth(value)
+                table[value] = made
+                return made
+            }
+        }
+
+        static let tableLimit = 1024
+        private static let table = Mutex<[Health: SharedHealth]>([:])
+        /// How many values the table holds (tests).
+        static var tableCount: Int { table.withLock { $0.count } }
     }
 
     /// A string behind a reference, compared by value.
@@ -96,7 +136,7 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
         self.vendor = vendor
         self.state = state
         self.isActive = isActive
-        self.health = health
+        sharedHealth = health.map(SharedHealth.make)
         self.oauthPending = oauthPending
         authorizeURL = oauthAuthorizeURL.map(Text.init)
     }
@@ -112,16 +152,18 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
         else { return false }
         let pendingURL = Self.pendingAuthorizeURL(of: connection)
         guard oauthPending == (pendingURL != nil), oauthAuthorizeURL == pendingURL else { return false }
-        switch (health, connection.health) {
+        // Read in place (`shared.value.…`): the `health` getter would copy the value out, retaining each of its
+        // strings.
+        switch (sharedHealth, connection.health) {
         case (nil, nil):
             return true
-        case (let kept?, let listed?):
-            guard kept.status == listed.status, kept.name == listed.name, kept.resolutionOwner == listed.resolutionOwner,
-                kept.description == listed.description
+        case (let shared?, let listed?):
+            guard shared.value.status == listed.status, shared.value.name == listed.name,
+                shared.value.resolutionOwner == listed.resolutionOwner, shared.value.description == listed.description
             else { return false }
             let details = listed.details ?? []
             // A list may repeat a detail; the set does not.
-            return details.isEmpty ? kept.details.isEmpty : kept.details == Set(details)
+            return details.isEmpty ? shared.value.details.isEmpty : shared.value.details == Set(details)
         default:
             return false
         }

@@ -8,12 +8,37 @@ import Testing
 /// its compact fields code as the synthesized coding did, which state files written earlier hold.
 @Suite("Tracked connection: layout and coding")
 struct TrackedConnectionLayoutTests {
-    @Test("A tracked connection's box fits the allocator's 256-byte class")
+    @Test("A tracked connection's box fits the allocator's 192-byte class")
     func layout() {
-        // The box's header is 16 bytes; jemalloc's classes go 224, 256, 320.
-        #expect(MemoryLayout<TrackedConnection.Fields>.size + 16 <= 256)
+        // The box's header is 16 bytes; jemalloc's classes go 160, 192, 224, 256.
+        #expect(MemoryLayout<TrackedConnection.Fields>.size + 16 <= 192)
         #expect(MemoryLayout<ConnectionAlertState>.size <= 44)
-        #expect(MemoryLayout<ConnectionObservation>.size <= 162)
+        #expect(MemoryLayout<ConnectionObservation>.size <= 98)
+    }
+
+    @Test("Observations with equal health share one value; the table of shared values stays bounded")
+    func sharedHealth() throws {
+        func observation(_ n: Int, description: String) -> ConnectionObservation {
+            ConnectionObservation(
+                organizationID: "org", connectionID: ConnectionID(rawValue: "c\(n)"), identifier: "i\(n)",
+                vendor: "TENABLE", state: .active, isActive: true,
+                health: .init(status: .unhealthy, name: .unauthorized, resolutionOwner: .customer, description: description))
+        }
+        let first = observation(1, description: "shared by two")
+        let second = observation(2, description: "shared by " + "two")
+        let other = observation(3, description: "its own")
+        let shared = try #require(Mirror(reflecting: first).descendant("sharedHealth") as? ConnectionObservation.SharedHealth)
+        #expect(Mirror(reflecting: second).descendant("sharedHealth") as? ConnectionObservation.SharedHealth === shared)
+        #expect(Mirror(reflecting: other).descendant("sharedHealth") as? ConnectionObservation.SharedHealth !== shared)
+        #expect(first.health == second.health && first.health != other.health)
+        #expect(first.health?.description == "shared by two" && other.health?.description == "its own")
+        // Values made by other tests running beside this one count too; the bound holds all the same.
+        for n in 0..<(ConnectionObservation.SharedHealth.tableLimit + 10) {
+            _ = observation(n, description: "description \(n)")
+            #expect(ConnectionObservation.SharedHealth.tableCount <= ConnectionObservation.SharedHealth.tableLimit)
+        }
+        // Values made before the table started again keep reading as they did.
+        #expect(first.health?.description == "shared by two" && first.health == second.health)
     }
 
     @Test("Compact fields read and code as before: optional dates, clamped counts, the OAuth URL")
