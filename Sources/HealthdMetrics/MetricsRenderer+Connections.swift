@@ -154,6 +154,6 @@ extension MetricsRenderer {
             writeLines(family, of: segment, into: &scratch)
             return try deflater.deflate(scratch.buffer)
         }
-        return (runs, compressed)
+        return (DeflatedText.packed(runs), compressed)
     }
 }

@@ -19,7 +19,7 @@ private func gunzip(_ chunks: [ByteBuffer]) throws -> String {
 }
 
 /// The address of a run's bytes: the same address means the same (reused) storage.
-private func address(_ bytes: [UInt8]) -> UInt? {
+private func address(_ bytes: ArraySlice<UInt8>) -> UInt? {
     bytes.withUnsafeBufferPointer { $0.baseAddress.map { UInt(bitPattern: $0) } }
 }
 
@@ -113,6 +113,29 @@ struct CompressedBodyTests {
         #expect(cache.segments.count == input.organizations.count)
     }
 
+    @Test("An organization's runs are kept back to back in one array, also after a change kept some of them")
+    func runsArePacked() throws {
+        func expectPacked(_ rows: ConnectionRows, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            for segment in rows.segments {
+                let runs = try #require(segment.deflated, sourceLocation: sourceLocation)
+                for (run, next) in zip(runs, runs.dropFirst()) {
+                    #expect(next.bytes.startIndex == run.bytes.endIndex, sourceLocation: sourceLocation)
+                    #expect(address(next.bytes) == address(run.bytes).map { $0 + UInt(run.bytes.count) }, sourceLocation: sourceLocation)
+                }
+            }
+        }
+        var input = SyntheticFleet.input(connections: 300)
+        var rows = ConnectionRows(input.organizations)
+        try rows.deflate()
+        try expectPacked(rows)
+        let previous = Dictionary(uniqueKeysWithValues: rows.segments.map { ($0.id, $0) })
+        let key = input.organizations[1].state.connections.keys.sorted()[0]
+        input.organizations[1].state.connections[key]!.transitions += 1
+        var changed = ConnectionRows(input.organizations, previous: previous)
+        #expect(try changed.deflate(previous: previous) == 1)
+        try expectPacked(changed)
+    }
+
     @Test("A changed organization compresses again only the families whose lines changed")
     func unchangedFamiliesKeepTheirRuns() throws {
         var input = SyntheticFleet.input(connections: 300)
@@ -133,7 +156,8 @@ struct CompressedBodyTests {
         for (index, family) in MetricsRenderer.ConnectionFamily.allCases.enumerated() {
             let run = try #require(changed.segments[1].deflated?[index])
             let earlier = try #require(previous[input.organizations[1].id]?.deflated?[index])
-            #expect((address(run.bytes) == address(earlier.bytes)) == kept.contains(family), "\(family)")
+            // Kept runs are copied into the segment's one array (``DeflatedText/packed(_:)``): the same bytes.
+            #expect((run.bytes == earlier.bytes) == kept.contains(family), "\(family)")
         }
         var unpaused = input
         // The spliced body is still exactly the text.
