@@ -114,12 +114,15 @@ package struct ConnectionRows: Sendable {
         /// `ByteBuffer`'s capacity is a power of two, and the buffer they are written into took 32 KB for an
         /// organization's 18 KB (330 bytes per connection, in a heap profile at 10k connections).
         ///
-        /// Emptied once the rows' lines are compressed (``dropLabels()``): gzip scrapes need only the runs, and
-        /// the bytes were 14 MB at 100k connections (jemalloc's heap profile). ``labelBytes()`` writes them
-        /// again for what still needs them (an uncompressed scrape).
+        /// Emptied with ``rows`` once the rows' lines are compressed (``dropRendering()``): gzip scrapes need
+        /// only the runs, and the label bytes were 14 MB at 100k connections, the rows 5 MB (jemalloc's
+        /// statistics). ``rendering()`` makes both again for what still needs them (an uncompressed scrape,
+        /// the comparison with a later flattening).
         package fileprivate(set) var bytes: [UInt8] = []
-        private var labelsDropped = false
-        var rows: [Row] = []
+        fileprivate(set) var rows: [Row] = []
+        private var dropped = false
+        /// Rows made, dropped or not.
+        fileprivate(set) var rowCount = 0
         /// The longest `labels` plus `reason` of any row, without the ``prefix`` (for reserving output space).
         var longestLabels = 0
         /// The rows' lines compressed, one run per per-connection family; made by the first gzip scrape
@@ -132,23 +135,27 @@ package struct ConnectionRows: Sendable {
             self.stale = stale
         }
 
-        /// The rows' label bytes (``bytes``), written again from ``connections`` when they were dropped: the
-        /// same walk of the same dictionary as when the rows were made, so the same bytes at the same offsets.
-        func labelBytes() -> [UInt8] {
-            labelsDropped ? ConnectionRows.labels(of: connections) { _, _, _, _ in } : bytes
+        /// The rows' label bytes (``bytes``) and the rows, made again from ``connections`` when they were
+        /// dropped: the same walk of the same dictionary as when the rows were made, so the same bytes at the
+        /// same offsets.
+        func rendering() -> (bytes: [UInt8], rows: [Row]) {
+            guard dropped else { return (bytes, rows) }
+            let made = ConnectionRows.flatten(connections, stale: stale)
+            return (made.bytes, made.rows)
         }
 
-        mutating func dropLabels() {
+        mutating func dropRendering() {
             bytes = []
-            labelsDropped = true
+            rows = []
+            dropped = true
         }
 
-        /// Writes dropped label bytes again and keeps them (in this copy of the segment): an uncompressed
-        /// rendering reads them once per family.
-        mutating func restoreLabels() {
-            guard labelsDropped else { return }
-            bytes = labelBytes()
-            labelsDropped = false
+        /// Makes dropped label bytes and rows again and keeps them (in this copy of the segment): an
+        /// uncompressed rendering reads them once per family.
+        mutating func restoreRendering() {
+            guard dropped else { return }
+            (bytes, rows) = rendering()
+            dropped = false
         }
     }
 
@@ -156,7 +163,7 @@ package struct ConnectionRows: Sendable {
     /// the labels' bytes) cost a third of the flattening for 100k connections, and neither Prometheus nor
     /// the tests (which compare sets of lines) need an order.
     package var segments: [Segment]
-    var count: Int { segments.reduce(0) { $0 + $1.rows.count } }
+    var count: Int { segments.reduce(0) { $0 + $1.rowCount } }
 
     /// - Parameter previous: segments of an earlier scrape, reused for organizations whose state is
     ///   unchanged (see ``ConnectionRowsCache``).
@@ -184,7 +191,7 @@ package struct ConnectionRows: Sendable {
                     earlier.deflated.map { (runs: $0, unchanged: segments[index].unchangedFamilies(since: earlier)) }
                 }, deflater: deflater, scratch: &scratch)
             segments[index].deflated = runs
-            segments[index].dropLabels()
+            segments[index].dropRendering()
             compressed += count
         }
         return compressed
@@ -202,10 +209,20 @@ package struct ConnectionRows: Sendable {
         let stale = organization.state.isStale
         var segment = Segment(id: organization.id, connections: organization.state.connections, stale: stale)
         segment.prefix = prefix
+        (segment.bytes, segment.rows, segment.longestLabels) = flatten(organization.state.connections, stale: stale)
+        segment.rowCount = segment.rows.count
+        return segment
+    }
+
+    /// The label bytes and rows of `connections` (of an organization that is `stale` or not), and the
+    /// longest labels of a row.
+    static func flatten(
+        _ connections: [String: TrackedConnection], stale: Bool
+    ) -> (bytes: [UInt8], rows: [Row], longestLabels: Int) {
         var rows: [Row] = []
-        rows.reserveCapacity(organization.state.connections.count)
+        rows.reserveCapacity(connections.count)
         var longest = 0
-        segment.bytes = labels(of: organization.state.connections) { tracked, fields, labels, reason in
+        let bytes = labels(of: connections) { tracked, fields, labels, reason in
             let status = EffectiveStatus(tracked, organizationStale: stale).exported
             rows.append(
                 Row(
@@ -216,9 +233,7 @@ package struct ConnectionRows: Sendable {
                     unhealthyConfirmed: status == .unhealthy && fields.confirmed, flapping: fields.flapping))
             longest = max(longest, labels.count + reason.count)
         }
-        segment.rows = rows
-        segment.longestLabels = longest
-        return segment
+        return (bytes, rows, longest)
     }
 
     /// The label bytes of every exported connection (not missing) in `connections`' order, telling `row`
@@ -260,7 +275,7 @@ extension ConnectionRows.Segment {
     /// changed every poll, compressing was a fifth of the daemon's CPU.
     func unchangedFamilies(since earlier: Self) -> [Bool] {
         let families = MetricsRenderer.ConnectionFamily.allCases
-        guard rows.count == earlier.rows.count, prefix == earlier.prefix else { return families.map { _ in false } }
+        guard rowCount == earlier.rowCount, prefix == earlier.prefix else { return families.map { _ in false } }
         // Compared by what the label bytes are written from, in the rows' order: escaping is one to one and
         // the keys between the values cannot occur in them escaped, so equal fields are equal bytes. (The
         // earlier segment's bytes are dropped once compressed.)
@@ -279,10 +294,12 @@ extension ConnectionRows.Segment {
             }
         }
         guard labels else { return families.map { _ in false } }
+        // The earlier segment's rows were dropped once compressed: made again, once, for the comparison.
+        let (rows, earlierRows) = (rendering().rows, earlier.rendering().rows)
         return families.map { family in
             switch family {
             case .reason: reasons
-            default: zip(rows, earlier.rows).allSatisfy { $0.sameValue(as: $1, for: family) }
+            default: zip(rows, earlierRows).allSatisfy { $0.sameValue(as: $1, for: family) }
             }
         }
     }
@@ -392,7 +409,7 @@ package final class ConnectionRowsCache: Sendable {
             }
             // Label bytes for this uncompressed rendering only: the cache keeps them dropped.
             var rendered = rows
-            for index in rendered.segments.indices { rendered.segments[index].restoreLabels() }
+            for index in rendered.segments.indices { rendered.segments[index].restoreRendering() }
             return rendered
         }
     }

@@ -59,14 +59,15 @@ extension MetricsRenderer {
             if !writer.sharedLabels.isEmpty { open += writer.sharedLabels + [UInt8(ascii: ",")] }
             open += segment.prefix
             let perRow = linesPerRow * (open.count + segment.longestLabels + 48)
+            let (labelBytes, rows) = segment.rendering()
             open.withUnsafeBytes { open in
-                segment.labelBytes().withUnsafeBytes { labels in
+                labelBytes.withUnsafeBytes { labels in
                     let start = LineStart(open: open, labels: labels)
                     var first = 0
-                    while first < segment.rows.count {
-                        let end = min(first + batch, segment.rows.count)
+                    while first < rows.count {
+                        let end = min(first + batch, rows.count)
                         writer.withCursor(reserving: perRow * (end - first)) { cursor in
-                            for row in segment.rows[first..<end] { body(&cursor, row, start) }
+                            for row in rows[first..<end] { body(&cursor, row, start) }
                         }
                         writer.flushIfFull()
                         first = end

@@ -174,11 +174,17 @@ struct CompressedBodyTests {
         let segment = changed.segments[1]
         let id = Array(segment.id.rawValue.utf8)
         #expect(segment.prefix == Array("organization_id=\"\(segment.id.rawValue)\",connection_id=\"".utf8))
-        let labels = segment.labelBytes()
+        let (labels, madeRows) = segment.rendering()
         #expect(!labels.indices.contains { labels[$0...].starts(with: id) }, "the id is not in the rows' bytes")
-        // Compressed, a segment drops its label bytes, and writes the same ones again when asked.
-        #expect(segment.bytes.isEmpty && !labels.isEmpty)
-        #expect(labels == ConnectionRows(input.organizations).segments[1].bytes)
+        // Compressed, a segment drops its label bytes and rows, and makes the same ones again when asked.
+        #expect(segment.bytes.isEmpty && segment.rows.isEmpty && !labels.isEmpty)
+        let flattened = ConnectionRows(input.organizations).segments[1]
+        #expect(labels == flattened.bytes)
+        #expect(madeRows.count == flattened.rows.count && segment.rowCount == madeRows.count)
+        #expect(zip(madeRows, flattened.rows).allSatisfy { new, old in
+            new.labels == old.labels && new.reason == old.reason
+                && MetricsRenderer.ConnectionFamily.allCases.allSatisfy { new.sameValue(as: old, for: $0) }
+        })
 
         // A connection gone (fewer rows) compresses every family again.
         unpaused.organizations[1].state.connections[key] = nil
