@@ -36,7 +36,7 @@ public enum EffectiveStatus: String, Sendable, Hashable, CaseIterable, Codable {
         } else if observation.oauthPending {
             self = .oauthPending
         } else {
-            switch observation.health?.status {
+            switch observation.healthStatus {
             case .healthy?: self = .healthy
             case .unhealthy?: self = .unhealthy
             default: self = .unknown
@@ -92,7 +92,7 @@ public struct StatusSummary: Sendable, Hashable {
         for tracked in state.connections.values {
             let status = EffectiveStatus(tracked, organizationStale: stale)
             tally[status.position] += 1
-            if status == .unhealthy, tracked.observation.health?.resolutionOwner == .customer {
+            if status == .unhealthy, tracked.observation.healthResolutionOwner == .customer {
                 unhealthyCustomer += 1
             }
         }

@@ -32,6 +32,14 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
         set { sharedHealth = newValue.map(SharedHealth.make) }
     }
 
+    /// The health's fields read in place: the ``health`` getter copies the whole value out of its shared
+    /// instance, retaining each of its strings, and these are read for every connection of every flattening
+    /// for `/metrics` and every STATUS count.
+    public var healthStatus: HealthStatus? { sharedHealth?.value.status }
+    public var healthName: HealthName? { sharedHealth?.value.name }
+    public var healthResolutionOwner: ResolutionOwner? { sharedHealth?.value.resolutionOwner }
+    public var failingDetailCount: Int { sharedHealth?.value.details.count ?? 0 }
+
     /// A health value, immutable, held once for all the observations that have it.
     ///
     /// Most connections of a fleet share a handful of healths (HEALTHY, "Connection is healthy", LEEN, no

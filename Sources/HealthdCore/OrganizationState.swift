@@ -141,11 +141,30 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
         // this avoids.
         MetricFields(
             connectionID: box.fields.observation.connectionID.rawValue, identifier: box.fields.observation.identifier,
-            vendor: box.fields.observation.vendor.rawValue, healthName: box.fields.observation.health?.name.rawValue,
-            resolutionOwner: box.fields.observation.health?.resolutionOwner.rawValue,
-            state: box.fields.observation.state, failingDetails: box.fields.observation.health?.details.count ?? 0,
+            vendor: box.fields.observation.vendor.rawValue, healthName: box.fields.observation.healthName?.rawValue,
+            resolutionOwner: box.fields.observation.healthResolutionOwner?.rawValue,
+            state: box.fields.observation.state, failingDetails: box.fields.observation.failingDetailCount,
             oauthPending: box.fields.observation.oauthPending, confirmed: box.fields.alert.isConfirmed,
             flapping: box.fields.alert.flappingSince != nil)
+    }
+
+    /// What a connection's metric values are written from (``MetricFields`` without the label strings).
+    package struct MetricValues: Sendable {
+        package var state: ConnectionState?
+        package var failingDetails: Int
+        package var oauthPending: Bool
+        /// A health name and owner to write as reason labels.
+        package var hasReason: Bool
+        package var confirmed: Bool
+        package var flapping: Bool
+    }
+
+    /// ``MetricValues``, read in one access to the box, retaining no string but the state's.
+    package var metricValues: MetricValues {
+        MetricValues(
+            state: box.fields.observation.state, failingDetails: box.fields.observation.failingDetailCount,
+            oauthPending: box.fields.observation.oauthPending, hasReason: box.fields.observation.healthStatus != nil,
+            confirmed: box.fields.alert.isConfirmed, flapping: box.fields.alert.flappingSince != nil)
     }
 
     public static func == (a: TrackedConnection, b: TrackedConnection) -> Bool {

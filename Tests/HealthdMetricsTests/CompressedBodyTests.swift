@@ -185,6 +185,13 @@ struct CompressedBodyTests {
             new.labels == old.labels && new.reason == old.reason
                 && MetricsRenderer.ConnectionFamily.allCases.allSatisfy { new.sameValue(as: old, for: $0) }
         })
+        // For comparing with a later flattening, values only (no label bytes): the same value in every family.
+        let values = segment.rowValues()
+        #expect(values.count == flattened.rows.count && values.allSatisfy(\.labels.isEmpty))
+        #expect(values.contains { !$0.reason.isEmpty } && values.contains { $0.status != .healthy })
+        #expect(zip(values, flattened.rows).allSatisfy { new, old in
+            MetricsRenderer.ConnectionFamily.allCases.allSatisfy { new.sameValue(as: old, for: $0) }
+        })
 
         // A connection gone (fewer rows) compresses every family again.
         unpaused.organizations[1].state.connections[key] = nil
