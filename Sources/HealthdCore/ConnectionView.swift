@@ -22,21 +22,34 @@ public enum EffectiveStatus: String, Sendable, Hashable, CaseIterable, Codable {
     /// connections; a paused connection's health is not current; an OAuth connection waiting for
     /// authorisation has no meaningful health; then the last health, where only the documented values count.
     public init(_ connection: TrackedConnection, organizationStale: Bool) {
-        self.init(connection.observation, missing: connection.missing, organizationStale: organizationStale)
+        // The fields read one by one, in place: handing the observation to the initialiser below copied it
+        // (retaining and releasing each of its strings) for every connection of every `/metrics` flattening
+        // and STATUS count, 1.2% of the daemon's CPU at 100k connections (perf).
+        self.init(
+            missing: connection.missing, organizationStale: organizationStale, state: connection.observation.state,
+            oauthPending: connection.observation.oauthPending, healthStatus: connection.observation.healthStatus)
     }
 
     /// The status of one observation; `missing` when Leen no longer lists the connection.
     public init(_ observation: ConnectionObservation, missing: Bool, organizationStale: Bool) {
+        self.init(
+            missing: missing, organizationStale: organizationStale, state: observation.state,
+            oauthPending: observation.oauthPending, healthStatus: observation.healthStatus)
+    }
+
+    private init(
+        missing: Bool, organizationStale: Bool, state: ConnectionState?, oauthPending: Bool, healthStatus: HealthStatus?
+    ) {
         if missing {
             self = .missing
         } else if organizationStale {
             self = .unknown
-        } else if observation.state == .paused {
+        } else if state == .paused {
             self = .paused
-        } else if observation.oauthPending {
+        } else if oauthPending {
             self = .oauthPending
         } else {
-            switch observation.healthStatus {
+            switch healthStatus {
             case .healthy?: self = .healthy
             case .unhealthy?: self = .unhealthy
             default: self = .unknown
