@@ -14,7 +14,7 @@ import NIOCore
 /// compressed once per change of its state (``ConnectionRowsCache``), not once per scrape.
 struct DeflatedText: Sendable {
     /// The compressed bytes: an array of their size, or their part of one that holds several runs
-    /// (``packed(_:)``). Not a `ByteBuffer`, whose capacity is a power of two (at 100k connections the
+    /// (``Deflater/finishPack()``). Not a `ByteBuffer`, whose capacity is a power of two (at 100k connections the
     /// blocks of runs took 54 MB of 64 and 128 KiB allocations, jemalloc's statistics).
     var bytes: ArraySlice<UInt8>
     /// CRC-32 of the uncompressed text.
@@ -29,31 +29,6 @@ struct DeflatedText: Sendable {
     }
 
     static let empty = DeflatedText(bytes: [], crc: 0, length: 0)
-
-    /// `runs` with their bytes copied together into one array of their total size, each run its part of it.
-    ///
-    /// An organization's runs (one per family, a few KB each) are kept together this way: held in arrays of
-    /// their own, made and freed as organizations change, they were spread over the allocator's 3 to 7 KB
-    /// classes, whose slabs stayed a third empty (10 MB at 100k connections, jemalloc's statistics), beside
-    /// what each array's rounding up to its class took. A run kept from an earlier set is copied too, so
-    /// that no set holds on to another's array.
-    static func packed(_ runs: [DeflatedText]) -> [DeflatedText] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(runs.reduce(0) { $0 + $1.bytes.count })
-        var ends: [Int] = []
-        ends.reserveCapacity(runs.count)
-        for run in runs {
-            bytes += run.bytes
-            ends.append(bytes.count)
-        }
-        var start = 0
-        return zip(runs, ends).map { run, end in
-            defer { start = end }
-            var packed = run
-            packed.bytes = bytes[start..<end]
-            return packed
-        }
-    }
 }
 
 /// One deflate stream (ISA-L's igzip), reset for every run (``deflate(_:)``).
@@ -94,21 +69,28 @@ final class Deflater {
 
     /// `text` as a self-contained raw deflate run (see ``DeflatedText``).
     func deflate(_ text: UnsafeRawBufferPointer) throws -> DeflatedText {
-        guard let base = text.baseAddress, text.count > 0 else { return .empty }
+        // Compress into the reused scratch buffer, then keep a copy sized for the output: runs live until
+        // their organization changes, and a buffer sized for the worst case is eight times too large.
+        scratch.clear()
+        guard let crc = try compress(text, appendingTo: &scratch) else { return .empty }
+        return DeflatedText(bytes: scratch.withUnsafeReadableBytes { Array($0) }, crc: crc, length: text.count)
+    }
+
+    /// Appends `text` compressed as a run to `output`; returns the text's CRC-32, nil for an empty text (which
+    /// writes nothing).
+    private func compress(_ text: UnsafeRawBufferPointer, appendingTo output: inout ByteBuffer) throws -> UInt32? {
+        guard let base = text.baseAddress, text.count > 0 else { return nil }
         // igzip's lengths are 32 bits; a run is one family of one organization, far below.
         guard let length = UInt32(exactly: text.count) else { throw Failure(code: ISAL_INVALID_OPERATION) }
         isal_deflate_reset(stream)
         let crc = crc32_gzip_refl(0, base.assumingMemoryBound(to: UInt8.self), UInt64(length))
-        // Compress into the reused scratch buffer, then keep a copy sized for the output: runs live until
-        // their organization changes, and a buffer sized for the worst case is eight times too large.
-        scratch.clear()
-        scratch.reserveCapacity(text.count + text.count / 8 + 1024)
+        output.reserveCapacity(output.writerIndex + text.count + text.count / 8 + 1024)
         stream.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self))
         stream.pointee.avail_in = length
         while true {
             var code: Int32 = COMP_OK
             var full = false
-            scratch.writeWithUnsafeMutableBytes(minimumWritableBytes: 4096) { raw in
+            output.writeWithUnsafeMutableBytes(minimumWritableBytes: 4096) { raw in
                 let room = min(raw.count, Int(UInt32.max))
                 stream.pointee.next_out = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 stream.pointee.avail_out = UInt32(room)
@@ -122,7 +104,49 @@ final class Deflater {
             if stream.pointee.avail_in == 0, !full { break }
         }
         stream.pointee.next_in = nil
-        return DeflatedText(bytes: scratch.withUnsafeReadableBytes { Array($0) }, crc: crc, length: text.count)
+        return crc
+    }
+
+    /// Runs made one after the other (``packRun(_:)``, ``packKept(_:)``) and kept back to back in one array
+    /// of their total size (``finishPack()``), each run its part of it.
+    ///
+    /// An organization's runs (one per family, a few KB each) are kept together this way: held in arrays of
+    /// their own, made and freed as organizations change, they were spread over the allocator's 3 to 7 KB
+    /// classes, whose slabs stayed a third empty (10 MB at 100k connections, jemalloc's statistics), beside
+    /// what each array's rounding up to its class took. A run kept from an earlier set is copied in too, so
+    /// that no set holds on to another's array.
+    private var pack = ByteBuffer()
+    /// The runs of ``pack`` so far: CRC-32 and length of each one's text, and where its bytes end.
+    private var packed: [(crc: UInt32, length: Int, end: Int)] = []
+
+    /// Starts a new set of runs.
+    func startPack() {
+        pack.clear()
+        packed.removeAll(keepingCapacity: true)
+    }
+
+    /// Adds `text`, compressed, to the set.
+    func packRun(_ text: UnsafeRawBufferPointer) throws {
+        let crc = try compress(text, appendingTo: &pack)
+        packed.append((crc: crc ?? 0, length: crc == nil ? 0 : text.count, end: pack.writerIndex))
+    }
+
+    /// Adds a run made earlier to the set, as it is.
+    func packKept(_ run: DeflatedText) {
+        pack.writeBytes(run.bytes)
+        packed.append((crc: run.crc, length: run.length, end: pack.writerIndex))
+    }
+
+    /// The set's runs, in the order added, in one array of their size.
+    func finishPack() -> [DeflatedText] {
+        let bytes = pack.withUnsafeReadableBytes { Array($0) }
+        var start = 0
+        return packed.map { run in
+            defer { start = run.end }
+            var text = DeflatedText(bytes: [], crc: run.crc, length: run.length)
+            text.bytes = bytes[start..<run.end]
+            return text
+        }
     }
 
     /// The readable bytes of `buffer` as a run.

@@ -148,13 +148,17 @@ extension MetricsRenderer {
         deflater: Deflater, scratch: inout ExpositionWriter
     ) throws -> (runs: [DeflatedText], compressed: Int) {
         var compressed = 0
-        let runs = try ConnectionFamily.allCases.enumerated().map { index, family in
-            if let earlier, earlier.unchanged[index] { return earlier.runs[index] }
+        deflater.startPack()
+        for (index, family) in ConnectionFamily.allCases.enumerated() {
+            if let earlier, earlier.unchanged[index] {
+                deflater.packKept(earlier.runs[index])
+                continue
+            }
             compressed += 1
             scratch.buffer.clear()
             writeLines(family, of: segment, into: &scratch)
-            return try deflater.deflate(scratch.buffer)
+            try scratch.buffer.withUnsafeReadableBytes { try deflater.packRun($0) }
         }
-        return (DeflatedText.packed(runs), compressed)
+        return (deflater.finishPack(), compressed)
     }
 }
