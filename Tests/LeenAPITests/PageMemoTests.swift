@@ -155,6 +155,8 @@ struct PageMemoTests {
     @Test("A connection is compact: equal healths on a page share one value, rare fields take no room when unset")
     func compactConnections() throws {
         #expect(MemoryLayout<Connection>.stride <= 152)
+        // A sealed walk keeps one key and position per item.
+        #expect(MemoryLayout<(key: PageMemo.Key, position: Int32)>.stride == 16)
         let unhealthy = Self.connection(3, health: "UNAUTHORIZED")
         let body = #"{"items":[\#(Self.connection(1)),\#(Self.connection(2)),\#(unhealthy),\#(Self.connection(4))]}"#
         let items = try PageMemo().decode(Data(body.utf8)).items
