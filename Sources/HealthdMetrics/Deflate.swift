@@ -14,8 +14,8 @@ import NIOCore
 /// compressed once per change of its state (``ConnectionRowsCache``), not once per scrape.
 struct DeflatedText: Sendable {
     /// The compressed bytes: an array of their size, or their part of one that holds several runs
-    /// (``Deflater/finishPack()``). Not a `ByteBuffer`, whose capacity is a power of two (at 100k connections the
-    /// blocks of runs took 54 MB of 64 and 128 KiB allocations, jemalloc's statistics).
+    /// (``Deflater/finishPack()``). Not a `ByteBuffer`, whose capacity is a power of two (at 100k
+    /// connections the blocks of runs took 54 MB of 64 and 128 KiB allocations, jemalloc's statistics).
     var bytes: ArraySlice<UInt8>
     /// CRC-32 of the uncompressed text.
     var crc: UInt32
