@@ -117,19 +117,34 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
     /// Whether the two hold the same box: then equal, without comparing a field.
     package func sharesFields(with other: TrackedConnection) -> Bool { box === other.box }
 
-    /// What a connection's metric lines are written from, beyond its times and counts.
+    /// What a connection's metric values are written from, beyond its times and counts.
+    package struct MetricValues: Sendable {
+        package var state: ConnectionState?
+        package var failingDetails: Int
+        package var oauthPending: Bool
+        /// A health name and owner to write as reason labels.
+        package var hasReason: Bool
+        /// The alerting state's: a problem confirmed, flapping.
+        package var confirmed: Bool
+        package var flapping: Bool
+    }
+
+    /// What a connection's metric lines are written from: its label strings and ``MetricValues``.
     package struct MetricFields: Sendable {
         package var connectionID: String
         package var identifier: String
         package var vendor: String
         package var healthName: String?
         package var resolutionOwner: String?
-        package var state: ConnectionState?
-        package var failingDetails: Int
-        package var oauthPending: Bool
-        /// The alerting state's: a problem confirmed, flapping.
-        package var confirmed: Bool
-        package var flapping: Bool
+        package var values: MetricValues
+    }
+
+    /// ``MetricValues``, read in one access to the box, retaining no string but the state's.
+    package var metricValues: MetricValues {
+        MetricValues(
+            state: box.fields.observation.state, failingDetails: box.fields.observation.failingDetailCount,
+            oauthPending: box.fields.observation.oauthPending, hasReason: box.fields.observation.healthStatus != nil,
+            confirmed: box.fields.alert.isConfirmed, flapping: box.fields.alert.flappingSince != nil)
     }
 
     /// ``MetricFields``, read in one access to the box: from another module, each field read through
@@ -142,29 +157,7 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
         MetricFields(
             connectionID: box.fields.observation.connectionID.rawValue, identifier: box.fields.observation.identifier,
             vendor: box.fields.observation.vendor.rawValue, healthName: box.fields.observation.healthName?.rawValue,
-            resolutionOwner: box.fields.observation.healthResolutionOwner?.rawValue,
-            state: box.fields.observation.state, failingDetails: box.fields.observation.failingDetailCount,
-            oauthPending: box.fields.observation.oauthPending, confirmed: box.fields.alert.isConfirmed,
-            flapping: box.fields.alert.flappingSince != nil)
-    }
-
-    /// What a connection's metric values are written from (``MetricFields`` without the label strings).
-    package struct MetricValues: Sendable {
-        package var state: ConnectionState?
-        package var failingDetails: Int
-        package var oauthPending: Bool
-        /// A health name and owner to write as reason labels.
-        package var hasReason: Bool
-        package var confirmed: Bool
-        package var flapping: Bool
-    }
-
-    /// ``MetricValues``, read in one access to the box, retaining no string but the state's.
-    package var metricValues: MetricValues {
-        MetricValues(
-            state: box.fields.observation.state, failingDetails: box.fields.observation.failingDetailCount,
-            oauthPending: box.fields.observation.oauthPending, hasReason: box.fields.observation.healthStatus != nil,
-            confirmed: box.fields.alert.isConfirmed, flapping: box.fields.alert.flappingSince != nil)
+            resolutionOwner: box.fields.observation.healthResolutionOwner?.rawValue, values: metricValues)
     }
 
     public static func == (a: TrackedConnection, b: TrackedConnection) -> Bool {

@@ -230,31 +230,31 @@ package struct ConnectionRows: Sendable {
         rows.reserveCapacity(connections.count)
         var longest = 0
         let bytes = labels(of: connections) { tracked, fields, labels, reason in
-            let status = EffectiveStatus(tracked, organizationStale: stale).exported
-            rows.append(
-                Row(
-                    labels: labels, reason: reason, status: status,
-                    stateIndex: stateIndex(fields.state), failingDetails: fields.failingDetails,
-                    oauthPending: fields.oauthPending, transitions: tracked.transitions,
-                    healthChange: tracked.healthSince, lastChange: tracked.changedAt,
-                    unhealthyConfirmed: status == .unhealthy && fields.confirmed, flapping: fields.flapping))
+            rows.append(row(tracked, fields.values, stale: stale, labels: labels, reason: reason))
             longest = max(longest, labels.count + reason.count)
         }
         return (bytes, rows, longest)
+    }
+
+    /// One connection's row, its labels and reason labels at `labels` and `reason`.
+    static func row(
+        _ tracked: TrackedConnection, _ values: TrackedConnection.MetricValues, stale: Bool, labels: Range<Int>,
+        reason: Range<Int>
+    ) -> Row {
+        let status = EffectiveStatus(tracked, organizationStale: stale).exported
+        return Row(
+            labels: labels, reason: reason, status: status, stateIndex: stateIndex(values.state),
+            failingDetails: values.failingDetails, oauthPending: values.oauthPending, transitions: tracked.transitions,
+            healthChange: tracked.healthSince, lastChange: tracked.changedAt,
+            unhealthyConfirmed: status == .unhealthy && values.confirmed, flapping: values.flapping)
     }
 
     /// The rows of `connections` with every family's value and no label bytes: each row's labels are empty,
     /// and its reason one byte long when it has reason labels (what ``Row/sameValue(as:for:)`` reads).
     static func values(of connections: [String: TrackedConnection], stale: Bool) -> [Row] {
         connections.values.lazy.filter { !$0.missing }.map { tracked in
-            let fields = tracked.metricValues
-            let status = EffectiveStatus(tracked, organizationStale: stale).exported
-            return Row(
-                labels: 0..<0, reason: 0..<(fields.hasReason ? 1 : 0), status: status,
-                stateIndex: stateIndex(fields.state), failingDetails: fields.failingDetails,
-                oauthPending: fields.oauthPending, transitions: tracked.transitions, healthChange: tracked.healthSince,
-                lastChange: tracked.changedAt, unhealthyConfirmed: status == .unhealthy && fields.confirmed,
-                flapping: fields.flapping)
+            let values = tracked.metricValues
+            return row(tracked, values, stale: stale, labels: 0..<0, reason: 0..<(values.hasReason ? 1 : 0))
         }
     }
 
