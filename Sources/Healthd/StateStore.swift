@@ -212,13 +212,11 @@ public struct StateStore: Sendable {
         file.state = OrganizationState()
         file.delivery = nil
         var applied = 0
-        var start = data.startIndex
         var line = 0
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        while let newline = data[start...].firstIndex(of: UInt8(ascii: "\n")) {
+        for (start, newline) in lineBounds(data) {
             let bytes = data[start..<newline]
-            start = newline + 1
             line += 1
             guard
                 let record = StateFileReader.read(bytes, { reader throws(StateFileReader.Mismatch) in try reader.changeRecord() })
@@ -235,6 +233,24 @@ public struct StateStore: Sendable {
         }
         file.state = state
         file.delivery = delivery
+    }
+
+    /// Each complete line's start and end (its newline) in `data`; bytes after the last newline are not a
+    /// line. Found with `memchr`: `Data`'s own `firstIndex(of:)` went through its storage byte by byte, with
+    /// an exclusivity check for each, and was 18% of the CPU of a start after a crash at 100k connections
+    /// (perf), when most organizations have a log of up to half their file.
+    static func lineBounds(_ data: Data) -> [(start: Data.Index, newline: Data.Index)] {
+        data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            guard let base = buffer.baseAddress else { return [] }
+            var bounds: [(start: Data.Index, newline: Data.Index)] = []
+            var offset = 0
+            while offset < buffer.count, let found = memchr(base + offset, Int32(UInt8(ascii: "\n")), buffer.count - offset) {
+                let newline = UnsafeRawPointer(found) - base
+                bounds.append((data.startIndex + offset, data.startIndex + newline))
+                offset = newline + 1
+            }
+            return bounds
+        }
     }
 
     /// An organization's file, from its bytes: the organization it is for and what it holds, or a

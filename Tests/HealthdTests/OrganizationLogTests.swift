@@ -213,6 +213,20 @@ struct OrganizationLogTests {
         }
     }
 
+    @Test("a log's lines are the bytes before each newline; what follows the last is no line")
+    func lineBounds() {
+        func lines(_ data: Data) -> [String] {
+            StateStore.lineBounds(data).map { String(decoding: data[$0.start..<$0.newline], as: UTF8.self) }
+        }
+        #expect(lines(Data("a\n\nbc\ncut sh".utf8)) == ["a", "", "bc"])
+        #expect(lines(Data("one\ntwo\n".utf8)) == ["one", "two"])
+        #expect(lines(Data()).isEmpty && lines(Data("no newline".utf8)).isEmpty)
+        // A slice's indices are those of the data it was cut from.
+        let whole = Data("skip\nkept\nalso\npart".utf8)
+        #expect(lines(whole[5...]) == ["kept", "also"])
+        #expect(StateStore.lineBounds(whole[5...]).first?.start == 5)
+    }
+
     @Test("a log removed after the directory was listed reads as none (a reader beside the daemon)")
     func logGoneWhileReading() throws {
         let (id, state, delivery, next, nextDelivery) = try Self.poll()
