@@ -109,13 +109,16 @@ public final class HealthDaemon: Service {
         (mailbox, post) = AsyncStream.makeStream(of: Message.self)
     }
 
-    /// The organization's ``PageMemo``, made at its first walk with the identifiers it declares (kept up to
-    /// date by ``reload()``).
-    func pageMemo(_ organization: OrganizationConfig) -> PageMemo {
-        pageMemos.withLock { memos in
+    /// The organization's ``PageMemo``, made at its first walk with the identifiers it declares, in the
+    /// monitor's sorted list (kept up to date by ``reload()``).
+    func pageMemo(_ organization: OrganizationConfig) async -> PageMemo {
+        if let memo = pageMemos.withLock({ $0[organization.id] }) { return memo }
+        let declared = await monitor.declaredIdentifiers(of: organization.id)
+            ?? DeclaredIdentifiers(organization.connections.map(\.identifier))
+        return pageMemos.withLock { memos in
             if let memo = memos[organization.id] { return memo }
             let memo = PageMemo()
-            memo.shareIdentifiers(organization.connections.map(\.identifier))
+            memo.shareIdentifiers(sorted: declared.sorted)
             memos[organization.id] = memo
             return memo
         }
@@ -224,7 +227,7 @@ public final class HealthDaemon: Service {
                                 continue
                             }
                             let (pollClient, poll, activity) = (client, configuration.poll, self.activity)
-                            let memo = pageMemo(organization)
+                            let memo = await pageMemo(organization)
                             let outbox = monitor.outbox
                             activity.withLock { $0.polls[id] = .now }
                             group.addTask {
@@ -472,7 +475,10 @@ public final class HealthDaemon: Service {
         let configured = Set(configuration.organizations.map(\.id))
         pageMemos.withLock { $0 = $0.filter { configured.contains($0.key) } }
         for organization in configuration.organizations {
-            pageMemos.withLock { $0[organization.id] }?.shareIdentifiers(organization.connections.map(\.identifier))
+            guard let memo = pageMemos.withLock({ $0[organization.id] }),
+                let declared = await monitor.declaredIdentifiers(of: organization.id)
+            else { continue }
+            memo.shareIdentifiers(sorted: declared.sorted)
         }
         await monitor.emit([EventBuilder.configReloaded(configuration, context: Self.daemonContext())])
         metrics?.recordReload(success: true)

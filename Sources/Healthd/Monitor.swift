@@ -185,6 +185,12 @@ public actor Monitor {
 
     public var appliedCredentials: StateStore.AppliedCredentials { credentials }
 
+    /// The identifiers the configuration in force declares for `organization`, sorted: the list each poll's
+    /// diff searches, which the organization's `PageMemo` shares rather than sorting a copy of its own.
+    public func declaredIdentifiers(of organization: OrganizationID) -> DeclaredIdentifiers? {
+        configured[organization]?.declared
+    }
+
     /// Replaces the configuration; organizations no longer configured are forgotten, each with an
     /// `organization_untracked` event, and their files removed once none of their events waits for the journal
     /// (until then ``persistAll()`` keeps them).

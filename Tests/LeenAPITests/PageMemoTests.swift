@@ -141,13 +141,16 @@ struct PageMemoTests {
             .replacingOccurrences(of: #""identifier":"c1""#, with: #""identifier":"\#(long(1))""#)
             .replacingOccurrences(of: #""identifier":"c2""#, with: #""identifier":"\#(long(2))""#)
             .replacingOccurrences(of: #""identifier":"c3""#, with: #""identifier":"\#(long(3))""#)
-        let declared = [long(2), long(1)].map { String(decoding: Array($0.utf8), as: UTF8.self) }
+        let declared = [long(1), long(2)].map { String(decoding: Array($0.utf8), as: UTF8.self) }
         let memo = PageMemo()
-        memo.shareIdentifiers(declared)
+        memo.shareIdentifiers(sorted: declared)
+        // The list itself is kept as given, not copied.
+        #expect(memo.declaredIdentifiers.withUnsafeBufferPointer(\.baseAddress)
+            == declared.withUnsafeBufferPointer(\.baseAddress))
         let items = try memo.decode(Data(body.utf8)).items
         #expect(items.map(\.identifier) == [long(1), long(2), long(3)])
-        #expect(storage(items[0].identifier) == storage(declared[1]))
-        #expect(storage(items[1].identifier) == storage(declared[0]))
+        #expect(storage(items[0].identifier) == storage(declared[0]))
+        #expect(storage(items[1].identifier) == storage(declared[1]))
         #expect(storage(items[2].identifier) != nil)
         #expect(!declared.map(storage).contains(storage(items[2].identifier)))
     }
