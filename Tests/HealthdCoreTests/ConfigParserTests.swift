@@ -330,6 +330,18 @@ struct ConfigParserTests {
                 == .object(["username": .literal("reader"), "password": .secret(.credential("qualys"))]))
     }
 
+    /// A configuration's list of connections is kept for the daemon's life: 100 of them in 5,120 bytes.
+    @Test func aConnectionsOptionsTakeNoRoomWhenUnset() {
+        #expect(MemoryLayout<ConnectionConfig>.stride <= 48)
+        var connection = ConnectionConfig(identifier: "q", vendor: "QUALYS")
+        #expect(connection.options == nil)
+        connection.options = ["count": 42]
+        var other = ConnectionConfig(identifier: "q", vendor: "QUALYS", options: ["count": 42])
+        #expect(connection == other && connection.hashValue == other.hashValue)
+        other.options = nil
+        #expect(connection != other && other == ConnectionConfig(identifier: "q", vendor: "QUALYS"))
+    }
+
     /// Non-secret fields may be literals; `client_id` is an identifier, not a secret.
     @Test(arguments: ["base_url", "aws_region_name", "type", "username", "client_id", "region", "tenant"])
     func nonSecretLiteralsAreAllowed(_ field: String) throws {
