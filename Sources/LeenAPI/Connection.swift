@@ -23,27 +23,40 @@ public struct ConnectionDirection: OpenEnumeration {
 /// Fields the contract marks unconfirmed or version-dependent are optional, so every documented response
 /// variant decodes; unknown fields are ignored.
 ///
-/// 152 bytes rather than 288: the daemon keeps one for every connection (the last walk's, in its
+/// 128 bytes rather than 288: the daemon keeps one for every connection (the last walk's, in its
 /// ``PageMemo``). The health sits behind a reference that the connections of one page with equal health
 /// share (most are HEALTHY, with nothing failing), and the fields a listing hardly ever has (an OAuth URL,
 /// the organization's name, the direction) behind another that is nil when none is set.
 public struct Connection: Codable, Hashable, Sendable, Identifiable {
+    // Stored in this order, the 9-byte timestamps each followed by the small fields, so that a connection
+    // is 128 bytes, not 152: the page memo keeps an organization's last walk, and its 100 connections then
+    // take jemalloc's 14 KiB class, not 16 KiB (2 MB at 100k connections).
     public var id: ConnectionID
     public var vendor: Vendor
-    /// Required in current docs; absent from the oldest create response.
-    public var isActive: Bool?
-    public var refreshIntervalSecs: Int
-    public var timeoutSecs: Int
     public var organizationID: OrganizationID
     /// Required in current docs; absent from the oldest create response.
     public var state: ConnectionState?
     /// The caller's own reference; leen-healthd ties config to Leen with it.
     public var identifier: String?
-    public var createdAt: Timestamp?
-    public var updatedAt: Timestamp?
     /// Set by ``share(from:)`` to another connection's equal value.
     var sharedHealth: SharedHealth?
     var rare: Rare?
+    public var createdAt: Timestamp?
+    /// Required in current docs; absent from the oldest create response.
+    public var isActive: Bool?
+    private var storedRefreshIntervalSecs: Int32
+    public var updatedAt: Timestamp?
+    private var storedTimeoutSecs: Int32
+
+    /// Seconds, kept in 32 bits (a value past about 68 years reads as `Int32.max`) for the layout above.
+    public var refreshIntervalSecs: Int {
+        get { Int(storedRefreshIntervalSecs) }
+        set { storedRefreshIntervalSecs = Int32(clamping: newValue) }
+    }
+    public var timeoutSecs: Int {
+        get { Int(storedTimeoutSecs) }
+        set { storedTimeoutSecs = Int32(clamping: newValue) }
+    }
 
     /// Result of the most recent job; nil before the first job has run.
     public var health: ConnectionHealthStatus? {
@@ -111,8 +124,8 @@ public struct Connection: Codable, Hashable, Sendable, Identifiable {
         self.id = id
         self.vendor = vendor
         self.isActive = isActive
-        self.refreshIntervalSecs = refreshIntervalSecs
-        self.timeoutSecs = timeoutSecs
+        storedRefreshIntervalSecs = Int32(clamping: refreshIntervalSecs)
+        storedTimeoutSecs = Int32(clamping: timeoutSecs)
         self.organizationID = organizationID
         self.state = state
         self.identifier = identifier
