@@ -44,7 +44,25 @@ final class ConfigContext {
     /// Every distinct credential template decoded so far (see ``shared(_:)``).
     private var templates: Set<CredentialTemplate> = []
 
+    /// Connections' credentials already decoded without an issue, by their node (a YAML alias repeats its
+    /// anchor's node, position included) and vendor (see ``ConfigurationDecoder/credentials(in:vendor:)``).
+    var decodedCredentials: [DecodedCredentials.Key: DecodedCredentials.Decoded] = [:]
+
     init(path: String) { self.path = path }
+
+    /// Secret references recorded from `start` on (decoding one value), for ``replaySecretReferences(_:under:)``.
+    func secretReferences(from start: Int, under keyPath: String) -> [(suffix: Substring, reference: SecretReference)] {
+        secretReferences[start...].map { ($0.keyPath.dropFirst(keyPath.count), $0) }
+    }
+
+    /// Records `references` again for a value decoded the same way at `keyPath`.
+    func replaySecretReferences(_ references: [(suffix: Substring, reference: SecretReference)], under keyPath: String) {
+        for (suffix, reference) in references {
+            var reference = reference
+            reference.keyPath = keyPath + suffix
+            secretReferences.append(reference)
+        }
+    }
 
     /// `template`, or an equal one decoded before, so that connections with the same credentials (a YAML
     /// alias, or the same files written out again) hold one copy: with one per connection, the templates took

@@ -4,6 +4,21 @@ import Yams
 /// The `credentials` of a connection once checked: nil for a connection without credentials.
 struct DecodedCredentials {
     var template: CredentialTemplate?
+
+    /// A connection's `credentials` node where it is in the file, for the vendor it was checked against.
+    struct Key: Hashable {
+        var node: Node
+        var line: Int
+        var column: Int
+        var vendor: Vendor?
+    }
+
+    /// What decoding a `credentials` node gave: the template, and the secret references it recorded (by
+    /// their key path after the node's).
+    struct Decoded {
+        var template: CredentialTemplate
+        var secretReferences: [(suffix: Substring, reference: SecretReference)]
+    }
 }
 
 extension ConfigurationDecoder {
@@ -98,6 +113,18 @@ extension ConfigurationDecoder {
                 at: entry.value)
             return nil
         }
+        // Connections that share credentials through a YAML alias (`credentials: *aws`) have the same node
+        // at the same position: decoded once, with what it recorded replayed under each connection's key
+        // path. Decoding each again was a third of a configuration's load at 100k connections (perf), which
+        // a restart waits for. Equal credentials written out again elsewhere are at another position, and
+        // decoded on their own.
+        let position = ConfigPosition(entry.value)
+        let key = DecodedCredentials.Key(node: entry.value, line: position.line, column: position.column, vendor: vendor)
+        if let decoded = context.decodedCredentials[key] {
+            context.replaySecretReferences(decoded.secretReferences, under: keyPath)
+            return DecodedCredentials(template: decoded.template)
+        }
+        let (issues, references) = (context.issues.count, context.secretReferences.count)
         guard let template = credentialTemplate(entry.value, keyPath: keyPath, field: nil) else { return nil }
         if let vendor {
             for field in Self.requiredFields(of: vendor, in: template) where template.member(at: field) == nil {
@@ -105,7 +132,13 @@ extension ConfigurationDecoder {
                 context.report("missing field '\(field)', which \(vendor) requires", keyPath: path, at: node)
             }
         }
-        return DecodedCredentials(template: context.shared(template))
+        let shared = context.shared(template)
+        // Only credentials without an issue: each connection's issues are reported under its own key path.
+        if context.issues.count == issues {
+            context.decodedCredentials[key] = DecodedCredentials.Decoded(
+                template: shared, secretReferences: context.secretReferences(from: references, under: keyPath))
+        }
+        return DecodedCredentials(template: shared)
     }
 
     /// The vendor's documented credential fields; for AWS vendors whose `aws.type` is given and is not

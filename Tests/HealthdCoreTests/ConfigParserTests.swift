@@ -392,6 +392,42 @@ struct ConfigParserTests {
         #expect(parsed.secretReferences.map(\.line) == [3, 7, 7])
     }
 
+    /// Credentials an alias repeats are decoded once: each connection still records its secret references
+    /// under its own key path (at the anchor's position), and an issue its vendor raises is its own.
+    @Test func aliasedCredentialsAreDecodedOnceAndReportedPerConnection() throws {
+        let yaml = configYAML(
+            connections: """
+                      - {identifier: a, vendor: GITHUB, credentials: &shared {token: {credential: gh}}}
+                      - {identifier: b, vendor: GITHUB, credentials: *shared}
+                      - {identifier: c, vendor: GITHUB, credentials: *shared}
+                """)
+        let parsed = try ConfigParser.parseWithPositions(yaml, path: "t.yaml")
+        let references = parsed.secretReferences.filter { $0.keyPath.hasPrefix("organizations") }
+        #expect(references.map(\.keyPath) == (0..<3).map { "organizations[0].connections[\($0)].credentials.token" })
+        #expect(references.allSatisfy { $0.source == .credential("gh") && $0.line == 7 })
+        #expect(Set(references.map(\.column)).count == 1)
+        let written = try ConfigParser.parseWithPositions(
+            configYAML(
+                connections: """
+                          - {identifier: a, vendor: GITHUB, credentials: {token: {credential: gh}}}
+                          - {identifier: b, vendor: GITHUB, credentials: {token: {credential: gh}}}
+                          - {identifier: c, vendor: GITHUB, credentials: {token: {credential: gh}}}
+                    """), path: "t.yaml")
+        #expect(written.configuration == parsed.configuration)
+        #expect(written.secretReferences.map(\.keyPath) == parsed.secretReferences.map(\.keyPath))
+
+        // The same credentials for a vendor that needs other fields: reported for that connection.
+        let mismatched = configIssues(
+            configYAML(
+                connections: """
+                          - {identifier: a, vendor: GITHUB, credentials: &shared {token: {credential: gh}}}
+                          - {identifier: b, vendor: TENABLE, credentials: *shared}
+                          - {identifier: c, vendor: GITHUB, credentials: *shared}
+                    """))
+        #expect(!mismatched.isEmpty)
+        #expect(mismatched.allSatisfy { $0.contains("organizations[0].connections[1].credentials") })
+    }
+
     /// Equal credentials, by alias or written out twice, are held once; different ones stay apart. Seen in
     /// the enum's bits: an indirect enum is a reference to its box.
     @Test func equalCredentialTemplatesShareOneCopy() throws {
