@@ -5,9 +5,9 @@ import Yams
 struct DecodedCredentials {
     var template: CredentialTemplate?
 
-    /// A connection's `credentials` node where it is in the file, for the vendor it was checked against.
+    /// A connection's `credentials` node, by where it starts in the file (one node starts at one place;
+    /// hashing the node itself cost as much as half its decoding), for the vendor it was checked against.
     struct Key: Hashable {
-        var node: Node
         var line: Int
         var column: Int
         var vendor: Vendor?
@@ -113,14 +113,13 @@ extension ConfigurationDecoder {
                 at: entry.value)
             return nil
         }
-        // Connections that share credentials through a YAML alias (`credentials: *aws`) have the same node
-        // at the same position: decoded once, with what it recorded replayed under each connection's key
+        // Connections that share credentials through a YAML alias (`credentials: *aws`) have the same node,
+        // with its position: decoded once, with what it recorded replayed under each connection's key
         // path. Decoding each again was a third of a configuration's load at 100k connections (perf), which
         // a restart waits for. Equal credentials written out again elsewhere are at another position, and
         // decoded on their own.
-        let position = ConfigPosition(entry.value)
-        let key = DecodedCredentials.Key(node: entry.value, line: position.line, column: position.column, vendor: vendor)
-        if let decoded = context.decodedCredentials[key] {
+        let key = entry.value.mark.map { DecodedCredentials.Key(line: $0.line, column: $0.column, vendor: vendor) }
+        if let key, let decoded = context.decodedCredentials[key] {
             context.replaySecretReferences(decoded.secretReferences, under: keyPath)
             return DecodedCredentials(template: decoded.template)
         }
@@ -134,7 +133,7 @@ extension ConfigurationDecoder {
         }
         let shared = context.shared(template)
         // Only credentials without an issue: each connection's issues are reported under its own key path.
-        if context.issues.count == issues {
+        if let key, context.issues.count == issues {
             context.decodedCredentials[key] = DecodedCredentials.Decoded(
                 template: shared, secretReferences: context.secretReferences(from: references, under: keyPath))
         }
