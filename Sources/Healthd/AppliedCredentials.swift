@@ -18,15 +18,28 @@ extension StateStore {
         private var unkeyed: [String: String] = [:]
 
         public init(version: Int = 1, salt: String, applied: [String: String]) {
+            // A dictionary has each key once.
+            self.init(version: version, salt: salt, entries: applied.map { ($0.key, $0.value) })!
+        }
+
+        /// From the file's entries (file key and fingerprint) in any order; nil when a key is there twice.
+        /// Grouped by organization without a string per entry for its organization part, and each
+        /// organization's sorted once: building the maps one insert at a time, through a dictionary of every
+        /// file key, was 12% of the CPU of a restart at 100k connections (perf).
+        init?(version: Int, salt: String, entries: [(key: String, value: String)]) {
             self.version = version
             self.salt = salt
-            for (key, fingerprint) in applied {
-                if let slash = key.firstIndex(of: "/") {
-                    organizations[OrganizationID(rawValue: String(key[..<slash])), default: Fingerprints()][
-                        String(key[key.index(after: slash)...])] = Fingerprint(fingerprint)
-                } else {
-                    unkeyed[key] = fingerprint
+            var grouped: [Substring: [(key: String, value: Fingerprint)]] = [:]
+            for (key, fingerprint) in entries {
+                guard let slash = key.utf8.firstIndex(of: UInt8(ascii: "/")) else {
+                    guard unkeyed.updateValue(fingerprint, forKey: key) == nil else { return nil }
+                    continue
                 }
+                grouped[key[..<slash], default: []].append((String(key[key.index(after: slash)...]), Fingerprint(fingerprint)))
+            }
+            for (organization, entries) in grouped {
+                guard let fingerprints = Fingerprints(entries) else { return nil }
+                organizations[OrganizationID(rawValue: String(organization))] = fingerprints
             }
         }
 
@@ -93,25 +106,21 @@ private enum Fingerprint: Hashable, Sendable {
     private static let prefix = "hmac-sha256:"
 
     init(_ text: String) {
-        let utf8 = Array(text.utf8)
-        guard text.hasPrefix(Self.prefix), utf8.count == Self.prefix.utf8.count + 64 else {
-            self = .other(text)
-            return
-        }
+        var text = text
+        text.makeContiguousUTF8()  // already so for any string but a bridged one
         let start = Self.prefix.utf8.count
-        var words: [UInt64] = []
-        for offset in stride(from: start, to: utf8.count, by: 16) {
-            guard let word = Self.value(utf8[offset..<offset + 16]) else {
-                self = .other(text)
-                return
-            }
-            words.append(word)
+        let parsed: Fingerprint?? = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard utf8.count == start + 64, text.hasPrefix(Self.prefix),
+                let first = Self.value(utf8[start..<start + 16]), let second = Self.value(utf8[start + 16..<start + 32]),
+                let third = Self.value(utf8[start + 32..<start + 48]), let fourth = Self.value(utf8[start + 48..<start + 64])
+            else { return nil }
+            return .hmacSHA256(first, second, third, fourth)
         }
-        self = .hmacSHA256(words[0], words[1], words[2], words[3])
+        self = (parsed ?? nil) ?? .other(text)
     }
 
     /// 16 lowercase hex digits (the form written), else nil.
-    private static func value(_ digits: ArraySlice<UInt8>) -> UInt64? {
+    private static func value(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> UInt64? {
         var value: UInt64 = 0
         for digit in digits {
             let nibble: UInt8

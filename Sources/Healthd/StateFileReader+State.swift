@@ -45,17 +45,19 @@ extension StateFileReader {
     }
 
     mutating func appliedCredentials() throws(Mismatch) -> StateStore.AppliedCredentials {
-        var version: Int?, salt: String?, applied: [String: String]?
+        var version: Int?, salt: String?, applied: [(key: String, value: String)]?
         try object { reader, key throws(Mismatch) in
             switch key {
             case "version": try Self.once(&version, reader.int())
             case "salt": try Self.once(&salt, reader.string())
-            case "applied": try Self.once(&applied, reader.dictionary { reader throws(Mismatch) in try reader.string() })
+            case "applied": try Self.once(&applied, reader.members { reader throws(Mismatch) in try reader.string() })
             default: throw Mismatch()
             }
         }
-        guard let version, let salt, let applied else { throw Mismatch() }
-        return StateStore.AppliedCredentials(version: version, salt: salt, applied: applied)
+        guard let version, let salt, let applied,
+            let credentials = StateStore.AppliedCredentials(version: version, salt: salt, entries: applied)
+        else { throw Mismatch() }
+        return credentials
     }
 
     mutating func delivery() throws(Mismatch) -> StateStore.Delivery {

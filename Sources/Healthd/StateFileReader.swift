@@ -76,6 +76,13 @@ struct StateFileReader {
         return result
     }
 
+    /// An object's members in order, names as data; a repeated name is left to the caller.
+    mutating func members<Value>(_ value: (inout Self) throws(Mismatch) -> Value) throws(Mismatch) -> [(key: String, value: Value)] {
+        var result: [(key: String, value: Value)] = []
+        try object { reader, key throws(Mismatch) in result.append((try Self.string(key.raw), try value(&reader))) }
+        return result
+    }
+
     mutating func array<Element>(_ element: (inout Self) throws(Mismatch) -> Element) throws(Mismatch) -> [Element] {
         try expect(UInt8(ascii: "["))
         var result: [Element] = []

@@ -9,6 +9,15 @@ package struct SortedMap<Value: Hashable & Sendable>: Hashable, Sendable, Random
 
     package init() {}
 
+    /// From `entries` in any order; nil when a key is there twice. Sorted once, in arrays of their size:
+    /// inserting each in turn moved the keys after it and grew both arrays at every insert.
+    package init?(_ entries: [(key: String, value: Value)]) {
+        let sorted = entries.sorted { $0.key < $1.key }
+        for index in sorted.indices.dropFirst() where sorted[index - 1].key == sorted[index].key { return nil }
+        keys = sorted.map(\.key)
+        values = sorted.map(\.value)
+    }
+
     package var startIndex: Int { 0 }
     package var endIndex: Int { keys.count }
     package subscript(position: Int) -> (key: String, value: Value) { (keys[position], values[position]) }

@@ -28,4 +28,16 @@ struct SortedMapTests {
         // Doubling as appends do would leave 128 slots; the allocator's rounding may add a few.
         #expect(map.keys.capacity <= 112 && map.values.capacity <= 112)
     }
+
+    @Test("A map made from entries in any order is the one their inserts make; a key twice makes none")
+    func madeFromEntries() {
+        let entries = (0..<300).map { (key: "k\($0 * 7919 % 300)", value: $0) }
+        var inserted = SortedMap<Int>()
+        for (key, value) in entries { inserted[key] = value }
+        let made = SortedMap(entries)
+        #expect(made == inserted)
+        #expect(made?.keys == made?.keys.sorted())
+        #expect(SortedMap([(key: "a", value: 1), (key: "b", value: 2), (key: "a", value: 3)]) == nil)
+        #expect(SortedMap<Int>([]) == SortedMap<Int>())
+    }
 }

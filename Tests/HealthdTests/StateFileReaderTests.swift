@@ -124,6 +124,29 @@ struct StateFileReaderTests {
         #expect(byHand == (try Self.decoder.decode(StateStore.AppliedCredentials.self, from: file)))
     }
 
+    @Test("reads a large credentials.json, organizations interleaved, as JSONDecoder does; a key twice gives up")
+    func manyCredentials() throws {
+        var applied: [String: String] = [:]
+        for n in 0..<600 {
+            let fingerprint = n % 7 == 0 ? "none" : "hmac-sha256:" + String(repeating: "0", count: 56) + String(format: "%08x", n)
+            applied["org-\(n % 5)/conn-\(n * 7919 % 600)"] = fingerprint
+        }
+        applied["no-organization"] = "hmac-sha256:00"
+        let file = try JSONEncoder().encode(StateStore.AppliedCredentials(salt: "s", applied: applied))
+        let byHand = try #require(StateStore.AppliedCredentials.readByHand(file))
+        #expect(byHand.applied == applied)
+        #expect(byHand == (try Self.decoder.decode(StateStore.AppliedCredentials.self, from: file)))
+        for n in [0, 1, 599] {
+            let key = "org-\(n % 5)/conn-\(n * 7919 % 600)"
+            #expect(byHand[OrganizationID(rawValue: "org-\(n % 5)"), "conn-\(n * 7919 % 600)"] == applied[key])
+        }
+
+        for repeated in [#""org-1\/a":"none""#, #""plain":"none""#] {
+            let twice = Data(#"{"version":1,"salt":"s","applied":{\#(repeated),"org-2\/b":"none",\#(repeated)}}"#.utf8)
+            #expect(StateStore.AppliedCredentials.readByHand(twice) == nil)
+        }
+    }
+
     @Test("resolves every JSON escape and checks UTF-8 as JSONDecoder does")
     func escapes() throws {
         let spellings = [
