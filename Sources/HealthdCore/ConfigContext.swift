@@ -10,21 +10,18 @@ struct ConfigPosition: Hashable {
         self.column = column
     }
 
-    init(_ node: Node) {
-        let mark = node.mark
-        self.init(line: mark?.line ?? 1, column: mark?.column ?? 1)
-    }
+    init(_ node: ConfigNode) { self = node.position }
 }
 
 /// A YAML mapping whose keys were checked against the known ones.
 struct ConfigMapping {
     struct Entry {
         var key: String
-        var keyNode: Node
-        var value: Node
+        var keyNode: ConfigNode
+        var value: ConfigNode
     }
 
-    let node: Node
+    let node: ConfigNode
     let keyPath: String
     let entries: [Entry]
 
@@ -32,7 +29,7 @@ struct ConfigMapping {
     var isEmpty: Bool { entries.isEmpty }
 
     func entry(_ key: String) -> Entry? { entries.first { $0.key == key } }
-    func value(_ key: String) -> Node? { entry(key)?.value }
+    func value(_ key: String) -> ConfigNode? { entry(key)?.value }
     func path(_ key: String) -> String { ConfigContext.join(keyPath, key) }
 }
 
@@ -81,25 +78,23 @@ final class ConfigContext {
         issues.append(ConfigIssue(path: path, line: position.line, column: position.column, message: text))
     }
 
-    func report(_ message: String, keyPath: String, at node: Node) {
+    func report(_ message: String, keyPath: String, at node: ConfigNode) {
         report(message, keyPath: keyPath, at: ConfigPosition(node))
     }
 
-    func addSecretReference(_ source: SecretSource, keyPath: String, at node: Node) {
+    func addSecretReference(_ source: SecretSource, keyPath: String, at node: ConfigNode) {
         let position = ConfigPosition(node)
         secretReferences.append(
             SecretReference(keyPath: keyPath, source: source, line: position.line, column: position.column))
     }
 
     /// The YAML tree of `text`, nil for an empty document; a syntax error is one issue at its position.
-    func compose(_ text: String) throws(ConfigErrors) -> Node? {
+    func compose(_ text: String) throws(ConfigErrors) -> ConfigNode? {
         do {
-            // `.basic`: Yams hashes every mapping key while composing (to find repeated keys), and hashing a
-            // node resolves its tag; with the default resolver that ran up to seven regular expressions per
-            // key, a quarter of the time to read a configuration of 100k connections (perf). With `.basic`
-            // keys are strings, as every key of ours is; values are resolved by `configTag`, with the
+            // Yams's `.basic` resolver where Yams composes: keys are strings, as every key of ours is, without
+            // the default resolver's regular expressions; values are resolved by `configTag`, with the
             // default rules.
-            return try Yams.compose(yaml: text, .basic)
+            return try ConfigComposer.compose(text)
         } catch {
             throw ConfigErrors(issues: [issue(forYAMLError: error)])
         }
@@ -147,28 +142,27 @@ final class ConfigContext {
     // MARK: Reading nodes
 
     /// What a node is, for "expected …, found …" messages.
-    static func describe(_ node: Node) -> String {
+    static func describe(_ node: ConfigNode) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
         case .scalar(let scalar):
             return node.configTag == .null ? "nothing" : "'\(scalar.string)'"
         }
     }
 
-    static func isNull(_ node: Node) -> Bool {
+    static func isNull(_ node: ConfigNode) -> Bool {
         if case .scalar = node { return node.configTag == .null }
         return false
     }
 
-    func reportExpected(_ expected: String, keyPath: String, found node: Node) {
+    func reportExpected(_ expected: String, keyPath: String, found node: ConfigNode) {
         report("expected \(expected), found \(Self.describe(node))", keyPath: keyPath, at: node)
     }
 
     /// A mapping whose keys are all in `known` (each unknown key is reported, with a suggestion when a known key
     /// is close); nil, reported, when the node is not a mapping.
-    func mapping(_ node: Node, keyPath: String, known: [String]?) -> ConfigMapping? {
+    func mapping(_ node: ConfigNode, keyPath: String, known: [String]?) -> ConfigMapping? {
         guard case .mapping(let mapping) = node else {
             reportExpected("a mapping", keyPath: keyPath, found: node)
             return nil
@@ -197,7 +191,7 @@ final class ConfigContext {
     }
 
     /// The value of a required key; reported at the mapping when missing.
-    func require(_ key: String, in mapping: ConfigMapping) -> Node? {
+    func require(_ key: String, in mapping: ConfigMapping) -> ConfigNode? {
         guard let node = mapping.value(key) else {
             report("missing required key '\(key)'", keyPath: mapping.keyPath, at: mapping.position)
             return nil
@@ -225,7 +219,7 @@ final class ConfigContext {
     func requiredValue<Value>(
         _ key: String, in mapping: ConfigMapping, expected: String,
         _ parse: (String) -> Result<Value, ConfigValueError>
-    ) -> (Value, Node)? {
+    ) -> (Value, ConfigNode)? {
         guard let node = require(key, in: mapping),
             let value = value(node, keyPath: mapping.path(key), expected: expected, parse)
         else { return nil }
@@ -233,7 +227,7 @@ final class ConfigContext {
     }
 
     /// The text of a scalar that is not null; reported otherwise.
-    func text(_ node: Node, keyPath: String, expected: String) -> String? {
+    func text(_ node: ConfigNode, keyPath: String, expected: String) -> String? {
         guard case .scalar(let scalar) = node, !Self.isNull(node) else {
             reportExpected(expected, keyPath: keyPath, found: node)
             return nil
@@ -242,7 +236,7 @@ final class ConfigContext {
     }
 
     /// A non-empty string without surrounding spaces.
-    func nonEmptyString(_ node: Node, keyPath: String) -> String? {
+    func nonEmptyString(_ node: ConfigNode, keyPath: String) -> String? {
         guard let text = text(node, keyPath: keyPath, expected: "a string") else { return nil }
         guard !text.isEmpty else {
             report("must not be empty", keyPath: keyPath, at: node)
@@ -252,7 +246,7 @@ final class ConfigContext {
     }
 
     /// A whole number within `range`.
-    func integer(_ node: Node, keyPath: String, in range: ClosedRange<Int>) -> Int? {
+    func integer(_ node: ConfigNode, keyPath: String, in range: ClosedRange<Int>) -> Int? {
         guard let text = text(node, keyPath: keyPath, expected: "a whole number") else { return nil }
         guard node.configTag == .int, let value = node.int else {
             reportExpected("a whole number", keyPath: keyPath, found: node)
@@ -269,7 +263,7 @@ final class ConfigContext {
     }
 
     /// One of `choices` (exact spelling).
-    func choice<Value>(_ node: Node, keyPath: String, _ choices: [(String, Value)]) -> Value? {
+    func choice<Value>(_ node: ConfigNode, keyPath: String, _ choices: [(String, Value)]) -> Value? {
         let names = choices.map(\.0)
         let expected = Self.list(names)
         guard let text = text(node, keyPath: keyPath, expected: expected) else { return nil }
@@ -283,7 +277,7 @@ final class ConfigContext {
 
     /// A scalar checked by `parse`, which returns the value or what is wrong.
     func value<Value>(
-        _ node: Node, keyPath: String, expected: String, _ parse: (String) -> Result<Value, ConfigValueError>
+        _ node: ConfigNode, keyPath: String, expected: String, _ parse: (String) -> Result<Value, ConfigValueError>
     ) -> Value? {
         guard let text = text(node, keyPath: keyPath, expected: expected) else { return nil }
         switch parse(text) {
@@ -339,38 +333,6 @@ final class ConfigContext {
         }
         return table[a.count][b.count]
     }
-}
-
-extension Node {
-    /// The tag's name as Yams's default resolver reads it (`Tag.name` is not public).
-    ///
-    /// Resolved here, not through ``tag``: documents are composed with the `.basic` resolver (see
-    /// ``ConfigContext/compose(_:)``). An explicit tag, and a quoted scalar's, is kept.
-    ///
-    /// Yams resolves a plain scalar by trying the default rules' regular expressions one after the other, a
-    /// sixth of the time to read a configuration of 100k connections (perf). Every rule but `bool` and `null`
-    /// matches only text that starts with one of ``ruleStarts``, and those two only the spellings below:
-    /// other plain text (a name, a path) is a string, found without a regular expression.
-    var configTag: Tag.Name {
-        guard case .scalar(let scalar) = self else { return Tag.Name(rawValue: tag.rawValue) }
-        if scalar.tag.rawValue == Tag.Name.implicit.rawValue, let first = scalar.string.utf8.first,
-            !Self.ruleStarts.contains(first), !Self.letterSpellings.contains(scalar.string)
-        {
-            return .str
-        }
-        return Tag.Name(rawValue: Resolver.default.resolveTag(of: self).rawValue)
-    }
-
-    /// What the default rules other than `bool` and `null` can start with: a sign, a digit, `.` (`.5`,
-    /// `.inf`), `<<`, `~` and `=`.
-    private static let ruleStarts = Set("-+0123456789.<~=".utf8)
-
-    /// The plain scalars outside ``ruleStarts`` that Yams's default resolver does not read as strings: its
-    /// `bool` and `null` rules (the empty string is null too, and has no first byte).
-    private static let letterSpellings: Set<String> = [
-        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON",
-        "off", "Off", "OFF", "null", "Null", "NULL",
-    ]
 }
 
 /// Why a scalar was rejected by a value parser.

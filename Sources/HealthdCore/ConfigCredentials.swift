@@ -37,7 +37,7 @@ extension ConfigurationDecoder {
 
     /// `{credential: NAME}` or `{file: PATH}`, recorded with its position. A literal is reported without its
     /// value (it is a secret).
-    func secretSource(_ node: Node, keyPath: String) -> SecretSource? {
+    func secretSource(_ node: ConfigNode, keyPath: String) -> SecretSource? {
         switch node {
         case .mapping: break
         case .scalar where !ConfigContext.isNull(node):
@@ -70,7 +70,7 @@ extension ConfigurationDecoder {
         return nil
     }
 
-    static func isSecretReference(_ node: Node) -> Bool {
+    static func isSecretReference(_ node: ConfigNode) -> Bool {
         guard case .mapping(let mapping) = node else { return false }
         return mapping.keys.contains { key in ConfigKeys.secretSource.contains { key.string == $0 } }
     }
@@ -118,8 +118,9 @@ extension ConfigurationDecoder {
         // path. Decoding each again was a third of a configuration's load at 100k connections (perf), which
         // a restart waits for. Equal credentials written out again elsewhere are at another position, and
         // decoded on their own.
-        let key = entry.value.mark.map { DecodedCredentials.Key(line: $0.line, column: $0.column, vendor: vendor) }
-        if let key, let decoded = context.decodedCredentials[key] {
+        let position = entry.value.position
+        let key = DecodedCredentials.Key(line: position.line, column: position.column, vendor: vendor)
+        if let decoded = context.decodedCredentials[key] {
             context.replaySecretReferences(decoded.secretReferences, under: keyPath)
             return DecodedCredentials(template: decoded.template)
         }
@@ -133,7 +134,7 @@ extension ConfigurationDecoder {
         }
         let shared = context.shared(template)
         // Only credentials without an issue: each connection's issues are reported under its own key path.
-        if let key, context.issues.count == issues {
+        if context.issues.count == issues {
             context.decodedCredentials[key] = DecodedCredentials.Decoded(
                 template: shared, secretReferences: context.secretReferences(from: references, under: keyPath))
         }
@@ -153,7 +154,7 @@ extension ConfigurationDecoder {
     }
 
     /// The deepest mapping along a dotted `field` path that exists under `node`, and its key path.
-    private func deepestMapping(_ node: Node, keyPath: String, toward field: String) -> (Node, String) {
+    private func deepestMapping(_ node: ConfigNode, keyPath: String, toward field: String) -> (ConfigNode, String) {
         var node = node
         var keyPath = keyPath
         for component in field.split(separator: ".").dropLast() {
@@ -167,7 +168,7 @@ extension ConfigurationDecoder {
     }
 
     /// A credential value: a secret reference, a nested object, or a literal when the field is not secret.
-    private func credentialTemplate(_ node: Node, keyPath: String, field: String?) -> CredentialTemplate? {
+    private func credentialTemplate(_ node: ConfigNode, keyPath: String, field: String?) -> CredentialTemplate? {
         if Self.isSecretReference(node) {
             return secretSource(node, keyPath: keyPath).map(CredentialTemplate.secret)
         }
@@ -189,7 +190,7 @@ extension ConfigurationDecoder {
     // MARK: Options
 
     /// `options`, verbatim as JSON; `oauth2_redirect_urls`, when present, is checked.
-    func options(_ node: Node, keyPath: String) -> JSONValue? {
+    func options(_ node: ConfigNode, keyPath: String) -> JSONValue? {
         guard case .mapping(let mapping) = node else {
             context.reportExpected("a mapping", keyPath: keyPath, found: node)
             return nil
@@ -210,7 +211,7 @@ extension ConfigurationDecoder {
 
     /// Any YAML value as JSON: plain scalars keep their YAML type (quote a value to keep it a string);
     /// timestamps stay strings.
-    func json(_ node: Node, keyPath: String) -> JSONValue? {
+    func json(_ node: ConfigNode, keyPath: String) -> JSONValue? {
         switch node {
         case .scalar(let scalar):
             switch node.configTag {
@@ -237,15 +238,12 @@ extension ConfigurationDecoder {
         case .mapping:
             return members(node, keyPath: keyPath) { value, path, _ in json(value, keyPath: path) }
                 .map(JSONValue.object)
-        case .alias:
-            context.reportExpected("a value", keyPath: keyPath, found: node)
-            return nil
         }
     }
 
     /// Every member of a mapping with any keys, decoded by `decode(value, keyPath, key)`; nil when one fails (all
     /// are decoded anyway, so all problems are reported).
-    private func members<Value>(_ node: Node, keyPath: String, _ decode: (Node, String, String) -> Value?)
+    private func members<Value>(_ node: ConfigNode, keyPath: String, _ decode: (ConfigNode, String, String) -> Value?)
         -> [String: Value]?
     {
         guard let mapping = context.mapping(node, keyPath: keyPath, known: nil) else { return nil }

@@ -60,14 +60,14 @@ extension ConfigurationDecoder {
     }
 
     /// Nil for `off` (or `false`, or null), else what `decode` makes of the node.
-    private func switchable<Value>(_ node: Node, _ decode: (Node) -> Value?) -> Value? {
+    private func switchable<Value>(_ node: ConfigNode, _ decode: (ConfigNode) -> Value?) -> Value? {
         if ConfigContext.isNull(node) || node.scalar?.string == "off" { return nil }
         if node.configTag == .bool, node.bool == false { return nil }
         return decode(node)
     }
 
     /// `{polls: N, for: DURATION}`; `for` may be 0 or left out (no minimum time).
-    private func confirmationRule(_ node: Node, keyPath: String) -> Configuration.ConfirmationRule? {
+    private func confirmationRule(_ node: ConfigNode, keyPath: String) -> Configuration.ConfirmationRule? {
         guard let mapping = context.mapping(node, keyPath: keyPath, known: ConfigKeys.rule) else { return nil }
         var rule = Configuration.ConfirmationRule.immediate
         if let node = mapping.value("polls") {
@@ -81,7 +81,7 @@ extension ConfigurationDecoder {
         return rule
     }
 
-    private func flapping(_ node: Node, keyPath: String) -> Configuration.Flapping? {
+    private func flapping(_ node: ConfigNode, keyPath: String) -> Configuration.Flapping? {
         guard let mapping = context.mapping(node, keyPath: keyPath, known: ConfigKeys.flapping) else { return nil }
         var flapping = Configuration.Flapping()
         read("changes", in: mapping, range: 1...Int.max, into: &flapping.changes)
@@ -90,7 +90,7 @@ extension ConfigurationDecoder {
         return flapping
     }
 
-    private func incidents(_ node: Node, keyPath: String) -> Configuration.Incidents? {
+    private func incidents(_ node: ConfigNode, keyPath: String) -> Configuration.Incidents? {
         guard let mapping = context.mapping(node, keyPath: keyPath, known: ConfigKeys.incidents) else { return nil }
         var incidents = Configuration.Incidents()
         read("min_connections", in: mapping, range: 2...Int.max, into: &incidents.minimumConnections)

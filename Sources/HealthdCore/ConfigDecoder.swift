@@ -26,7 +26,7 @@ struct ConfigurationDecoder {
     static let maximumAttempts = 10
     static let maximumPageSize = 1000
 
-    func configuration(_ node: Node) -> Configuration? {
+    func configuration(_ node: ConfigNode) -> Configuration? {
         guard let root = context.mapping(node, keyPath: "", known: ConfigKeys.root) else { return nil }
         let api = context.require("api", in: root).flatMap(self.api)
         let poll = context.optionalMapping("poll", in: root, known: ConfigKeys.poll).map(poll) ?? .init()
@@ -57,7 +57,7 @@ struct ConfigurationDecoder {
 
     // MARK: Sections
 
-    private func api(_ node: Node) -> Configuration.API? {
+    private func api(_ node: ConfigNode) -> Configuration.API? {
         guard let mapping = context.mapping(node, keyPath: "api", known: ConfigKeys.api) else { return nil }
         var endpoint: LeenEndpoint?
         switch context.oneOf("region", "base_url", in: mapping) {
@@ -181,14 +181,14 @@ struct ConfigurationDecoder {
         value = duration(node, keyPath: mapping.path(key)) ?? value
     }
 
-    func duration(_ node: Node, keyPath: String) -> Duration? {
+    func duration(_ node: ConfigNode, keyPath: String) -> Duration? {
         context.value(node, keyPath: keyPath, expected: ConfigValues.durationExpectation, ConfigValues.duration)
     }
 
     // MARK: Organizations
 
     /// Each list item decoded with `decode`; nil, reported, when the node is not a list.
-    private func list<Item>(_ node: Node, keyPath: String, _ decode: (Node, String) -> Item?) -> [Item]? {
+    private func list<Item>(_ node: ConfigNode, keyPath: String, _ decode: (ConfigNode, String) -> Item?) -> [Item]? {
         guard case .sequence(let sequence) = node else {
             context.reportExpected("a list", keyPath: keyPath, found: node)
             return nil
@@ -202,7 +202,7 @@ struct ConfigurationDecoder {
         return items
     }
 
-    private func organizations(_ node: Node, keyPath: String) -> [OrganizationConfig]? {
+    private func organizations(_ node: ConfigNode, keyPath: String) -> [OrganizationConfig]? {
         if case .sequence(let sequence) = node, sequence.isEmpty {
             context.report("must list at least one organization", keyPath: keyPath, at: node)
             return nil
@@ -230,7 +230,7 @@ struct ConfigurationDecoder {
         }
     }
 
-    private func connections(_ node: Node, keyPath: String) -> [ConnectionConfig]? {
+    private func connections(_ node: ConfigNode, keyPath: String) -> [ConnectionConfig]? {
         var seen = FirstSeen()
         return list(node, keyPath: keyPath) { (item, itemPath) -> ConnectionConfig? in
             guard let mapping = context.mapping(item, keyPath: itemPath, known: ConfigKeys.connection) else {
@@ -263,7 +263,7 @@ struct ConfigurationDecoder {
         }
     }
 
-    private func vendor(_ node: Node, keyPath: String) -> Vendor? {
+    private func vendor(_ node: ConfigNode, keyPath: String) -> Vendor? {
         guard let text = context.text(node, keyPath: keyPath, expected: "a vendor such as TENABLE") else { return nil }
         guard let vendor = Vendor(rawValue: text, documentedOnly: true) else {
             let names = Vendor.documentedValues.map(\.rawValue)
@@ -284,7 +284,7 @@ struct FirstSeen {
 
     /// Nil when `value` is new (it is then recorded at `keyPath`, `node`); otherwise where it was first seen,
     /// as `organizations[0] (line 5)`.
-    mutating func record(_ value: String, at keyPath: String, _ node: Node) -> String? {
+    mutating func record(_ value: String, at keyPath: String, _ node: ConfigNode) -> String? {
         if let first = places[value] { return "\(first.keyPath) (line \(first.line))" }
         places[value] = (keyPath, ConfigPosition(node).line)
         return nil

@@ -55,7 +55,7 @@ struct WebConfigDecoder {
     let context: ConfigContext
     let directory: String
 
-    func config(_ node: Node) -> WebConfig? {
+    func config(_ node: ConfigNode) -> WebConfig? {
         guard
             let root = context.mapping(
                 node, keyPath: "", known: WebConfigParser.rootKeys + WebConfigParser.unsupportedRootKeys)
@@ -128,13 +128,13 @@ struct WebConfigDecoder {
     }
 
     /// A file name: absolute, or relative to the web configuration file's directory.
-    private func file(_ node: Node, keyPath: String) -> String? {
+    private func file(_ node: ConfigNode, keyPath: String) -> String? {
         guard let text = context.nonEmptyString(node, keyPath: keyPath) else { return nil }
         if text.hasPrefix("/") { return text }
         return directory == "/" ? "/\(text)" : "\(directory)/\(text)"
     }
 
-    private func users(_ node: Node, keyPath: String) -> [String: String]? {
+    private func users(_ node: ConfigNode, keyPath: String) -> [String: String]? {
         guard let mapping = context.mapping(node, keyPath: keyPath, known: nil) else { return nil }
         var users: [String: String] = [:]
         for entry in mapping.entries {

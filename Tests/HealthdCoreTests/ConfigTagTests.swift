@@ -3,7 +3,7 @@ import Yams
 
 @testable import HealthdCore
 
-/// `Node.configTag` finds most plain strings' tag without Yams's regular expressions: it must name the tag
+/// `ConfigNode.configTag` finds most plain strings' tag without Yams's regular expressions: it must name the tag
 /// Yams's default resolver would, for every kind of plain scalar.
 @Suite("Config: scalar tags")
 struct ConfigTagTests {
@@ -19,7 +19,8 @@ struct ConfigTagTests {
     func plainScalars() {
         for text in Self.plain {
             let expected = Resolver.default.resolveTag(of: Node(text))
-            #expect(Node(text).configTag.rawValue == expected.rawValue, "\(text)")
+            let node = ConfigNode.scalar(.init(string: text, tag: .implicit, position: ConfigPosition(line: 1, column: 1)))
+            #expect(node.configTag.rawValue == expected.rawValue, "\(text)")
         }
     }
 
