@@ -37,7 +37,9 @@ extension StateStore {
                 }
                 grouped[key[..<slash], default: []].append((String(key[key.index(after: slash)...]), Fingerprint(fingerprint)))
             }
-            for (organization, entries) in grouped {
+            for (organization, var entries) in grouped {
+                // Here, where the sort is specialised (see ``SortedMap/init(_:)``).
+                entries.sort { $0.key < $1.key }
                 guard let fingerprints = Fingerprints(entries) else { return nil }
                 organizations[OrganizationID(rawValue: String(organization))] = fingerprints
             }

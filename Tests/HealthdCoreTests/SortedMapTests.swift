@@ -39,5 +39,10 @@ struct SortedMapTests {
         #expect(made?.keys == made?.keys.sorted())
         #expect(SortedMap([(key: "a", value: 1), (key: "b", value: 2), (key: "a", value: 3)]) == nil)
         #expect(SortedMap<Int>([]) == SortedMap<Int>())
+        // Entries in order, as a caller that sorted them hands them over, make the same map; a repeated key
+        // next to itself is still refused.
+        let ordered = entries.sorted { $0.key < $1.key }
+        #expect(SortedMap(ordered) == inserted)
+        #expect(SortedMap([(key: "a", value: 1), (key: "a", value: 2), (key: "b", value: 3)]) == nil)
     }
 }
