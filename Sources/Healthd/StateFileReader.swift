@@ -1,4 +1,5 @@
 import Foundation
+import LeenAPI
 
 /// Reads the JSON of the largest state files by hand: the organization files and `credentials.json`, at a
 /// start with state.
@@ -244,6 +245,9 @@ struct StateFileReader {
         var escaped = false
         var high: UInt8 = 0
         while true {
+            let plain = JSONStringBytes.plain(bytes, from: position)
+            position += plain.count
+            if plain.nonASCII { high = 0x80 }
             guard let byte = peek() else { throw Mismatch() }
             if byte == UInt8(ascii: "\"") { break }
             if byte < 0x20 { throw Mismatch() }  // JSON escapes control characters

@@ -53,7 +53,7 @@ struct JSONStructure {
 
     func value(of key: String) -> Range<Int>? { members.first { $0.key == key }?.value }
 
-    struct Scanner {
+    private struct Scanner {
         let bytes: UnsafeRawBufferPointer
         var index = 0
 
@@ -78,7 +78,7 @@ struct JSONStructure {
             while index < bytes.count {
                 // Most of a page's bytes are inside strings: they are skipped eight at a time up to the
                 // first one that needs a look.
-                index += Self.plainBytes(bytes, from: index)
+                index += JSONStringBytes.plain(bytes, from: index).count
                 guard index < bytes.count else { return nil }
                 switch bytes[index] {
                 case UInt8(ascii: "\""):
@@ -91,28 +91,6 @@ struct JSONStructure {
                 }
             }
             return nil
-        }
-
-        /// How many bytes from `start` on are plain string content (not a quote, a backslash or a control
-        /// byte), counted eight at a time; it stops at the last eight bytes' word, leaving them to the caller.
-        static func plainBytes(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-            guard let base = bytes.baseAddress else { return 0 }
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let highs: UInt64 = 0x8080_8080_8080_8080
-            var index = start
-            while index + 8 <= bytes.count {
-                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-                // The classic tests for "a byte below n" and "a zero byte" (after XOR with the byte looked
-                // for): exact as to whether there is one, and the lowest flag is the first such byte (a false
-                // flag can only follow a true one). Bytes of 0x80 and above (UTF-8) are never flagged.
-                let control = (word &- ones &* 0x20) & ~word
-                let quote = word ^ (ones &* 0x22)
-                let backslash = word ^ (ones &* 0x5C)
-                let flags = (control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & highs
-                if flags != 0 { return index - start + flags.trailingZeroBitCount / 8 }
-                index += 8
-            }
-            return index - start
         }
 
         /// Moves past one value of any kind; false if the structure is broken.

@@ -16,7 +16,7 @@ struct JSONStructureTests {
         return index - start
     }
 
-    @Test("plain string bytes are counted eight at a time up to the first quote, backslash or control byte")
+    @Test("plain string bytes are counted eight at a time up to the first quote, backslash or control byte, and non-ASCII ones noticed")
     func plainBytesMatchOneByOne() {
         var generator = SystemRandomNumberGenerator()
         // Bytes around every boundary the word tests have: below and at 0x20, the two bytes looked for and
@@ -32,11 +32,12 @@ struct JSONStructureTests {
                     : alphabet.randomElement(using: &generator)!
             }
             let start = Int.random(in: 0...length, using: &generator)
-            let counted = bytes.withUnsafeBytes { JSONStructure.Scanner.plainBytes($0, from: start) }
+            let (counted, nonASCII) = bytes.withUnsafeBytes { JSONStringBytes.plain($0, from: start) }
             let expected = Self.plainBytesOneByOne(bytes, from: start)
             // It may stop short in the last eight bytes (left to the caller), never past the first special byte.
             #expect(counted <= expected, "\(bytes) from \(start)")
             #expect(counted == expected || start + counted + 8 > bytes.count, "\(bytes) from \(start)")
+            #expect(nonASCII == bytes[start..<(start + counted)].contains { $0 >= 0x80 }, "\(bytes) from \(start)")
         }
     }
 
