@@ -104,16 +104,17 @@ public enum ConnectionAlerting {
     /// event: listed last time, not unhealthy, no problem or reminder pending, not flapping, and no kept
     /// status change that ``updateFlapping`` would drop now or count towards flapping.
     static func isQuiet(_ tracked: TrackedConnection, policy: Configuration.Alerting, now: Date) -> Bool {
-        let alert = tracked.alert
-        guard !tracked.missing, tracked.unlistedPolls == 0, alert.unhealthySince == nil, alert.unhealthyPolls == 0,
-            alert.confirmedAt == nil, alert.remindedAt == nil, alert.flappingSince == nil,
+        // `tracked.alert.…` read in place each time, not copied out once (which retained its list of changes).
+        guard !tracked.missing, tracked.unlistedPolls == 0, tracked.alert.unhealthySince == nil,
+            tracked.alert.unhealthyPolls == 0, tracked.alert.confirmedAt == nil, tracked.alert.remindedAt == nil,
+            tracked.alert.flappingSince == nil,
             EffectiveStatus(tracked.observation, missing: false, organizationStale: false) != .unhealthy
         else { return false }
-        guard let rule = policy.flapping else { return alert.statusChanges.isEmpty }
+        guard let rule = policy.flapping else { return tracked.alert.statusChanges.isEmpty }
         // Fewer changes than flapping needs, and none the window drops now (a single one stays past it).
-        let changes = alert.statusChanges
-        return changes.count <= rule.changes
-            && (changes.count <= 1 || changes.allSatisfy { now.timeIntervalSince($0) < rule.window.seconds })
+        let count = tracked.alert.statusChanges.count
+        return count <= rule.changes
+            && (count <= 1 || tracked.alert.statusChanges.allSatisfy { now.timeIntervalSince($0) < rule.window.seconds })
     }
 
     /// Records a status change and says whether flapping started or ended. Only changes between two known

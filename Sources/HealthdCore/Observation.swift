@@ -160,16 +160,17 @@ public struct ConnectionObservation: Codable, Hashable, Sendable {
         else { return false }
         let pendingURL = Self.pendingAuthorizeURL(of: connection)
         guard oauthPending == (pendingURL != nil), oauthAuthorizeURL == pendingURL else { return false }
-        // Read in place (`shared.value.…`): the `health` getter would copy the value out, retaining each of its
-        // strings.
-        switch (sharedHealth, connection.health) {
+        // Both read in place (`….value.…`): the `health` getters would copy the values out, retaining each of
+        // their strings.
+        switch (sharedHealth, connection.sharedHealth) {
         case (nil, nil):
             return true
         case (let shared?, let listed?):
-            guard shared.value.status == listed.status, shared.value.name == listed.name,
-                shared.value.resolutionOwner == listed.resolutionOwner, shared.value.description == listed.description
+            guard shared.value.status == listed.value.status, shared.value.name == listed.value.name,
+                shared.value.resolutionOwner == listed.value.resolutionOwner,
+                shared.value.description == listed.value.description
             else { return false }
-            let details = listed.details ?? []
+            let details = listed.value.details ?? []
             // A list may repeat a detail; the set does not.
             return details.isEmpty ? shared.value.details.isEmpty : shared.value.details == Set(details)
         default:

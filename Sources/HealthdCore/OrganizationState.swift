@@ -94,7 +94,7 @@ public struct TrackedConnection: Codable, Hashable, Sendable {
     }
     /// What the alerting rules remember (soft or hard, flapping, reminders); absent from older state files.
     public var alert: ConnectionAlertState {
-        get { box.fields.alert }
+        _read { yield box.fields.alert }
         set { fields.alert = newValue }
     }
     /// Complete listings in a row that did not list it (it is declared gone at

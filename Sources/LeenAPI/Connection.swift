@@ -38,8 +38,10 @@ public struct Connection: Codable, Hashable, Sendable, Identifiable {
     public var state: ConnectionState?
     /// The caller's own reference; leen-healthd ties config to Leen with it.
     public var identifier: String?
-    /// Set by ``share(from:)`` to another connection's equal value.
-    var sharedHealth: SharedHealth?
+    /// Set by ``share(from:)`` to another connection's equal value. Read in place
+    /// (`sharedHealth?.value.status`) where the ``health`` getter would copy the value out, retaining each of
+    /// its strings.
+    public private(set) var sharedHealth: SharedHealth?
     var rare: Rare?
     public var createdAt: Timestamp?
     /// Required in current docs; absent from the oldest create response.
@@ -79,11 +81,11 @@ public struct Connection: Codable, Hashable, Sendable, Identifiable {
     }
 
     /// A health value, immutable, shared by the connections that have it.
-    final class SharedHealth: Hashable, Sendable {
-        let value: ConnectionHealthStatus
+    public final class SharedHealth: Hashable, Sendable {
+        public let value: ConnectionHealthStatus
         init(_ value: ConnectionHealthStatus) { self.value = value }
-        static func == (a: SharedHealth, b: SharedHealth) -> Bool { a === b || a.value == b.value }
-        func hash(into hasher: inout Hasher) { hasher.combine(value) }
+        public static func == (a: SharedHealth, b: SharedHealth) -> Bool { a === b || a.value == b.value }
+        public func hash(into hasher: inout Hasher) { hasher.combine(value) }
     }
 
     /// The fields a listing hardly ever sets, immutable; nil when none is set.
