@@ -111,6 +111,22 @@ struct CompressedBodyTests {
         let smaller = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
         #expect(try gunzip(smaller.chunks) == render(input))
         #expect(cache.segments.count == input.organizations.count)
+
+        // Listed in another order (a reload): each organization's segment is found by its id and kept. Then,
+        // in that order, one change: only its organization is flattened again.
+        let unordered = cache.segments.mapValues(\.serial)
+        input.organizations.swapAt(0, 20)
+        input.organizations.reverse()
+        let reordered = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
+        #expect(try gunzip(reordered.chunks) == render(input))
+        #expect(cache.segments.mapValues(\.serial) == unordered)
+        let key = input.organizations[3].state.connections.keys.sorted()[0]
+        input.organizations[3].state.connections[key]!.transitions += 1
+        let changedOnce = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
+        #expect(try gunzip(changedOnce.chunks) == render(input))
+        for (id, serial) in cache.segments.mapValues(\.serial) {
+            #expect((serial == unordered[id]) == (id != input.organizations[3].id), "organization \(id)")
+        }
     }
 
     @Test("An organization's runs are kept back to back in one array, also after a change kept some of them")
