@@ -464,8 +464,8 @@ package final class ConnectionRowsCache: Sendable {
         return try refreshing.withLock { _ in
             stored.withLock { if $0.sharedLabels != sharedLabels { $0 = Contents(sharedLabels: sharedLabels) } }
             let last = stored.withLock { ($0.segments, $0.listed, $0.order) }
-            let same =
-                last.1.count == organizations.count && zip(last.1, organizations).allSatisfy { $0 == $1.id }
+            // By index: a zip copied each organization (its state's references retained and released).
+            let same = last.1.count == organizations.count && organizations.indices.allSatisfy { last.1[$0] == organizations[$0].id }
             let order = same ? last.2 : ConnectionRows.order(of: organizations)
             // Organizations added, removed or reordered (a reload): the earlier segments found by id.
             let byID = same ? [:] : Self.byID(last.0)

@@ -23,9 +23,18 @@ struct MonitorSummaryTests {
                 configuration: config, store: store, emitter: DeliveryTests.Recorded().emitter, logger: quietLogger)
             func check(_ expected: String, sourceLocation: SourceLocation = #_sourceLocation) async {
                 let kept = await monitor.statusSummary()
-                let counted = StatusSummary(await monitor.snapshot().organizations)
+                let snapshot = await monitor.snapshot().organizations
+                let counted = StatusSummary(snapshot)
                 #expect(kept == counted, sourceLocation: sourceLocation)
                 #expect(kept.line == expected, sourceLocation: sourceLocation)
+                // The snapshot's list, kept as states change, is the configuration's organizations with their
+                // states now.
+                let (configured, states) = (await monitor.configuration.organizations, await monitor.organizations)
+                #expect(snapshot.map(\.id) == configured.map(\.id), sourceLocation: sourceLocation)
+                #expect(snapshot.map(\.name) == configured.map(\.name), sourceLocation: sourceLocation)
+                #expect(
+                    snapshot.map(\.state) == configured.map { states[$0.id] ?? OrganizationState() },
+                    sourceLocation: sourceLocation)
             }
             await check("0 connections: 0 healthy, 0 unhealthy (0 CUSTOMER), 0 unknown; API ok")
             await monitor.ingest(
@@ -51,6 +60,14 @@ struct MonitorSummaryTests {
             await monitor.startDelivery()
             await monitor.setConfiguration(config)
             await check("3 connections: 2 healthy, 1 unhealthy (0 CUSTOMER), 0 unknown; API ok")
+            // It comes back, listed first: known again from its next poll on.
+            config.organizations.insert(
+                OrganizationConfig(id: other, name: "Globex", connections: [ConnectionConfig(identifier: "x", vendor: .tenable)]),
+                at: 0)
+            await monitor.setConfiguration(config)
+            await check("3 connections: 2 healthy, 1 unhealthy (0 CUSTOMER), 0 unknown; API ok")
+            await monitor.ingest(delivery.listing(["x": .unauthorized]), organization: other)
+            await check("4 connections: 2 healthy, 2 unhealthy (1 CUSTOMER), 0 unknown; API ok")
             await monitor.finishDelivery(grace: .seconds(5))
         }
     }
