@@ -25,6 +25,8 @@ extension StateStore {
     }
 
     public func save(_ detector: IncidentDetector) throws {
-        try write(IncidentsFile(detector: detector), to: incidentsFile)
+        var file = StateFileJSON()
+        file.write(IncidentsFile(detector: detector))
+        try AtomicFile.write(Data(file.bytes), to: incidentsFile.path)
     }
 }

@@ -87,7 +87,7 @@ public struct IncidentDetector: Codable, Hashable, Sendable {
     public private(set) var recent: [Member] = []
     public private(set) var open: [Incident] = []
     /// Monitored connections per organization at its last poll, for the shares.
-    private(set) var sizes: [OrganizationID: Int] = [:]
+    package private(set) var sizes: [OrganizationID: Int] = [:]
 
     public init() {}
 

@@ -131,4 +131,38 @@ struct StateFileJSONTests {
             #expect(read.outbox.map(\.event) == delivery.outbox.map(\.event))
         }
     }
+    @Test("the incidents file (open incidents, recent onsets, sizes) is written as JSONEncoder writes it, and reads back")
+    func incidents() throws {
+        func member(_ organization: String, _ identifier: String, _ name: String, _ seconds: Double) -> String {
+            #"{"healthName":"\#(name)","identifier":"\#(identifier)","organizationID":"\#(organization)","resolutionOwner":"LEEN","since":"\#(Date(timeIntervalSince1970: seconds).formatted(.iso8601))"}"#
+        }
+        let members = [
+            member("3c90c3cc-0d44-4b50-8888-8dd25736052a", #"crowd\"strike\\ é \u0001"#, "UNAUTHORIZED", 1_764_574_472),
+            member("3c90c3cc-0d44-4b50-8888-8dd25736052a", "tenable-1", "UNAUTHORIZED", 1_764_574_500),
+            member("7d1e5b2a-4c3f-4e8a-9b6d-2f0a1c3e5d7b", "qualys-1", "UNAUTHORIZED", 951_782_400),
+        ]
+        let full = #"""
+            {"detector":{"open":[
+              {"id":"inc-1","key":{"dimension":"health_name","value":"UNAUTH\"ORIZED"},"members":[\#(members.joined(separator: ","))],"peak":7,"startedAt":"2026-12-01T07:34:32Z"},
+              {"id":"inc-2","key":{"dimension":"resolution_owner","value":"LEEN"},"members":[],"peak":0,"startedAt":"1970-01-01T00:00:00Z"}],
+             "recent":[\#(members[2]),\#(members[0])],
+             "sizes":["3c90c3cc-0d44-4b50-8888-8dd25736052a",100,"7d1e5b2a-4c3f-4e8a-9b6d-2f0a1c3e5d7b",3,"a\"b",0]},
+             "version":1}
+            """#
+        let detectors = [
+            IncidentDetector(),
+            try StateStore.readIncidents(Data(full.utf8), path: "incidents.json"),
+        ]
+        #expect(detectors[1].open.map(\.members.count) == [3, 0] && detectors[1].recent.count == 2)
+        #expect(detectors[1].sizes.count == 3)
+        for detector in detectors {
+            var written = StateFileJSON()
+            written.write(StateStore.IncidentsFile(detector: detector))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.dateEncodingStrategy = .iso8601
+            #expect(try Self.json(written.bytes) == Self.json(encoder.encode(StateStore.IncidentsFile(detector: detector))))
+            #expect(try StateStore.readIncidents(Data(written.bytes), path: "incidents.json") == detector)
+        }
+    }
 }
