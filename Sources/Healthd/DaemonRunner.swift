@@ -117,7 +117,10 @@ public enum DaemonRunner {
             let monitor = try Monitor(
                 configuration: configuration, store: StateStore(directory: configuration.stateDirectory),
                 emitter: emitter, pacer: configuration.events.pacer, outboxLimit: configuration.events.maximumPending,
-                landed: Journal.isAvailable ? OutboxRecovery.journal() : nil, logger: logger)
+                landed: Journal.isAvailable ? OutboxRecovery.journal() : nil,
+                // Events wait up to a tenth of a second longer for polls made a minute apart; in a changing
+                // fleet the commits of that tenth share one fdatasync (``GroupCommit``).
+                commitWindow: .milliseconds(100), logger: logger)
             var hooks = HealthDaemon.Hooks()
             hooks.ready = { serviceManager.ready(status: $0) }
             hooks.progress = { serviceManager.status($0) }

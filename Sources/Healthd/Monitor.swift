@@ -65,6 +65,9 @@ public actor Monitor {
     let writer: JournalWriter
     let landed: OutboxRecovery.Check?
     let io: BlockingIO
+    /// Releases the events of commits whose record waits for the change log's next sync; nil: every commit
+    /// syncs before it returns.
+    let groupCommit: GroupCommit?
     let logger: Logger
     let now: @Sendable () -> Date
     private var counters = Counters()
@@ -89,11 +92,13 @@ public actor Monitor {
     ///   - pacer: the journal write budget.
     ///   - landed: asks the journal which recovered events it already holds (nil: no journal to ask, so
     ///     recovered events are all sent again, with their ids).
+    ///   - commitWindow: how long a commit's events may wait for others to share the change log's sync
+    ///     (``GroupCommit``); nil: each commit syncs before it returns.
     public init(
         configuration: Configuration, store: StateStore, emitter: EventEmitter,
         pacer: JournalPacer = JournalPacer(burst: 40_000, interval: 10), outboxLimit: Int = 50_000,
-        landed: OutboxRecovery.Check? = nil, io: BlockingIO = BlockingIO(), logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        landed: OutboxRecovery.Check? = nil, io: BlockingIO = BlockingIO(), commitWindow: Duration? = nil,
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
         self.configuration = configuration
         configured = Self.index(configuration)
@@ -103,6 +108,12 @@ public actor Monitor {
         self.now = now
         self.landed = landed
         outbox = Outbox(limit: outboxLimit)
+        let outbox = outbox
+        groupCommit = commitWindow.map { window in
+            GroupCommit(store: store, io: io, outbox: outbox, window: window) { error in
+                logger.error("cannot sync the state's change log", metadata: ["error": "\(error)"])
+            }
+        }
         writer = JournalWriter(outbox: outbox, emitter: emitter, pacer: pacer)
         // A file that cannot be used is moved aside and reported (``startDelivery()``): one bad file must not
         // stop the monitoring of everything else.
@@ -189,6 +200,8 @@ public actor Monitor {
     /// Sends what is left for up to `grace`, then saves every stream (their unsent events included) for the
     /// next start. Shutdown.
     public func finishDelivery(grace: Duration) async {
+        // Events waiting for a shared sync go now, within the grace like the rest.
+        await groupCommit?.flush()
         await writer.finish(grace: grace)
         await persistAll()
     }
@@ -373,13 +386,17 @@ public actor Monitor {
         let delivery = StateStore.Delivery(stream: eventStream, outbox: outbox.stage(events, in: stream, now: now()))
         // Durable before events go out; a commit that releases none may stay in the page cache.
         let saved = await save(stream, state: state, delivery: delivery, durable: !events.isEmpty)
-        if !saved { counters.stateWriteErrors += 1 }
-        if saved, delivery.outbox.isEmpty {
+        if saved == nil { counters.stateWriteErrors += 1 }
+        if saved != nil, delivery.outbox.isEmpty {
             filesUpToDate.insert(stream)
         } else {
             filesUpToDate.remove(stream)
         }
-        outbox.release(stream, count: events.count)
+        if saved == .awaitingSync, let groupCommit {
+            groupCommit.release(stream, count: events.count)
+        } else {
+            outbox.release(stream, count: events.count)
+        }
         return events
     }
 
@@ -400,30 +417,52 @@ public actor Monitor {
                 files.append((stream, state, StateStore.Delivery(stream: eventStream, outbox: unsent)))
             }
         }
-        // Whole files, without logs, so that the next start reads each organization's file alone.
-        for (stream, state, delivery) in files { await save(stream, state: state, delivery: delivery, compact: true) }
+        // Whole files, without logs, so that the next start reads each organization's file alone; the change
+        // log then holds only records of files replaced, and is emptied.
+        var allSaved = true
+        for (stream, state, delivery) in files {
+            allSaved = await save(stream, state: state, delivery: delivery, compact: true) != nil && allSaved
+        }
+        guard allSaved else { return }
+        let (store, logger) = (store, logger)
+        await io.run {
+            do { try store.checkpointChanges() } catch {
+                logger.error("cannot empty the state's change log", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
-    /// Encodes and writes a stream's file on the blocking-I/O thread (``StateStore/save(_:delivery:for:compact:durable:)``);
-    /// false, with the error logged, when it cannot be written.
+    /// How a stream's file was written.
+    enum Saved {
+        /// As durably as asked.
+        case written
+        /// Appended; durable once the change log's next sync is done (``GroupCommit``).
+        case awaitingSync
+    }
+
+    /// Encodes and writes a stream's file on the blocking-I/O thread (``StateStore/save(_:delivery:for:compact:durable:deferSync:)``);
+    /// nil, with the error logged, when it cannot be written.
     @discardableResult
     private func save(
         _ stream: Outbox.Stream, state: OrganizationState?, delivery: StateStore.Delivery, compact: Bool = false,
         durable: Bool = true
-    ) async -> Bool {
-        let (store, logger) = (store, logger)
-        return await io.run { () -> Bool in
+    ) async -> Saved? {
+        let (store, logger, deferSync) = (store, logger, groupCommit != nil)
+        return await io.run { () -> Saved? in
             do {
                 switch stream {
-                case .daemon: try store.saveDaemon(delivery)
+                case .daemon:
+                    try store.saveDaemon(delivery)
+                    return .written
                 case .organization(let id):
-                    try store.save(
-                        state ?? OrganizationState(), delivery: delivery, for: id, compact: compact, durable: durable)
+                    let awaiting = try store.save(
+                        state ?? OrganizationState(), delivery: delivery, for: id, compact: compact, durable: durable,
+                        deferSync: deferSync)
+                    return awaiting ? .awaitingSync : .written
                 }
-                return true
             } catch {
                 logger.error("cannot save state", metadata: ["stream": "\(stream)", "error": "\(error)"])
-                return false
+                return nil
             }
         }
     }
@@ -477,7 +516,7 @@ public actor Monitor {
         daemon.oldestPendingEventAge = delivery.oldest.map { max(0, now().timeIntervalSince($0)) } ?? 0
         daemon.journalSendErrors = writer.sendErrors
         daemon.eventsSuppressed = counters.eventsSuppressed
-        daemon.stateWriteErrors = counters.stateWriteErrors
+        daemon.stateWriteErrors = counters.stateWriteErrors + (groupCommit?.failures ?? 0)
         daemon.unreadableItems = counters.unreadableItems
         daemon.openIncidents = incidents.open.count
         daemon.credentialVerifications = counters.credentialVerifications

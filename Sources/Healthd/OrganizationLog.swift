@@ -41,7 +41,8 @@ struct ChangeRecord: Codable, Hashable, Sendable {
 /// fleet whose connections keep changing that is every poll. Replacing a 60 KB file (a temporary file,
 /// `fsync`, `rename`, `fsync` of the directory) was 24% of the daemon's CPU at 100k connections, most of it
 /// the file's creation and replacement rather than its bytes (docs/benchmarks.md, the seventh round);
-/// appending the two or three connections a poll changed and `fdatasync` costs a fraction of it.
+/// appending the two or three connections a poll changed costs a fraction of it (and the records of many
+/// organizations share an `fdatasync` of the change log, ``ChangeLog``).
 ///
 /// Pure: the store keeps one per organization, the tests drive it without a file.
 struct OrganizationLog: Sendable, Equatable {

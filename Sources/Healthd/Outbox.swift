@@ -10,7 +10,7 @@ import Synchronization
 /// 1. ``stage(_:in:now:)`` adds a batch to its stream's list *before* the stream's file is written, so every
 ///    file written from then on includes it;
 /// 2. the file is written (state and unsent events together, durably: appended to its log or replaced
-///    atomically, ``StateStore/save(_:delivery:for:compact:durable:)``; only a commit with no event to
+///    atomically, ``StateStore/save(_:delivery:for:compact:durable:deferSync:)``; only a commit with no event to
 ///    release may leave its appended record to the page cache);
 /// 3. ``release(_:count:)`` hands the batch to the ``JournalWriter`` only then.
 /// An event therefore reaches the journal only after it is on disk, and stays on disk (in every later write

@@ -181,6 +181,38 @@ struct DeliveryTests {
         }
     }
 
+    @Test("With a commit window, polls' events wait for one shared sync of the change log; a clean stop sends them and empties it")
+    func groupCommit() async throws {
+        try await withDirectory { directory in
+            let config = configuration(directory)
+            let store = StateStore(directory: config.stateDirectory)
+            let sent = Recorded()
+            let monitor = try Monitor(
+                configuration: config, store: store, emitter: sent.emitter, commitWindow: .seconds(3600), logger: quietLogger)
+            await monitor.startDelivery()
+            // The first write replaces the file: durable at once, its events go.
+            await monitor.ingest(listing(["a": .healthy, "b": .healthy]), organization: organization)
+            try await eventually("the first events") { sent.all.count == 2 }
+            let syncs = store.changeLogSyncs
+            // The next two are appended; their events wait for the sync the window holds back.
+            await monitor.ingest(listing(["a": .unauthorized, "b": .healthy]), organization: organization)
+            await monitor.ingest(listing(["a": .unauthorized, "b": .unauthorized]), organization: organization)
+            let committed = try #require(try store.loadStoredOrganizations()[organization]).delivery.outbox
+            #expect(committed.count == 4, "both polls' events are on disk")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(sent.all.count == 2)
+            #expect(store.changeLogSyncs == syncs)
+
+            await monitor.finishDelivery(grace: .seconds(10))
+            #expect(store.changeLogSyncs == syncs + 1, "one sync for both")
+            #expect(Array(sent.all.dropFirst(2)) == committed.map(\.event), "the committed events, in order")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: store.changeLogFile)).isEmpty)
+            let stored = try #require(try StateStore(directory: config.stateDirectory).loadStoredOrganizations()[organization])
+            #expect(stored.delivery.outbox.isEmpty)
+            #expect(stored.state.connections["b"]?.observation.health?.name == .unauthorized)
+        }
+    }
+
     @Test("A clean shutdown sends what it can within the grace and keeps the rest for the next start")
     func shutdownKeepsWhatIsLeft() async throws {
         try await withDirectory { directory in
