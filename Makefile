@@ -12,7 +12,7 @@ BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev libjemalloc-dev libisal-dev
 TEST_DEBS    ?= systemd util-linux prometheus curl openssl
 BENCH_DEBS   ?= wrk curl jq procps bc prometheus-blackbox-exporter gcc
 
-.PHONY: all build release test demo sim bench bench-sim bench-metrics bench-micro bench-daemon soak clean deps build-deps fuzz fuzz-build
+.PHONY: all build release test demo sim bench bench-sim bench-sync bench-metrics bench-micro bench-daemon soak clean deps build-deps fuzz fuzz-build
 
 all: build
 
@@ -97,6 +97,12 @@ sim: build
 bench-sim:
 	@./scripts/ensure-packages.sh $(BUILD_DEBS) $(BENCH_DEBS)
 	./scripts/bench-sim.sh
+
+# What a commit's fdatasync costs on this disk: one per organization's log, or the shared change log synced
+# once for several commits (prints a table; DIRECTORY=/var/lib/leen-healthd to measure the state's disk).
+bench-sync:
+	@./scripts/ensure-packages.sh gcc
+	./scripts/bench-sync.sh $(DIRECTORY)
 
 # The hot paths (decode a page, diff an organization, compare and encode its state) with ordo-one/benchmark:
 # allocations, CPU and wall time (instructions too where the machine has a PMU). Its own package, Benchmarks/;
