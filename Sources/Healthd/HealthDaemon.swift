@@ -264,6 +264,8 @@ public final class HealthDaemon: Service {
                             post.yield(.tick)
                         }
                     case .reportReady:
+                        // The first cycle's events go to the writer before READY=1, as without a commit window.
+                        await monitor.flushCommits()
                         let summary = await monitor.statusSummary().line
                         activity.withLock { $0.ready = true }
                         metrics?.setReady(true)

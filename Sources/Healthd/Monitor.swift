@@ -201,9 +201,14 @@ public actor Monitor {
     /// next start. Shutdown.
     public func finishDelivery(grace: Duration) async {
         // Events waiting for a shared sync go now, within the grace like the rest.
-        await groupCommit?.flush()
+        await flushCommits()
         await writer.finish(grace: grace)
         await persistAll()
+    }
+
+    /// Syncs the change log now and releases the events that waited for it (``GroupCommit``).
+    public func flushCommits() async {
+        await groupCommit?.flush()
     }
 
     public var appliedCredentials: StateStore.AppliedCredentials { credentials }
