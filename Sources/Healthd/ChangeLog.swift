@@ -61,9 +61,6 @@ struct ChangeLog {
 }
 
 extension StateStore {
-    /// `changes.log`, at the top of the state directory.
-    var changeLogFile: String { directory.appendingPathComponent("changes.log").path }
-
     /// Appends `line` to the change log, `fdatasync`ing it when `sync`; `log` is the organization's log the
     /// same record went to, left for the next checkpoint to sync. A failed append is truncated away, or
     /// else marks the file broken (nothing appended until a checkpoint empties it).

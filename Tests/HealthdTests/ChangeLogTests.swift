@@ -13,7 +13,7 @@ import Testing
 struct ChangeLogTests {
     typealias Delivery = StateStore.Delivery
 
-    func withStore(budget: Int = 16 << 20, _ body: (StateStore) throws -> Void) throws {
+    func withStore(budget: Int = 64 << 20, _ body: (StateStore) throws -> Void) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-changes-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         try body(StateStore(directory: directory.path, changeLogBudget: budget))
