@@ -6,7 +6,7 @@ import Synchronization
 /// The state directory's shared change log (`changes.log`): every record appended to an organization's log
 /// (``ChangeRecord``) is appended here too, and this file alone is `fdatasync`ed before a commit's events go
 /// out. Commits made close together then share one `fdatasync` (``GroupCommit``), where each organization's
-/// own log took one each: an `fdatasync` costs about 120 µs of the daemon's CPU on this 2-core VM's ext4,
+/// own log took one each: an `fdatasync` costs about 150 µs of the daemon's CPU on this 2-core VM's ext4,
 /// whatever it flushes (docs/benchmarks.md, the eighteenth round), and a changing fleet of 100k connections
 /// made about 50 a second.
 ///
