@@ -110,6 +110,60 @@ struct PageMemoTests {
         #expect(memo.itemsDecoded == 12)
     }
 
+    @Test("A walk's first page that lists the last walk exactly is that walk's array; what follows reads on")
+    func unchangedWalkIsShared() throws {
+        let memo = PageMemo()
+        let items = (1...12).map { Self.connection($0) }
+        func page(_ items: some Collection<String>) -> Data { Data(#"{"items":[\#(items.joined(separator: ","))]}"#.utf8) }
+        func expected(_ items: some Collection<String>) throws -> [Connection] {
+            try JSONDecoder().decode(Page<Connection>.self, from: page(items)).items
+        }
+        func storage(_ items: [Connection]) -> UnsafeRawPointer? {
+            items.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        }
+        let first = Array(items[0..<10])
+        #expect(try memo.decode(page(first)).items == (try expected(first)))
+        memo.finishWalk()
+
+        // Unchanged twice: the same array both times, nothing decoded, the memo as it was.
+        let again = try memo.decode(page(first)).items
+        memo.finishWalk()
+        let once = try memo.decode(page(first)).items
+        memo.finishWalk()
+        #expect(again == (try expected(first)))
+        #expect(storage(again) == storage(once))
+        #expect(memo.itemsDecoded == 10)
+        #expect(memo.count == 10)
+
+        // The same first page, then one more: the walk holds both, only the new items decoded.
+        #expect(try memo.decode(page(first)).items == (try expected(first)))
+        #expect(try memo.decode(page(items[10...])).items == (try expected(items[10...])))
+        memo.finishWalk()
+        #expect(memo.itemsDecoded == 12)
+        #expect(memo.count == 12)
+
+        // A first page that is part of the last walk only, or that repeats an item, is read item by item.
+        let repeated = first + [first[0]]
+        let read = try memo.decode(page(repeated)).items
+        #expect(read == (try expected(repeated)))
+        #expect(storage(read) != storage(once))
+        memo.finishWalk()
+        #expect(memo.itemsDecoded == 12)
+        #expect(memo.count == 10)
+
+        // A walk that fails after a shared page leaves the memo able to read on: a changed item is the only
+        // one decoded, and the completed walk after it is what the next one compares with.
+        _ = try memo.decode(page(first))
+        var changed = first
+        changed[2] = Self.connection(3, health: "UNAUTHORIZED")
+        #expect(try memo.decode(page(changed)).items == (try expected(changed)))
+        memo.finishWalk()
+        #expect(memo.itemsDecoded == 13)
+        _ = try memo.decode(page(changed))
+        memo.finishWalk()
+        #expect(memo.itemsDecoded == 13)
+    }
+
     @Test("Decoded items of a page share one copy of the strings they repeat")
     func repeatedStringsAreHeldOnce() throws {
         func storage(_ text: String?) -> UnsafeRawPointer? {
