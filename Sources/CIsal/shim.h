@@ -18,4 +18,17 @@ static inline void leen_isal_configure_runs(struct isal_zstream *stream, uint8_t
     stream->gzip_flag = IGZIP_DEFLATE;
     stream->hist_bits = 0;
 }
+
+/* As above, at level 0 with a Huffman code made beforehand (isal_create_hufftables) in place of one made
+   for each run; `tables` must outlive the stream. Returns isal_deflate_set_hufftables' result. */
+static inline int leen_isal_configure_coded_runs(struct isal_zstream *stream, struct isal_hufftables *tables) {
+    stream->level = 0;
+    stream->level_buf = 0;
+    stream->level_buf_size = 0;
+    stream->flush = SYNC_FLUSH;
+    stream->end_of_stream = 0;
+    stream->gzip_flag = IGZIP_DEFLATE;
+    stream->hist_bits = 0;
+    return isal_deflate_set_hufftables(stream, tables, IGZIP_HUFFTABLE_CUSTOM);
+}
 #endif

@@ -55,6 +55,63 @@ struct CompressedBodyTests {
         }
     }
 
+    @Test("Runs compressed with a code sampled from other text decode, spliced with level 1's, and as small")
+    func sampledCode() throws {
+        #expect(Deflater().sampledCode() == nil)
+        #expect(Deflater(sample: 1 << 20).sampledCode() == nil, "nothing sampled yet")
+        let sampler = Deflater(sample: 1 << 20)
+        _ = try sampler.deflate(ByteBuffer(string: render(SyntheticFleet.input(connections: 300))))
+        let code = try #require(sampler.sampledCode())
+
+        // Text like the sample, and text unlike it: every byte value, UTF-8, noise, nothing.
+        let alike = render(SyntheticFleet.input(connections: 2_000))
+        var generator = SystemRandomNumberGenerator()
+        let noise = (0..<100_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let texts: [ByteBuffer] = [
+            ByteBuffer(string: alike), ByteBuffer(bytes: Array(0...255) + Array((0...255).reversed())),
+            ByteBuffer(string: "ünïcödé \"quoted\"\n"), ByteBuffer(bytes: noise), ByteBuffer(),
+        ]
+        let (coded, plain) = (Deflater(code: code), Deflater())
+        var body = GzipMember()
+        var expected = Data()
+        for (index, text) in texts.enumerated() {
+            let run = try coded.deflate(text)
+            #expect(run.length == text.readableBytes)
+            body.append(run)
+            // Every other one spliced with a run of level 1 between.
+            if index % 2 == 0 {
+                body.append(try plain.deflate(text))
+                expected.append(contentsOf: text.readableBytesView)
+            }
+            expected.append(contentsOf: text.readableBytesView)
+        }
+        // Binary: gzip(1) decodes the body to a file, cmp(1) compares it with what went in.
+        var data = Data()
+        for chunk in body.chunks() { data.append(contentsOf: chunk.readableBytesView) }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leen-code-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try data.write(to: directory.appendingPathComponent("body.gz"))
+        try expected.write(to: directory.appendingPathComponent("expected"))
+        let compared = try runProcess("/bin/sh", ["-c", "gzip -dc body.gz | cmp - expected"], directory: directory)
+        #expect(compared.status == 0, "\(compared.output)")
+
+        // The text it was made for compresses about as well as with a code made for it.
+        let (withCode, levelOne) = (try coded.deflate(texts[0]).bytes.count, try plain.deflate(texts[0]).bytes.count)
+        #expect(Double(withCode) < 1.1 * Double(levelOne), "\(withCode) bytes with the sampled code, \(levelOne) at level 1")
+
+        // A cache makes its code at its first compression, and compresses changes with it.
+        let cache = ConnectionRowsCache()
+        #expect(cache.huffmanCode == nil)
+        var input = SyntheticFleet.input(connections: 500)
+        _ = try cache.refresh(input.organizations, deflated: true)
+        #expect(cache.huffmanCode != nil)
+        let key = input.organizations[2].state.connections.keys.sorted()[0]
+        input.organizations[2].state.connections[key]!.observation.health = unauthorized
+        let body2 = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
+        #expect(try gunzip(body2.chunks) == render(input))
+    }
+
     @Test("A body with nothing in it is still a valid, empty gzip stream")
     func emptyBody() throws {
         #expect(try gunzip(GzipMember().chunks()) == "")
