@@ -12,7 +12,7 @@ BUILD_DEBS   ?= libsystemd-dev zlib1g-dev libssl-dev libjemalloc-dev libisal-dev
 TEST_DEBS    ?= systemd util-linux prometheus curl openssl
 BENCH_DEBS   ?= wrk curl jq procps bc prometheus-blackbox-exporter gcc
 
-.PHONY: all build release test demo sim bench bench-sim bench-sync bench-metrics bench-micro bench-daemon soak clean deps build-deps fuzz fuzz-build
+.PHONY: all build release test demo sim bench bench-sim bench-sync bench-deflate bench-metrics bench-micro bench-daemon soak clean deps build-deps fuzz fuzz-build
 
 all: build
 
@@ -103,6 +103,12 @@ bench-sim:
 bench-sync:
 	@./scripts/ensure-packages.sh gcc
 	./scripts/bench-sync.sh $(DIRECTORY)
+
+# What compressing the /metrics runs costs with igzip: a Huffman code per run (level 1) or one code made from
+# a sample (level 0), on a synthetic fleet's scrape or FILE=… (prints a table).
+bench-deflate: release
+	@./scripts/ensure-packages.sh gcc curl
+	./scripts/bench-deflate.sh $(FILE)
 
 # The hot paths (decode a page, diff an organization, compare and encode its state) with ordo-one/benchmark:
 # allocations, CPU and wall time (instructions too where the machine has a PMU). Its own package, Benchmarks/;
