@@ -45,7 +45,7 @@
 #   DOC=docs/benchmarks.md WRITE_DOC=1           where the dated section goes (0: print only)
 #   BIN_DIR                                      leen-healthd, leen-sim and leen-healthd-bench; default: build release
 #   KEEP_WORK=1                                  keep the temporary directory (logs, scrapes) and print its path
-#   PROFILE=1                                    perf-record the daemon through each steady window (implies KEEP_WORK;
+#   PROFILE=1                                    perf-record the daemon through each steady and quiet window (implies KEEP_WORK;
 #                                                its CPU figure then includes the sampling's own cost)
 set -euo pipefail
 case "${1:-}" in
@@ -280,7 +280,13 @@ quiet_window() {
     sleep "$(calc "\"%.0f\", 1.2 * $INTERVAL_S + 5")"
     alive_or_die "the wait before the quiet window"
     scrape q0; c0=$(cpu_seconds "$DAEMON_PID")
-    sleep "$WINDOW"
+    if [ "$PROFILE" = 1 ]; then
+        perf record -q -e cpu-clock -F 499 -g -p "$DAEMON_PID" -o "$WORK/perf-quiet.data" -- sleep "$WINDOW" 2>/dev/null \
+            || die "perf record failed (PROFILE=1 needs perf)"
+        echo "bench: profile of the $size quiet window in $WORK/perf-quiet.data" >&2
+    else
+        sleep "$WINDOW"
+    fi
     alive_or_die "the quiet window"
     c1=$(cpu_seconds "$DAEMON_PID")
     scrape q1
