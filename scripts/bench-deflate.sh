@@ -11,25 +11,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-100000} SAMPLE=${SAMPLE:-1048576} ROUNDS=${ROUNDS:-3}
 BIN_DIR=${BIN_DIR:-.build/release}
+BENCH_NAME=bench-deflate
+. scripts/bench-lib.sh
 WORK=$(mktemp -d)
 SERVER_PID=
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'stop "$SERVER_PID"; rm -rf "$WORK"' EXIT
 cc -O2 -o "$WORK/deflate-runs" bench/deflate-runs.c -lisal
 FILE=${1:-}
 if [ -z "$FILE" ]; then
-    [ -x "$BIN_DIR/leen-healthd-bench" ] || { echo "bench-deflate: $BIN_DIR/leen-healthd-bench missing (make release)" >&2; exit 1; }
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    [ -x "$BIN_DIR/leen-healthd-bench" ] || die "$BIN_DIR/leen-healthd-bench missing (make release)"
+    port=$(free_port)
     "$BIN_DIR/leen-healthd-bench" metrics --serve "127.0.0.1:$port" --connections "$CONNECTIONS" >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 600); do
         curl -sf -o "$WORK/scrape.prom" "http://127.0.0.1:$port/metrics" && break
         sleep 0.5
     done
-    [ -s "$WORK/scrape.prom" ] || { echo "bench-deflate: no scrape from the synthetic fleet" >&2; cat "$WORK/server.log" >&2; exit 1; }
+    [ -s "$WORK/scrape.prom" ] || { cat "$WORK/server.log" >&2; die "no scrape from the synthetic fleet"; }
     FILE=$WORK/scrape.prom
     source_text="a synthetic fleet of $CONNECTIONS connections"
 else
