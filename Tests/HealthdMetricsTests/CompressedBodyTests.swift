@@ -71,10 +71,15 @@ struct CompressedBodyTests {
             ByteBuffer(string: alike), ByteBuffer(bytes: Array(0...255) + Array((0...255).reversed())),
             ByteBuffer(string: "ünïcödé \"quoted\"\n"), ByteBuffer(bytes: noise), ByteBuffer(),
         ]
-        let (coded, plain) = (Deflater(code: code), Deflater())
+        // A code from a single byte of sample (a tiny fleet's) still writes everything.
+        let tiny = Deflater(sample: 1 << 20)
+        _ = try tiny.deflate(ByteBuffer(string: "a"))
+        let (coded, plain, tinyCoded) = (Deflater(code: code), Deflater(), Deflater(code: try #require(tiny.sampledCode())))
         var body = GzipMember()
         var expected = Data()
         for (index, text) in texts.enumerated() {
+            body.append(try tinyCoded.deflate(text))
+            expected.append(contentsOf: text.readableBytesView)
             let run = try coded.deflate(text)
             #expect(run.length == text.readableBytes)
             body.append(run)
