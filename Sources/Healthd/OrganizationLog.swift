@@ -103,10 +103,7 @@ struct OrganizationLog: Sendable, Equatable {
             found == connections.count
             ? [] : connections.keys.filter { state.connections[$0] == nil }.sorted()
         header.connections = changed
-        var sequences = SubjectSequences()
-        for (subject, sequence) in delivery.stream.sequences where stream.sequences[subject] != sequence {
-            sequences[subject] = sequence
-        }
+        let sequences = delivery.stream.sequences.changed(since: stream.sequences)
         return ChangeRecord(
             log: token, record: records + 1, state: header, removed: removed,
             delivery: StateStore.Delivery(stream: EventStream(id: stream.id, sequences: sequences), outbox: delivery.outbox))

@@ -125,6 +125,26 @@ public struct SubjectSequences: Hashable, Sendable, Codable, RandomAccessCollect
         set { self[subject] = newValue }
     }
 
+    /// The subjects whose count differs from `earlier`'s (or that `earlier` lacks), with their counts.
+    ///
+    /// Both lists walked in step, in subject order: looking each subject up in `earlier` was a binary
+    /// search of string comparisons per subject, for every subject of an organization at every commit that
+    /// appended to its log (0.8% of the daemon's CPU at 100k connections in a changing fleet, perf).
+    public func changed(since earlier: SubjectSequences) -> SubjectSequences {
+        var changed = SubjectSequences()
+        var other = 0
+        for index in map.keys.indices {
+            let subject = map.keys[index]
+            // Equal subjects share their storage (one count moved on from the other) and compare at once.
+            while other < earlier.map.keys.count, earlier.map.keys[other] != subject, earlier.map.keys[other] < subject {
+                other += 1
+            }
+            let found = other < earlier.map.keys.count && earlier.map.keys[other] == subject
+            if !found || earlier.map.values[other] != map.values[index] { changed.map.append(subject, map.values[index]) }
+        }
+        return changed
+    }
+
     public init(from decoder: any Decoder) throws {
         self.init(try [String: UInt64](from: decoder))
     }

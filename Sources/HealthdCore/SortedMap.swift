@@ -23,6 +23,13 @@ package struct SortedMap<Value: Hashable & Sendable>: Hashable, Sendable, Random
         values = sorted.map(\.value)
     }
 
+    /// Adds an entry whose key sorts after every key here (a list built in order).
+    package mutating func append(_ key: String, _ value: Value) {
+        precondition(keys.last.map { $0 < key } ?? true, "appended out of order")
+        keys.append(key)
+        values.append(value)
+    }
+
     package var startIndex: Int { 0 }
     package var endIndex: Int { keys.count }
     package subscript(position: Int) -> (key: String, value: Value) { (keys[position], values[position]) }

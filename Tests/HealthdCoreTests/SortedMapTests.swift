@@ -20,6 +20,29 @@ struct SortedMapTests {
         #expect(map.count == reference.count && map["absent"] == nil)
     }
 
+    @Test("Subjects whose count moved or that are new, found in step, are those a lookup of each finds")
+    func changedSequences() {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            var earlier: [String: UInt64] = [:]
+            for _ in 0..<Int.random(in: 0..<40, using: &generator) {
+                earlier["s\(Int.random(in: 0..<60, using: &generator))"] = UInt64.random(in: 0..<3, using: &generator)
+            }
+            var now = round % 4 == 0 ? [:] : earlier
+            for _ in 0..<Int.random(in: 0..<20, using: &generator) {
+                let subject = "s\(Int.random(in: 0..<60, using: &generator))"
+                if Bool.random(using: &generator) { now[subject] = UInt64.random(in: 0..<3, using: &generator) } else { now[subject] = nil }
+            }
+            let changed = SubjectSequences(now).changed(since: SubjectSequences(earlier))
+            let expected = now.filter { earlier[$0.key] != $0.value }
+            #expect(changed == SubjectSequences(expected), "round \(round)")
+            #expect(changed.map(\.key) == expected.keys.sorted())
+        }
+        #expect(SubjectSequences(["a": 1, "b": 2]).changed(since: ["a": 1, "b": 2]).isEmpty)
+        #expect(SubjectSequences([:]).changed(since: ["a": 1]).isEmpty)
+        #expect(SubjectSequences(["a": 1]).changed(since: [:]) == ["a": 1])
+    }
+
     @Test("A map filled one key at a time holds about its entries, not twice their room")
     func filledMapsAreTight() {
         var map = SortedMap<Int>()
