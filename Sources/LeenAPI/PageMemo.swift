@@ -184,8 +184,6 @@ public final class PageMemo: Sendable {
             if let value = plain(UnsafeRawBufferPointer(rebasing: bytes[range])) { return value }
             return try decoder.decode(T?.self, from: slice(range))
         }
-        // Sized for the page: grown an item at a time, its copies were a tenth of the daemon's allocated
-        // bytes at 100k connections (jemalloc's heap profile).
         var page = Page<Item>(items: [])
         var shared = SharedStrings()
         var fresh = 0
@@ -217,6 +215,8 @@ public final class PageMemo: Sendable {
             // (copies of connections were 8% of the daemon's samples at 100k on a fleet that did not change,
             // most of them here; perf). In a block of its own: the walks' arrays referenced here are let go
             // before the walk grows below, which would otherwise copy its array to grow.
+            // Sized for the page: grown an item at a time, its copies were a tenth of the daemon's allocated
+            // bytes at 100k connections (jemalloc's heap profile).
             page.items.reserveCapacity(structure.elements.count)
             let (positions, current, previous, declared) = items.withLock { items in
                 (keys.map { key in
