@@ -128,6 +128,9 @@ package struct ConnectionRows: Sendable {
         /// The rows' lines compressed, one run per per-connection family; made by the first gzip scrape
         /// that needs them and kept with the segment (``ConnectionRowsCache``).
         var deflated: [DeflatedText]?
+        /// Which families' lines are the same as those of the earlier segment (its ``serial``) whose runs
+        /// this one may keep, found while flattening (``unchangedFamilies(since:)``).
+        var sameAsEarlier: (serial: Int, families: [Bool])?
 
         init(id: OrganizationID, connections: [String: TrackedConnection], stale: Bool) {
             self.id = id
@@ -140,20 +143,15 @@ package struct ConnectionRows: Sendable {
         /// same offsets.
         func rendering() -> (bytes: [UInt8], rows: [Row]) {
             guard dropped else { return (bytes, rows) }
-            let made = ConnectionRows.flatten(connections, stale: stale)
+            var none: ConnectionRows.FamilyComparison?
+            let made = ConnectionRows.flatten(connections, stale: stale, comparing: &none)
             return (made.bytes, made.rows)
-        }
-
-        /// The rows, or when they were dropped, rows made again for comparing values only
-        /// (``ConnectionRows/values(of:stale:)``): writing the label bytes again for that was 2% of the
-        /// daemon's CPU at 100k connections in a changing fleet (perf).
-        func rowValues() -> [Row] {
-            dropped ? ConnectionRows.values(of: connections, stale: stale) : rows
         }
 
         mutating func dropRendering() {
             bytes = []
             rows = []
+            sameAsEarlier = nil
             dropped = true
         }
 
@@ -191,10 +189,10 @@ package struct ConnectionRows: Sendable {
             // released) at every refresh, once a second, was 1% of the daemon's CPU at 100k connections on a
             // fleet that did not change (perf).
             let id = organizations[position].id
-            if let kept = earlier(index, id), kept.id == id, kept.isMade(from: organizations[position].state) {
-                return kept
-            }
-            return Self.segment(organizations[position])
+            let kept = earlier(index, id).flatMap { $0.id == id ? $0 : nil }
+            if let kept, kept.isMade(from: organizations[position].state) { return kept }
+            // Compared only with runs to keep: without a gzip scrape there are none.
+            return Self.segment(organizations[position], comparedWith: kept?.deflated == nil ? nil : kept)
         }
     }
 
@@ -243,31 +241,104 @@ package struct ConnectionRows: Sendable {
     /// Each row's labels are written with one reservation and raw copies: appending a few strings to an
     /// `Array` or a `ByteBuffer` one call at a time cost about 100 ns per call here, the better part of a
     /// millisecond per 10,000 connections per label.
-    static func segment(_ organization: MonitorSnapshot.Organization) -> Segment {
+    ///
+    /// With `earlier`, an earlier segment of the organization, the same walk notes which families' lines
+    /// are unchanged since it (``Segment/sameAsEarlier``): walking both organizations' connections again
+    /// for that, and making every earlier row's values again, was 2.6% of the daemon's CPU at 100k
+    /// connections in a changing fleet (perf), where a poll changes a few connections of each.
+    static func segment(_ organization: MonitorSnapshot.Organization, comparedWith earlier: Segment? = nil) -> Segment {
         var prefix = Array("organization_id=\"".utf8)
         ExpositionWriter.appendEscaped(organization.id.rawValue, to: &prefix)
         prefix += Array("\",connection_id=\"".utf8)
         let stale = organization.state.isStale
         var segment = Segment(id: organization.id, connections: organization.state.connections, stale: stale)
         segment.prefix = prefix
-        (segment.bytes, segment.rows, segment.longestLabels) = flatten(organization.state.connections, stale: stale)
+        var comparison = earlier.flatMap { $0.prefix == prefix ? FamilyComparison($0, stale: stale) : nil }
+        (segment.bytes, segment.rows, segment.longestLabels) = flatten(
+            organization.state.connections, stale: stale, comparing: &comparison)
         segment.rowCount = segment.rows.count
+        if var comparison, let earlier { segment.sameAsEarlier = (serial: earlier.serial, families: comparison.finish()) }
         return segment
     }
 
     /// The label bytes and rows of `connections` (of an organization that is `stale` or not), and the
-    /// longest labels of a row.
+    /// longest labels of a row; each row also given to `comparison`.
     static func flatten(
-        _ connections: [String: TrackedConnection], stale: Bool
+        _ connections: [String: TrackedConnection], stale: Bool, comparing comparison: inout FamilyComparison?
     ) -> (bytes: [UInt8], rows: [Row], longestLabels: Int) {
         var rows: [Row] = []
         rows.reserveCapacity(connections.count)
         var longest = 0
         let bytes = labels(of: connections) { tracked, fields, labels, reason in
-            rows.append(row(tracked, fields.values, stale: stale, labels: labels, reason: reason))
+            let row = row(tracked, fields.values, stale: stale, labels: labels, reason: reason)
+            comparison?.compare(tracked, fields, row)
+            rows.append(row)
             longest = max(longest, labels.count + reason.count)
         }
         return (bytes, rows, longest)
+    }
+
+    /// Whether each family's lines of an organization's rows, met one by one as they are flattened, are the
+    /// same as those of an earlier segment of it: the same rows in the same order with the same labels,
+    /// and the same value for the family.
+    ///
+    /// In a fleet that changes, an organization's poll usually changes a few connections' health, which
+    /// leaves their state, OAuth and flapping lines as they were: those families (40% of the text, the state
+    /// set's four lines per connection most of it) keep their compressed runs. At 100k connections that
+    /// changed every poll, compressing was a fifth of the daemon's CPU.
+    struct FamilyComparison {
+        private let earlierStale: Bool
+        private let stale: Bool
+        /// The earlier segment's exported connections, in the order its rows were made.
+        private var earlier: LazyFilterSequence<Dictionary<String, TrackedConnection>.Values>.Iterator
+        /// Every row so far has the earlier row's labels, and its reason labels.
+        private var labels = true
+        private var reasons = true
+        /// Per family (``MetricsRenderer/ConnectionFamily`` order): every row so far has the earlier one's value.
+        private var values = MetricsRenderer.ConnectionFamily.allCases.map { _ in true }
+
+        init(_ earlier: Segment, stale: Bool) {
+            self.earlier = earlier.connections.values.lazy.filter { !$0.missing }.makeIterator()
+            earlierStale = earlier.stale
+            self.stale = stale
+        }
+
+        /// Compares the next row, made from `tracked` (its ``TrackedConnection/metricFields``: `fields`).
+        mutating func compare(_ tracked: TrackedConnection, _ fields: TrackedConnection.MetricFields, _ row: Row) {
+            guard labels else { return }
+            guard let older = earlier.next() else {
+                labels = false
+                return
+            }
+            // The same fields: the same labels, and with the same staleness the same values.
+            if tracked.sharesFields(with: older), stale == earlierStale { return }
+            // Compared by what the label bytes are written from: escaping is one to one and the keys between
+            // the values cannot occur in them escaped, so equal fields are equal bytes. (The earlier segment's
+            // bytes are dropped once compressed.)
+            let old = older.metricFields
+            guard fields.connectionID == old.connectionID, fields.identifier == old.identifier, fields.vendor == old.vendor
+            else {
+                labels = false
+                return
+            }
+            if reasons, fields.healthName != old.healthName || fields.resolutionOwner != old.resolutionOwner {
+                reasons = false
+            }
+            let earlierRow = ConnectionRows.row(older, old.values, stale: earlierStale, labels: 0..<0, reason: 0..<0)
+            for (index, family) in MetricsRenderer.ConnectionFamily.allCases.enumerated()
+            where values[index] && family != .reason && !row.sameValue(as: earlierRow, for: family) {
+                values[index] = false
+            }
+        }
+
+        /// Per family, whether its lines are the same as the earlier segment's, once every row was compared.
+        mutating func finish() -> [Bool] {
+            // An earlier row left over: the rows differ.
+            if labels, earlier.next() != nil { labels = false }
+            return MetricsRenderer.ConnectionFamily.allCases.enumerated().map { index, family in
+                labels && (family == .reason ? reasons : values[index])
+            }
+        }
     }
 
     /// One connection's row, its labels and reason labels at `labels` and `reason`.
@@ -281,15 +352,6 @@ package struct ConnectionRows: Sendable {
             failingDetails: values.failingDetails, oauthPending: values.oauthPending, transitions: tracked.transitions,
             healthChange: tracked.healthSince, lastChange: tracked.changedAt,
             unhealthyConfirmed: status == .unhealthy && values.confirmed, flapping: values.flapping)
-    }
-
-    /// The rows of `connections` with every family's value and no label bytes: each row's labels are empty,
-    /// and its reason one byte long when it has reason labels (what ``Row/sameValue(as:for:)`` reads).
-    static func values(of connections: [String: TrackedConnection], stale: Bool) -> [Row] {
-        connections.values.lazy.filter { !$0.missing }.map { tracked in
-            let values = tracked.metricValues
-            return row(tracked, values, stale: stale, labels: 0..<0, reason: 0..<(values.hasReason ? 1 : 0))
-        }
     }
 
     /// The label bytes of every exported connection (not missing) in `connections`' order, telling `row`
@@ -322,42 +384,13 @@ package struct ConnectionRows: Sendable {
 }
 
 extension ConnectionRows.Segment {
-    /// For each family (``MetricsRenderer/ConnectionFamily`` order), whether its lines would be the same as
-    /// `earlier`'s: the same rows in the same order with the same labels, and the same value for the family.
-    ///
-    /// In a fleet that changes, an organization's poll usually changes a few connections' health, which
-    /// leaves their state, OAuth and flapping lines as they were: those families (40% of the text, the state
-    /// set's four lines per connection most of it) keep their compressed runs. At 100k connections that
-    /// changed every poll, compressing was a fifth of the daemon's CPU.
+    /// For each family (``MetricsRenderer/ConnectionFamily`` order), whether its lines are the same as
+    /// `earlier`'s, as found when this segment was flattened compared with it; none when it was not.
     func unchangedFamilies(since earlier: Self) -> [Bool] {
-        let families = MetricsRenderer.ConnectionFamily.allCases
-        guard rowCount == earlier.rowCount, prefix == earlier.prefix else { return families.map { _ in false } }
-        // Compared by what the label bytes are written from, in the rows' order: escaping is one to one and
-        // the keys between the values cannot occur in them escaped, so equal fields are equal bytes. (The
-        // earlier segment's bytes are dropped once compressed.)
-        var labels = true
-        var reasons = true
-        let exported = connections.values.lazy.filter { !$0.missing }
-        let earlierExported = earlier.connections.values.lazy.filter { !$0.missing }
-        for (newer, older) in zip(exported, earlierExported) where !newer.sharesFields(with: older) {
-            let (new, old) = (newer.metricFields, older.metricFields)
-            guard new.connectionID == old.connectionID, new.identifier == old.identifier, new.vendor == old.vendor else {
-                labels = false
-                break
-            }
-            if reasons, new.healthName != old.healthName || new.resolutionOwner != old.resolutionOwner {
-                reasons = false
-            }
+        guard let sameAsEarlier, sameAsEarlier.serial == earlier.serial else {
+            return MetricsRenderer.ConnectionFamily.allCases.map { _ in false }
         }
-        guard labels else { return families.map { _ in false } }
-        // The earlier segment's rows were dropped once compressed: made again, once, for the comparison.
-        let (rows, earlierRows) = (rowValues(), earlier.rowValues())
-        return families.map { family in
-            switch family {
-            case .reason: reasons
-            default: zip(rows, earlierRows).allSatisfy { $0.sameValue(as: $1, for: family) }
-            }
-        }
+        return sameAsEarlier.families
     }
 
     private static let identifierKey = Array("\",identifier=\"".utf8)

@@ -263,18 +263,69 @@ struct CompressedBodyTests {
             new.labels == old.labels && new.reason == old.reason
                 && MetricsRenderer.ConnectionFamily.allCases.allSatisfy { new.sameValue(as: old, for: $0) }
         })
-        // For comparing with a later flattening, values only (no label bytes): the same value in every family.
-        let values = segment.rowValues()
-        #expect(values.count == flattened.rows.count && values.allSatisfy(\.labels.isEmpty))
-        #expect(values.contains { !$0.reason.isEmpty } && values.contains { $0.status != .healthy })
-        #expect(zip(values, flattened.rows).allSatisfy { new, old in
-            MetricsRenderer.ConnectionFamily.allCases.allSatisfy { new.sameValue(as: old, for: $0) }
-        })
+        // Found while flattening, compared with the segment given, and only with it.
+        let earlier = try #require(previous[input.organizations[1].id])
+        let compared = ConnectionRows.segment(unpaused.organizations[1], comparedWith: earlier)
+        #expect(compared.unchangedFamilies(since: earlier) == MetricsRenderer.ConnectionFamily.allCases.map(kept.contains))
+        #expect(compared.unchangedFamilies(since: changed.segments[1]).allSatisfy { !$0 })
+        #expect(ConnectionRows.segment(unpaused.organizations[1]).unchangedFamilies(since: earlier).allSatisfy { !$0 })
+        // Turned stale: the families the effective status writes change, on rows whose fields did not.
+        var stale = unpaused.organizations[2]
+        stale.state.api = .unreachable(since: Date(timeIntervalSince1970: 1_800_000_000), reason: "timeout")
+        let earlierThree = try #require(previous[stale.id])
+        let staleFamilies = ConnectionRows.segment(stale, comparedWith: earlierThree).unchangedFamilies(since: earlierThree)
+        // (No connection of this organization is confirmed UNHEALTHY, so that family's lines stay.)
+        let statusFamilies: [MetricsRenderer.ConnectionFamily] = [.healthy, .status]
+        #expect(staleFamilies == MetricsRenderer.ConnectionFamily.allCases.map { !statusFamilies.contains($0) })
 
         // A connection gone (fewer rows) compresses every family again.
         unpaused.organizations[1].state.connections[key] = nil
         var fewer = ConnectionRows(unpaused.organizations, previous: previous)
         #expect(try fewer.deflate(previous: previous) == MetricsRenderer.ConnectionFamily.allCases.count)
+    }
+
+    @Test("Across random changes of every kind, a gzip scrape through the cache is still exactly the text")
+    func keptRunsFollowRandomChanges() throws {
+        var random = SeededGenerator(seed: 12)
+        let cache = ConnectionRowsCache()
+        var input = SyntheticFleet.input(connections: 1_000)
+        let other = ConnectionObservation.Health(status: .unhealthy, name: .vendorServerError, resolutionOwner: .leen)
+        var kept = 0
+        for _ in 0..<40 {
+            // A few changes in a few organizations, each of a kind that moves some families' lines.
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                let organization = Int.random(in: 0..<input.organizations.count, using: &random)
+                let keys = input.organizations[organization].state.connections.keys.sorted()
+                let key = keys[Int.random(in: 0..<keys.count, using: &random)]
+                var tracked = input.organizations[organization].state.connections[key]!
+                switch Int.random(in: 0..<9, using: &random) {
+                case 0: tracked.observation.health = [nil, unauthorized, other].randomElement(using: &random)!
+                case 1: tracked.observation.state = [.active, .paused, .pending, nil].randomElement(using: &random)!
+                case 2: tracked.observation.oauthPending.toggle()
+                case 3: tracked.transitions += 1
+                case 4: tracked.changedAt += 60
+                case 5: tracked.missing.toggle()
+                case 6: tracked.observation.vendor = [.aikido, .arnica, .checkmarx].randomElement(using: &random)!
+                case 7:
+                    let stale = input.organizations[organization].state.isStale
+                    input.organizations[organization].state.api =
+                        stale ? .ok : .unreachable(since: Date(timeIntervalSince1970: 1_800_000_000), reason: "timeout")
+                default:
+                    input.organizations[organization].state.connections[key] = nil
+                    continue
+                }
+                input.organizations[organization].state.connections[key] = tracked
+            }
+            let before = cache.segments.mapValues { $0.deflated ?? [] }
+            let body = try MetricsRenderer.render(input, format: .text, process: fixedProcess, gzip: true, cache: cache)
+            #expect(try gunzip(body.chunks) == render(input))
+            // Some families of changed organizations kept their runs (the same bytes, copied into the new set).
+            for (id, segment) in cache.segments {
+                guard let earlier = before[id], let runs = segment.deflated else { continue }
+                kept += zip(runs, earlier).count { $0.bytes == $1.bytes }
+            }
+        }
+        #expect(kept > 0)
     }
 
     @Test("Uncompressed, the text is produced chunk by chunk, and the chunks add up to the whole text")
