@@ -287,41 +287,10 @@ struct StateFileJSON {
 
     private static let hex = Array("0123456789abcdef".utf8)
 
-    /// As `JSONEncoder`'s `.iso8601` writes it: UTC, whole seconds (`2026-12-01T07:34:32Z`). A date outside
-    /// years 1...9999 goes through `ISO8601DateFormatter` itself.
+    /// As `JSONEncoder`'s `.iso8601` writes it: UTC, whole seconds (`2026-12-01T07:34:32Z`).
     private mutating func date(_ value: Date) {
-        let seconds = value.timeIntervalSince1970.rounded(.down)
-        var time = time_t(exactly: seconds) ?? 0
-        var parts = tm()
-        guard time_t(exactly: seconds) != nil, gmtime_r(&time, &parts) != nil,
-            (1...9999).contains(Int(parts.tm_year) + 1900)
-        else {
-            string(ISO8601DateFormatter().string(from: value))
-            return
-        }
         byte(UInt8(ascii: "\""))
-        digits(Int(parts.tm_year) + 1900, 4)
-        byte(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2)
-        byte(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2)
-        byte(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), 2)
-        byte(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2)
-        byte(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2)
-        raw("Z\"")
-    }
-
-    private mutating func digits(_ value: Int, _ width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            byte(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
-        }
+        ISO8601Text.append(value, fractional: false, to: &bytes)
+        byte(UInt8(ascii: "\""))
     }
 }

@@ -282,6 +282,6 @@ public enum EventBuilder {
     }
 
     static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        ISO8601Text.string(date, fractional: true)
     }
 }
