@@ -21,6 +21,8 @@ public struct LeenClient: Sendable {
     let httpClient: HTTPClient
     let logger: Logger
     let observer: (@Sendable (RequestEvent) -> Void)?
+    /// Requests parsed once, for URLs asked for again and again (``RequestTemplates``).
+    let templates = RequestTemplates()
 
     /// - Parameters:
     ///   - httpClient: the client to send with; the caller owns its lifetime.
@@ -62,6 +64,9 @@ public struct LeenClient: Sendable {
         var query: [(String, String)] = []
         /// Safe to send twice (GET, DELETE, a PATCH that sets fields).
         var idempotent: Bool
+
+        /// Asked for again with the same URL: a GET without a cursor (which Leen makes for one walk).
+        var repeats: Bool { method == .GET && !query.contains { $0.0 == "cursor" } }
 
         var displayPath: String { "/" + path.joined(separator: "/") }
         var display: String { "\(method.rawValue) \(displayPath)" }
@@ -157,8 +162,9 @@ public struct LeenClient: Sendable {
         headers.add(name: "User-Agent", value: configuration.userAgent)
         if payload != nil { headers.add(name: "Content-Type", value: "application/json") }
         do {
-            let request = try HTTPClient.Request(
-                url: url(for: endpoint), method: endpoint.method, headers: headers, body: payload.map { .byteBuffer($0) })
+            var request = try templates.request(url: url(for: endpoint), method: endpoint.method, keep: endpoint.repeats)
+            request.headers = headers
+            request.body = payload.map { .byteBuffer($0) }
             let accumulator = ResponseAccumulator(request: request, maxBodySize: configuration.maximumResponseBytes)
             let task = httpClient.execute(
                 request: request, delegate: accumulator,
