@@ -85,30 +85,27 @@ public enum PollProcessor {
         let matched = match(listed, declared: declared)
         let unreadableIdentifiers = Set(unreadable.compactMap(\.identifier))
         let anyoneMayBeUnreadable = unreadable.contains { $0.identifier == nil }
-        // Connections removed from the config say so once (one already missing said so when it went). Found
-        // before sorting, and by key: sorting, or filtering (which copies), every tracked connection at every
-        // poll was a cost that grew with the fleet.
-        let undeclared = state.connections.keys.filter { !declared.contains($0) }
-        for identifier in undeclared.sorted() {
-            if let tracked = next.connections.removeValue(forKey: identifier), !tracked.missing {
-                events.append(EventBuilder.connectionUntracked(tracked, reason: .removedFromConfig, context: context))
-            }
-        }
+        // The declared connections' events, which follow those of connections no longer declared (below).
+        var declaredEvents: [HealthEvent] = []
+        // Tracked connections that are declared: when that is all of them, none was removed from the config.
+        var trackedAndDeclared = 0
         for (declaredIndex, identifier) in declared.sorted.enumerated() {
             let position = matched[declaredIndex].map(Int.init)
+            let index = state.connections.index(forKey: identifier)
+            if index != nil { trackedAndDeclared += 1 }
             // Listed as before and quiet (see `ConnectionAlerting.isQuiet`): the steps below would leave it
             // exactly as it is and make no event. Most connections of most polls are like this. Read in place
             // from `state` (which `next` still equals for this identifier: each is visited once), not copied
             // out of `next`, which this loop mutates: the copies of the tracked connection and of the listed
             // one, every reference in them retained and released, were a tenth of a quiet poll's CPU (perf).
-            if let position, let index = state.connections.index(forKey: identifier),
+            if let position, let index,
                 Self.isUnchangedAndQuiet(
                     state.connections.values[index], listed: listed[position], identifier: identifier, policy: policy,
                     now: now)
             {
                 continue
             }
-            let previous = next.connections[identifier]
+            let previous = index.map { state.connections.values[$0] }
             let observation = position.map { ConnectionObservation(listed[$0], identifier: identifier) }
             if observation == nil, var tracked = previous, !tracked.missing {
                 // Listed but unreadable, or maybe so: what is known of it stays as it was.
@@ -136,24 +133,37 @@ public enum PollProcessor {
                     healthSince: healthChanged || previous == nil ? now : previous!.healthSince,
                     changedAt: changes.isEmpty ? previous?.changedAt ?? now : now, missing: false,
                     transitions: (previous?.transitions ?? 0).saturatingAdd(healthChanged && previous != nil ? 1 : 0))
-                events += ConnectionAlerting.apply(
+                declaredEvents += ConnectionAlerting.apply(
                     &tracked, previous: previous, events: connectionEvents, policy: policy, context: context)
                 if let previous, observation.state == .deleted, previous.observation.state != .deleted {
-                    events.append(EventBuilder.connectionUntracked(previous, reason: .deleted, context: context))
+                    declaredEvents.append(EventBuilder.connectionUntracked(previous, reason: .deleted, context: context))
                 }
                 // Assigned only when it changed: a poll that changes no connection then shares the last state's
                 // storage instead of copying every connection (for the state, and for readers that hold the
                 // last one, such as the metrics cache).
                 if tracked != previous { next.connections[identifier] = tracked }
             } else if var gone = previous, !gone.missing {
-                events += connectionEvents
-                events.append(EventBuilder.connectionUntracked(gone, reason: .notListed, context: context))
+                declaredEvents += connectionEvents
+                declaredEvents.append(EventBuilder.connectionUntracked(gone, reason: .notListed, context: context))
                 gone.missing = true
                 gone.changedAt = now
                 gone.alert.endProblem()
                 next.connections[identifier] = gone
             }
         }
+        // Connections removed from the config say so once (one already missing said so when it went), before
+        // the declared ones' events. Looked for only when some tracked connection is not declared (the count
+        // above), and by key: sorting, or filtering (which copies), every tracked connection at every poll was
+        // a cost that grew with the fleet, and so was looking each one up in the declared list.
+        if trackedAndDeclared < state.connections.count {
+            let undeclared = state.connections.keys.filter { !declared.contains($0) }
+            for identifier in undeclared.sorted() {
+                if let tracked = next.connections.removeValue(forKey: identifier), !tracked.missing {
+                    events.append(EventBuilder.connectionUntracked(tracked, reason: .removedFromConfig, context: context))
+                }
+            }
+        }
+        events += declaredEvents
         return (next, events)
     }
 

@@ -258,6 +258,21 @@ struct PollProcessorTests {
             Self.summary(org.poll(Self.fleet, at: 3)) == ["connection_monitored b", "connection_unhealthy_confirmed b"])
     }
 
+    @Test("In a poll that also changes declared connections, the undeclared ones' events come first")
+    func undeclaredEventsPrecedeTheDeclaredOnes() throws {
+        var org = Organization()
+        org.declared = ["a", "b", "c"]
+        _ = org.poll(Self.fleet, at: 0)
+        org.declared = ["a", "d"]
+        let changed = [F.connection("a", health: .unauthorized), F.connection("b"), F.connection("d")]
+        let events = org.poll(changed, at: 1)
+        #expect(Array(Self.summary(events).prefix(3)) == ["connection_untracked b", "connection_untracked c", "connection_unhealthy a"])
+        #expect(Self.summary(events).contains("connection_monitored d"))
+        #expect(Set(org.state.connections.keys) == ["a", "d"])
+        // Every tracked connection declared again: nothing is untracked.
+        #expect(!Self.summary(org.poll(changed, at: 2)).contains { $0.hasPrefix("connection_untracked") })
+    }
+
     @Test func transitionsAndHealthSinceFollowHealthChangesOnly() throws {
         var org = Organization()
         org.declared = ["a"]
