@@ -20,9 +20,13 @@ struct QuietConnectionTests {
         ]
         var flappingOff = Configuration.Alerting()
         flappingOff.flapping = nil
+        // Reminders every 5 minutes: due for every confirmed problem below.
+        var reminding = Configuration.Alerting()
+        reminding.remindEvery = .seconds(300)
         var quiet = 0
         var checked = 0
-        for policy in [Configuration.Alerting(), flappingOff] {
+        var quietProblems = 0
+        for policy in [Configuration.Alerting(), flappingOff, reminding] {
             for health in healths {
                 for state in [ConnectionState.active, .paused] {
                     for missing in [false, true] {
@@ -53,6 +57,7 @@ struct QuietConnectionTests {
                                                     guard ConnectionAlerting.isQuiet(previous, policy: policy, now: now)
                                                     else { continue }
                                                     quiet += 1
+                                                    if previous.alert.isConfirmed { quietProblems += 1 }
                                                     // What `PollProcessor` makes of an unchanged listing.
                                                     #expect(
                                                         ConnectionDiff.changes(
@@ -79,9 +84,13 @@ struct QuietConnectionTests {
             }
         }
         // Listed, with no problem, and healthy, unknown or without health (active or paused), or paused while
-        // unhealthy; with no status change kept, or (flapping detection on) one, or up to four within the 24 h window (a fifth starts flapping).
-        #expect(checked == 14_336)
-        #expect(quiet == 7 * 5 + 7)
+        // unhealthy; with no status change kept, or (flapping detection on) one, or up to four within the 24 h
+        // window (a fifth starts flapping). Or UNHEALTHY and active with a confirmed problem counted to 2,
+        // reminded or not, no reminder due (the default policies: with flapping detection on, five lists of
+        // changes again; off, none kept).
+        #expect(checked == 3 * 7_168)
+        #expect(quietProblems == 2 * 5 + 2)
+        #expect(quiet == (7 * 5 + 7) + 7 * 5 + quietProblems)
     }
 
     @Test("a poll of an organization whose connections are all quiet leaves its connections as they were")
@@ -97,5 +106,34 @@ struct QuietConnectionTests {
         #expect(events.isEmpty)
         #expect(second.connections == first.connections)
         #expect(second.lastSuccessfulPoll == F.at(1))
+    }
+
+    @Test("a lasting, confirmed problem listed as before is left as it is, until its reminder is due")
+    func lastingProblem() {
+        let listed = [F.connection("ok"), F.connection("revoked", health: .unauthorized)]
+        let declared = Set(listed.compactMap(\.identifier))
+        var policy = Configuration.Alerting()
+        policy.remindEvery = .seconds(3600)
+        var state = OrganizationState()
+        var kinds: [[EventKind]] = []
+        var states: [OrganizationState] = []
+        // Every 10 minutes: the first poll confirms it (UNAUTHORIZED confirms at once), the second counts it
+        // to 2, later ones find nothing to do until an hour after the confirmation.
+        for minute in stride(from: 0, through: 60, by: 10) {
+            let events: [HealthEvent]
+            (state, events) = PollProcessor.apply(
+                listed: listed, declared: declared, organizationID: F.organization, to: state, policy: policy,
+                context: F.context(at: F.at(Double(minute))))
+            kinds.append(events.map(\.kind))
+            states.append(state)
+        }
+        #expect(kinds.first?.contains(.connectionUnhealthyConfirmed) == true)
+        #expect(kinds[1...5].allSatisfy { $0.isEmpty })
+        #expect(kinds[6] == [.connectionStillUnhealthy])
+        let revoked = states.map { $0.connections["revoked"]! }
+        #expect(revoked[1].alert.unhealthyPolls == 2)
+        // Polls 3 to 6 kept the very same connection (skipped, not made again and compared).
+        #expect(revoked[2...5].allSatisfy { $0.sharesFields(with: revoked[1]) })
+        #expect(!revoked[6].sharesFields(with: revoked[5]) && revoked[6].alert.remindedAt == F.at(60))
     }
 }
