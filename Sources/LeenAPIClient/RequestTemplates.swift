@@ -13,19 +13,26 @@ import Synchronization
 final class RequestTemplates: Sendable {
     static let limit = 4096
 
-    private let templates = Mutex<[String: HTTPClient.Request]>([:])
+    /// Boxed: a request is 376 bytes, and a dictionary's slots (a power of two, at most three quarters
+    /// full) would hold it inline.
+    private final class Kept: Sendable {
+        let request: HTTPClient.Request
+        init(_ request: HTTPClient.Request) { self.request = request }
+    }
+
+    private let templates = Mutex<[String: Kept]>([:])
 
     /// A request for `url` with `method`, no headers and no body; kept for the next call when `keep` (for
     /// GET requests only: the URL is the key).
     func request(url: String, method: HTTPMethod, keep: Bool) throws -> HTTPClient.Request {
-        if keep, let kept = templates.withLock({ $0[url] }) { return kept }
+        if keep, let kept = templates.withLock({ $0[url] }) { return kept.request }
         let request = try HTTPClient.Request(url: url, method: method)
         if keep {
-            templates.withLock { if $0.count < Self.limit { $0[url] = request } }
+            templates.withLock { if $0.count < Self.limit { $0[url] = Kept(request) } }
         }
         return request
     }
 
     /// What is kept, by URL.
-    var kept: [String: HTTPClient.Request] { templates.withLock { $0 } }
+    var kept: [String: HTTPClient.Request] { templates.withLock { $0.mapValues(\.request) } }
 }
