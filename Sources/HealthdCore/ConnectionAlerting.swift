@@ -42,7 +42,7 @@ public enum ConnectionAlerting {
             // confirmed at its first poll and left at 1 was a new onset at every poll). A count that grew at
             // every poll of a lasting problem made every poll rewrite its organization's state file (the
             // daemon's profile at 20k connections).
-            if alert.unhealthyPolls < (wasConfirmed ? 2 : max(rule.polls, 2)) {
+            if alert.unhealthyPolls < countLimit(confirmed: wasConfirmed, rule: rule) {
                 alert.unhealthyPolls = alert.unhealthyPolls.saturatingAdd(1)
             }
             let elapsed = Duration.seconds(now.timeIntervalSince(since))
@@ -98,6 +98,11 @@ public enum ConnectionAlerting {
         return result
     }
 
+    /// How far a problem's poll count goes (see ``apply(_:previous:events:policy:context:)``).
+    static func countLimit(confirmed: Bool, rule: Configuration.ConfirmationRule) -> Int {
+        confirmed ? 2 : max(rule.polls, 2)
+    }
+
     /// Whether a confirmed problem's reminder is due at `now`: `policy.remindEvery` after it was confirmed or
     /// last reminded.
     static func reminderDue(_ alert: borrowing ConnectionAlertState, policy: Configuration.Alerting, now: Date) -> Bool {
@@ -107,19 +112,26 @@ public enum ConnectionAlerting {
 
     /// True when a poll that lists `tracked` with the same observation would change nothing and make no
     /// event: listed last time, not flapping, no kept status change that ``updateFlapping`` would drop now or
-    /// count towards flapping, and either no problem at all, or a confirmed one with its count as far as it
-    /// goes (see ``apply(_:previous:events:policy:context:)``) and no reminder due.
+    /// count towards flapping, and either no problem at all, or one whose count went as far as it goes
+    /// (``countLimit(confirmed:rule:)``) and that is confirmed with no reminder due, or not yet confirmable.
     ///
-    /// A lasting problem is common (a revoked credential stays so for days), and the rules' full path for it
-    /// (a new observation, the diff, a new tracked connection compared with the last) was 7% of the daemon's
-    /// CPU at 100k connections when polls found nothing new, a tenth of them UNHEALTHY (perf).
+    /// A lasting problem is common (a revoked credential stays so for days, a vendor's problem is confirmed
+    /// after 4 hours), and the rules' full path for it (a new observation, the diff, a new tracked
+    /// connection compared with the last) was 7% of the daemon's CPU at 100k connections when polls found
+    /// nothing new, a tenth of them UNHEALTHY (perf).
     static func isQuiet(_ tracked: TrackedConnection, policy: Configuration.Alerting, now: Date) -> Bool {
         // `tracked.alert.…` read in place each time, not copied out once (which retained its list of changes).
         guard !tracked.missing, tracked.unlistedPolls == 0, tracked.alert.flappingSince == nil else { return false }
         if EffectiveStatus(tracked.observation, missing: false, organizationStale: false) == .unhealthy {
-            guard tracked.alert.unhealthySince != nil, tracked.alert.isConfirmed, tracked.alert.unhealthyPolls >= 2,
-                tracked.observation.state != .deleted, tracked.observation.health != nil,
-                !reminderDue(tracked.alert, policy: policy, now: now)
+            guard let since = tracked.alert.unhealthySince, tracked.observation.state != .deleted,
+                let health = tracked.observation.health
+            else { return false }
+            let rule = policy.rule(for: health)
+            let confirmed = tracked.alert.isConfirmed
+            guard tracked.alert.unhealthyPolls >= countLimit(confirmed: confirmed, rule: rule),
+                confirmed
+                    ? !reminderDue(tracked.alert, policy: policy, now: now)
+                    : !rule.isMet(polls: tracked.alert.unhealthyPolls, elapsed: .seconds(now.timeIntervalSince(since)))
             else { return false }
         } else {
             guard tracked.alert.unhealthySince == nil, tracked.alert.unhealthyPolls == 0,

@@ -26,13 +26,14 @@ struct QuietConnectionTests {
         var quiet = 0
         var checked = 0
         var quietProblems = 0
+        var quietSoftProblems = 0
         for policy in [Configuration.Alerting(), flappingOff, reminding] {
             for health in healths {
                 for state in [ConnectionState.active, .paused] {
                     for missing in [false, true] {
                         for unlisted in [0, 1] {
-                            for since in [nil, minutesAgo(60)] {
-                                for polls in [0, 2] {
+                            for since in [nil, minutesAgo(60), minutesAgo(300)] {
+                                for polls in [0, 2, 3] {
                                     for confirmed in [nil, minutesAgo(30)] {
                                         for reminded in [nil, minutesAgo(10)] {
                                             for flapping in [nil, minutesAgo(5)] {
@@ -58,6 +59,9 @@ struct QuietConnectionTests {
                                                     else { continue }
                                                     quiet += 1
                                                     if previous.alert.isConfirmed { quietProblems += 1 }
+                                                    if previous.alert.unhealthySince != nil, !previous.alert.isConfirmed {
+                                                        quietSoftProblems += 1
+                                                    }
                                                     // What `PollProcessor` makes of an unchanged listing.
                                                     #expect(
                                                         ConnectionDiff.changes(
@@ -85,12 +89,15 @@ struct QuietConnectionTests {
         }
         // Listed, with no problem, and healthy, unknown or without health (active or paused), or paused while
         // unhealthy; with no status change kept, or (flapping detection on) one, or up to four within the 24 h
-        // window (a fifth starts flapping). Or UNHEALTHY and active with a confirmed problem counted to 2,
-        // reminded or not, no reminder due (the default policies: with flapping detection on, five lists of
-        // changes again; off, none kept).
-        #expect(checked == 3 * 7_168)
-        #expect(quietProblems == 2 * 5 + 2)
-        #expect(quiet == (7 * 5 + 7) + 7 * 5 + quietProblems)
+        // window (a fifth starts flapping): 7 × 5 with flapping detection on, 7 with it off. Or UNHEALTHY
+        // and active with a problem counted as far as it goes, reminded or not: confirmed (counted to 2 or
+        // more) with no reminder due (the default policies), or not confirmed yet (the vendor's rule: 3 polls
+        // and 4 hours, counted to 3, UNHEALTHY for an hour but not for five; under every policy), each with the
+        // same lists of changes.
+        #expect(checked == 3 * 16_128)
+        #expect(quietProblems == 2 * 2 * 2 * (5 + 1))
+        #expect(quietSoftProblems == 2 * (5 + 1 + 5))
+        #expect(quiet == (7 * 5 + 7) + 7 * 5 + quietProblems + quietSoftProblems)
     }
 
     @Test("a poll of an organization whose connections are all quiet leaves its connections as they were")
