@@ -80,8 +80,10 @@ public struct PageSequence<Item: Codable & Sendable>: AsyncSequence, Sendable {
     public typealias Element = Page<Item>
 
     let fetch: @Sendable (PageRequest) async throws -> Page<Item>
-    /// An item's id, for recognising an item listed twice; nil: not checked.
-    let identify: (@Sendable (Item) -> String)?
+    /// The ids of a page's items, for recognising an item listed twice; nil: not checked. Made for a whole
+    /// page by the caller, where the item's type is known: given one item at a time, this generic code
+    /// copied every item it asked about (2% of the daemon's CPU at 100k connections on a quiet fleet, perf).
+    let identify: (@Sendable ([Item]) -> [String])?
     public let pageSize: Int
     public let mode: PaginationMode
     public let excludeTotal: Bool
@@ -92,7 +94,7 @@ public struct PageSequence<Item: Codable & Sendable>: AsyncSequence, Sendable {
 
     package init(
         pageSize: Int, mode: PaginationMode, excludeTotal: Bool, maximumPages: Int = defaultMaximumPages,
-        identify: (@Sendable (Item) -> String)? = nil,
+        identify: (@Sendable ([Item]) -> [String])? = nil,
         fetch: @escaping @Sendable (PageRequest) async throws -> Page<Item>
     ) {
         self.pageSize = Swift.max(1, pageSize)
@@ -186,14 +188,8 @@ public struct PageSequence<Item: Codable & Sendable>: AsyncSequence, Sendable {
                 // a faulty server could make any size.)
                 let needed = ids.count + page.items.count + page.undecodable.count
                 if ids.capacity < needed { ids.reserveCapacity(Swift.max(needed, 2 * ids.capacity)) }
-                // Through a buffer pointer, whose elements are lent to `identify` in place: a `for item in` loop,
-                // and in this generic code also the array's subscript, copied every item (its references
-                // retained and released).
-                try page.items.withUnsafeBufferPointer { items in
-                    for index in items.indices {
-                        let id = identify(items[index])
-                        guard ids.insert(id).inserted else { throw ListingError.duplicateItem(id: id) }
-                    }
+                for id in identify(page.items) {
+                    guard ids.insert(id).inserted else { throw ListingError.duplicateItem(id: id) }
                 }
                 for item in page.undecodable {
                     guard let id = item.id else {

@@ -36,7 +36,7 @@ extension LeenClient {
     public func organizationPages(
         pageSize: Int = 100, mode: PaginationMode = .offset, excludeTotal: Bool = false
     ) -> PageSequence<Organization> {
-        PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, identify: { $0.id.rawValue }) {
+        PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, identify: { $0.map(\.id.rawValue) }) {
             request in
             try await listOrganizations(request)
         }
@@ -101,7 +101,7 @@ extension LeenClient {
         organizationID: OrganizationID, pageSize: Int = 100, mode: PaginationMode = .offset,
         excludeTotal: Bool = false, memo: PageMemo? = nil
     ) -> PageSequence<Connection> {
-        PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, identify: { $0.id.rawValue }) {
+        PageSequence(pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, identify: { $0.map(\.id.rawValue) }) {
             request in
             try await listConnections(organizationID: organizationID, request, memo: memo)
         }

@@ -87,8 +87,8 @@ private func makePages(
     _ lister: FakeLister, pageSize: Int, mode: PaginationMode, excludeTotal: Bool = false,
     maximumPages: Int = PageSequence<Row>.defaultMaximumPages, identified: Bool = false
 ) -> PageSequence<Row> {
-    var identify: (@Sendable (Row) -> String)?
-    if identified { identify = { row in String(row.n) } }
+    var identify: (@Sendable ([Row]) -> [String])?
+    if identified { identify = { rows in rows.map { String($0.n) } } }
     return PageSequence(
         pageSize: pageSize, mode: mode, excludeTotal: excludeTotal, maximumPages: maximumPages, identify: identify
     ) { request in
