@@ -284,6 +284,43 @@ struct CompressedBodyTests {
         #expect(try fewer.deflate(previous: previous) == MetricsRenderer.ConnectionFamily.allCases.count)
     }
 
+    @Test("A refresh makes again only the changed organizations' segments, and never touches rows a scrape holds")
+    func refreshInPlace() throws {
+        let cache = ConnectionRowsCache()
+        var input = SyntheticFleet.input(connections: 1_000)
+        let held = try cache.refresh(input.organizations, deflated: true)
+        let heldSerials = held.segments.map(\.serial)
+        // Nothing changed: every segment is the one kept.
+        #expect(try cache.refresh(input.organizations, deflated: true).segments.map(\.serial) == heldSerials)
+
+        let changed = 3
+        let key = input.organizations[changed].state.connections.keys.sorted()[0]
+        let health = input.organizations[changed].state.connections[key]!.observation.health
+        try #require(health != unauthorized)
+        input.organizations[changed].state.connections[key]!.observation.health = unauthorized
+        let next = try cache.refresh(input.organizations, deflated: true)
+        let index = try #require(next.segments.firstIndex { $0.id == input.organizations[changed].id })
+        for (position, segment) in next.segments.enumerated() {
+            #expect((segment.serial == heldSerials[position]) == (position != index), "segment \(position)")
+            #expect(segment.deflated != nil)
+        }
+        // Compared with the segment it replaced: the families the change left kept their runs.
+        let (runs, heldRuns) = (try #require(next.segments[index].deflated), try #require(held.segments[index].deflated))
+        #expect(zip(runs, heldRuns).contains { $0.bytes == $1.bytes })
+        #expect(zip(runs, heldRuns).contains { $0.bytes != $1.bytes })
+        // The rows an earlier scrape still sends are as they were.
+        #expect(held.segments.map(\.serial) == heldSerials)
+        #expect(held.segments[index].connections[key]?.observation.health == health)
+
+        // Reordered (a reload): every unchanged organization's segment found again by its id.
+        var reordered = input
+        reordered.organizations.reverse()
+        let again = try cache.refresh(reordered.organizations, deflated: true)
+        #expect(again.segments.map(\.serial) == next.segments.map(\.serial))
+        let body = try MetricsRenderer.render(reordered, format: .text, process: fixedProcess, gzip: true, cache: cache)
+        #expect(try gunzip(body.chunks) == render(reordered))
+    }
+
     @Test("Across random changes of every kind, a gzip scrape through the cache is still exactly the text")
     func keptRunsFollowRandomChanges() throws {
         var random = SeededGenerator(seed: 12)
