@@ -99,9 +99,11 @@ public enum PollProcessor {
             // out of `next`, which this loop mutates: the copies of the tracked connection and of the listed
             // one, every reference in them retained and released, were a tenth of a quiet poll's CPU (perf).
             if let position, let index,
-                Self.isUnchangedAndQuiet(
-                    state.connections.values[index], listed: listed[position], identifier: identifier, policy: policy,
-                    now: now)
+                listed.withUnsafeBufferPointer({ listed in
+                    Self.isUnchangedAndQuiet(
+                        state.connections.values[index], listed: listed.baseAddress! + position, identifier: identifier,
+                        policy: policy, now: now)
+                })
             {
                 continue
             }
@@ -169,11 +171,13 @@ public enum PollProcessor {
 
     /// Whether `listed` is `tracked`'s connection listed as before, and `tracked` quiet: a poll would then
     /// leave it exactly as it is.
+    ///
+    /// `listed` by its address (``ConnectionObservation/matches(listedAt:identifier:)``).
     private static func isUnchangedAndQuiet(
-        _ tracked: borrowing TrackedConnection, listed: borrowing Connection, identifier: String,
+        _ tracked: borrowing TrackedConnection, listed: UnsafePointer<Connection>, identifier: String,
         policy: Configuration.Alerting, now: Date
     ) -> Bool {
-        tracked.observation.matches(listed, identifier: identifier)
+        tracked.observation.matches(listedAt: listed, identifier: identifier)
             && ConnectionAlerting.isQuiet(tracked, policy: policy, now: now)
     }
 
