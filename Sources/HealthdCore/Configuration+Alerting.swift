@@ -32,8 +32,13 @@ extension Configuration {
 
         /// The rule that confirms `health` (an UNHEALTHY one): its name's, else its owner's.
         public func rule(for health: ConnectionObservation.Health) -> ConfirmationRule {
-            if let rule = healthNames[health.name] { return rule }
-            switch health.resolutionOwner {
+            rule(name: health.name, owner: health.resolutionOwner)
+        }
+
+        /// The rule that confirms an UNHEALTHY health with this name and resolution owner.
+        public func rule(name: HealthName, owner: ResolutionOwner) -> ConfirmationRule {
+            if let rule = healthNames[name] { return rule }
+            switch owner {
             case .customer: return customer
             case .vendor: return vendor
             default: return leen

@@ -122,11 +122,13 @@ public enum ConnectionAlerting {
     static func isQuiet(_ tracked: TrackedConnection, policy: Configuration.Alerting, now: Date) -> Bool {
         // `tracked.alert.…` read in place each time, not copied out once (which retained its list of changes).
         guard !tracked.missing, tracked.unlistedPolls == 0, tracked.alert.flappingSince == nil else { return false }
-        if EffectiveStatus(tracked.observation, missing: false, organizationStale: false) == .unhealthy {
+        // The observation's fields read in place: the observation or its health handed on whole were copied
+        // (1% of the daemon's CPU at 100k connections on a quiet fleet, perf).
+        if EffectiveStatus(tracked, organizationStale: false) == .unhealthy {
             guard let since = tracked.alert.unhealthySince, tracked.observation.state != .deleted,
-                let health = tracked.observation.health
+                let name = tracked.observation.healthName, let owner = tracked.observation.healthResolutionOwner
             else { return false }
-            let rule = policy.rule(for: health)
+            let rule = policy.rule(name: name, owner: owner)
             let confirmed = tracked.alert.isConfirmed
             guard tracked.alert.unhealthyPolls >= countLimit(confirmed: confirmed, rule: rule),
                 confirmed
