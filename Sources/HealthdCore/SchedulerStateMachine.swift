@@ -334,7 +334,9 @@ public struct SchedulerStateMachine: Sendable {
         let id: OrganizationID
         let provision: Bool
 
-        static func < (a: Self, b: Self) -> Bool { (a.at, a.id) < (b.at, b.id) }
+        /// By time, then id. Not as tuples, which copied both ids (retained and released) at every comparison
+        /// of the heap's every move: 1% of the daemon's CPU at 100k connections on a quiet fleet (perf).
+        static func < (a: Self, b: Self) -> Bool { a.at != b.at ? a.at < b.at : a.id < b.id }
     }
 
     private mutating func enqueue(_ id: OrganizationID) {
