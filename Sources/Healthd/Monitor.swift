@@ -482,8 +482,10 @@ public actor Monitor {
     }
 
     private func setState(_ state: OrganizationState?, for id: OrganizationID) {
+        let previous = organizations[id]
         organizations[id] = state
-        summaries[id] = state.map(StatusSummary.init)
+        let sameShare = state.flatMap { state in previous.map { StatusSummary.sameShare(state, $0) } } ?? false
+        if !sameShare || summaries[id] == nil { summaries[id] = state.map(StatusSummary.init) }
         if let index = snapshotList.index[id] { snapshotList.organizations[index].state = state ?? OrganizationState() }
     }
 

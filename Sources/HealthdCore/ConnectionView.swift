@@ -112,6 +112,15 @@ public struct StatusSummary: Sendable, Hashable {
         for (status, count) in zip(statuses, tally) where count > 0 { counts[status] = count }
     }
 
+    /// Whether the shares of the two states are the same without counting them again: the same
+    /// connections, staleness and failing poll. A poll that found nothing new leaves the state's connections
+    /// as they were (the same storage, which compares equal at once); counting them again after every such
+    /// poll was 1.6% of the daemon's CPU at 100k connections on a quiet fleet (perf).
+    public static func sameShare(_ state: OrganizationState, _ other: OrganizationState) -> Bool {
+        state.isStale == other.isStale && (state.api.failingSince != nil) == (other.api.failingSince != nil)
+            && state.connections.count == other.connections.count && state.connections == other.connections
+    }
+
     public mutating func add(_ other: StatusSummary) {
         counts.merge(other.counts, uniquingKeysWith: +)
         unhealthyCustomer += other.unhealthyCustomer

@@ -77,4 +77,42 @@ struct EffectiveStatusTests {
         #expect(summary.counts == [.healthy: 2, .unhealthy: 1, .unknown: 1, .paused: 1])
         #expect(summary.unhealthyCustomer == 1)
     }
+
+    @Test("a share counted once stands for states that differ only in what it does not count")
+    func sameShare() {
+        var state = OrganizationState()
+        for (index, health) in [Self.healthy, Self.unhealthy, nil].enumerated() {
+            state.connections["c\(index)"] = TrackedConnection(
+                observation: Self.observation(state: .active, health: health), healthSince: Date(), changedAt: Date())
+        }
+        state.api = .ok
+        var polledAgain = state
+        polledAgain.lastSuccessfulPoll = Date()
+        polledAgain.lastAttempt = Date()
+        var failing = state
+        failing.api = .unreachable(since: Date(), reason: "timeout")
+        var rejected = failing
+        rejected.api = .rejected(since: Date(), reason: "401")
+        var changed = state
+        changed.connections["c0"] = TrackedConnection(
+            observation: Self.observation(state: .paused, health: Self.healthy), healthSince: Date(), changedAt: Date())
+        var fewer = state
+        fewer.connections["c2"] = nil
+        // The same connections in other storage: compared one by one.
+        var rebuilt = OrganizationState()
+        rebuilt.api = .ok
+        for (key, tracked) in state.connections { rebuilt.connections[key] = tracked }
+        #expect(StatusSummary.sameShare(polledAgain, state))
+        #expect(StatusSummary.sameShare(rebuilt, state))
+        #expect(StatusSummary.sameShare(rejected, failing))
+        #expect(!StatusSummary.sameShare(failing, state))
+        #expect(!StatusSummary.sameShare(changed, state))
+        #expect(!StatusSummary.sameShare(fewer, state))
+        let states = [state, polledAgain, failing, rejected, changed, fewer, rebuilt, OrganizationState()]
+        for a in states {
+            for b in states where StatusSummary.sameShare(a, b) {
+                #expect(StatusSummary(a) == StatusSummary(b))
+            }
+        }
+    }
 }
