@@ -81,4 +81,20 @@ struct ObservationMatchTests {
         // Pairs that differ only in what the observation drops must have been among them.
         #expect(matched > 2 * Self.variants.count)
     }
+
+    @Test("Details compared in place answer as a set of them would, repeated and long lists included")
+    func sameDetails() {
+        let universe = (0..<3).map { F.detail("/\($0)") }
+        var lists: [[HealthDetail]] = [[]]
+        for _ in 0..<4 { lists += lists.filter { $0.count == lists.last!.count }.flatMap { list in universe.map { list + [$0] } } }
+        let sets = (0..<8).map { mask in Set(universe.indices.filter { mask & (1 << $0) != 0 }.map { universe[$0] }) }
+        for list in lists {
+            for kept in sets {
+                #expect(ConnectionObservation.sameDetails(list, kept) == (Set(list) == kept), "\(list) against \(kept)")
+            }
+        }
+        let long = (0..<12).map { F.detail("/long\($0)") }
+        #expect(ConnectionObservation.sameDetails(long + long, Set(long)))
+        #expect(!ConnectionObservation.sameDetails(long, Set(long.dropLast())))
+    }
 }
