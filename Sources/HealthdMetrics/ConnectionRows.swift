@@ -170,12 +170,12 @@ package struct ConnectionRows: Sendable {
     package var segments: [Segment]
     var count: Int { segments.reduce(0) { $0 + $1.rowCount } }
 
-    /// - Parameter previous: segments of an earlier scrape, reused for organizations whose state is
-    ///   unchanged (see ``ConnectionRowsCache``).
     init(segments: [Segment]) {
         self.segments = segments
     }
 
+    /// - Parameter previous: segments of an earlier scrape, reused for organizations whose state is
+    ///   unchanged (see ``ConnectionRowsCache``).
     package init(_ organizations: [MonitorSnapshot.Organization], previous: [OrganizationID: Segment] = [:]) {
         self.init(organizations, order: Self.order(of: organizations)) { _, id in previous[id] }
     }
@@ -212,7 +212,8 @@ package struct ConnectionRows: Sendable {
         organizations.withUnsafeBufferPointer { organizations in
             for (index, position) in order.enumerated() {
                 let id = organizations[position].id
-                // Through buffer pointers, which lend the elements: the arrays' subscripts copied each segment.
+                // ``Segment/isMade(from:)`` written out, through buffer pointers, which lend the elements: the
+                // arrays' subscripts, and the method called on an element, copied each segment and state.
                 let kept = segments.withUnsafeBufferPointer { segments in
                     guard segments[index].id == id, segments[index].stale == organizations[position].state.isStale
                     else { return false }
