@@ -105,7 +105,16 @@ package struct ConnectionRows: Sendable {
         var stale: Bool
 
         func isMade(from state: OrganizationState) -> Bool {
-            stale == state.isStale && connections == state.connections
+            Self.isMade(from: connections, stale: stale, as: state.connections, stale: state.isStale)
+        }
+
+        /// Whether rows made from `made` (of an organization `madeStale` or not) are those of `connections`.
+        /// Over the fields, so that a refresh can ask it of a segment where it lies (``update(_:order:)``).
+        static func isMade(
+            from made: [String: TrackedConnection], stale madeStale: Bool, as connections: [String: TrackedConnection],
+            stale: Bool
+        ) -> Bool {
+            madeStale == stale && made == connections
         }
         /// `organization_id="…",connection_id="`: how every row's labels start, kept once for the organization
         /// rather than in each row (55 bytes per connection); a line's writer copies it with the metric's name.
@@ -212,13 +221,13 @@ package struct ConnectionRows: Sendable {
         organizations.withUnsafeBufferPointer { organizations in
             for (index, position) in order.enumerated() {
                 let id = organizations[position].id
-                // ``Segment/isMade(from:)`` written out, through buffer pointers, which lend the elements: the
-                // arrays' subscripts, and the method called on an element, copied each segment and state.
+                // Through buffer pointers, which lend the elements, and over the fields: the arrays' subscripts,
+                // and ``Segment/isMade(from:)`` called on an element, copied each segment and state.
                 let kept = segments.withUnsafeBufferPointer { segments in
-                    guard segments[index].id == id, segments[index].stale == organizations[position].state.isStale
-                    else { return false }
-                    let made = segments[index].connections
-                    return made == organizations[position].state.connections
+                    segments[index].id == id
+                        && Segment.isMade(
+                            from: segments[index].connections, stale: segments[index].stale,
+                            as: organizations[position].state.connections, stale: organizations[position].state.isStale)
                 }
                 if kept { continue }
                 let earlier = segments[index].id == id ? segments[index] : nil
