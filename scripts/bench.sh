@@ -2,7 +2,7 @@
 # `make bench` (issue #12): the whole daemon at 1k, 10k and 100k connections, one Markdown table, written to
 # docs/benchmarks.md as a dated section with the machine and the command.
 #
-#   ./scripts/bench.sh                                   # the three sizes, about 10 minutes on 2 cores
+#   ./scripts/bench.sh                                   # the three sizes, about 25 minutes on 2 cores
 #   SIZES="1000 10000" WINDOW=20 WARMUP=5 ./scripts/bench.sh   # quicker, for development
 #   WRITE_DOC=0 ./scripts/bench.sh                       # the table only
 #
@@ -18,18 +18,21 @@
 #      (one poll of every organization), VmRSS at the end and every second through it;
 #   4. SCRAPES scrapes of /metrics one after the other as Prometheus asks (OpenMetrics, gzip): the medians of
 #      curl's time to the first byte (rendering) and time_total, and the body's bytes;
-#   5. leen-sim's clock stopped (no job runs, nothing changes): after an interval and its jitter, a window
+#   5. leen-sim's clock slowed so that each connection's job runs every CADENCE seconds, as Leen runs them
+#      (its documented refresh_interval_secs), not at every poll: after an interval and its jitter, a window
+#      like the steady one, the daemon's CPU per connection-poll in a fleet that changes at Leen's pace;
+#   6. leen-sim's clock stopped (no job runs, nothing changes): after an interval and its jitter, a window
 #      like the steady one, the daemon's CPU per connection-poll when its polls find nothing new; with the
 #      steady window's events (the changes seen, and what the alerting rules raised), the CPU an event costs
 #      beyond its poll; the clock then runs again;
-#   6. the daemon stopped and started again at once on the state it left (as `systemctl restart` does):
+#   7. the daemon stopped and started again at once on the state it left (as `systemctl restart` does):
 #      restart to /-/ready; then, after two poll intervals (each organization's first write after a start
 #      replaces its file, the next ones append to its log), killed (SIGKILL) and started again: the state
 #      as a crash leaves it, files and logs, to /-/ready;
-#   7. the daemon stopped; blackbox_exporter (Debian's prometheus-blackbox-exporter, bench/blackbox.yml)
+#   8. the daemon stopped; blackbox_exporter (Debian's prometheus-blackbox-exporter, bench/blackbox.yml)
 #      probes the same connections' Get Connection URLs on the same leen-sim, driven by wrk
 #      (bench/blackbox-probes.lua) for PROBE_SECONDS: its CPU over the probes answered, per check;
-#   8. scripts/bench-journal.sh: the daemon's journal path next to a C program (bench/journal-ceiling.c)
+#   9. scripts/bench-journal.sh: the daemon's journal path next to a C program (bench/journal-ceiling.c)
 #      sending the same fields, against a private journald (root; without it the rows say "skipped").
 # The daemon's events go to its stderr (a file) during the fleet runs, never to the host's journal.
 #
@@ -41,11 +44,12 @@
 #   PROBE_SECONDS=15 PROBE_CONCURRENCY=4         blackbox_exporter measured for this long (after 2 s of warm-up)
 #   JOURNAL_EVENTS=100000 JOURNAL_ROUNDS=2       events per journal run, rounds per side (best counts)
 #   TIME_SCALE=60 FAILURE_RATE=0.02 SEED=1       leen-sim's clock, job failure rate and seed
+#   CADENCE=14400                                seconds between a connection's jobs in the cadence window
 #   READY_TIMEOUT=900                            seconds to wait for /-/ready
 #   DOC=docs/benchmarks.md WRITE_DOC=1           where the dated section goes (0: print only)
 #   BIN_DIR                                      leen-healthd, leen-sim and leen-healthd-bench; default: build release
 #   KEEP_WORK=1                                  keep the temporary directory (logs, scrapes) and print its path
-#   PROFILE=1                                    perf-record the daemon through each steady and quiet window (implies KEEP_WORK;
+#   PROFILE=1                                    perf-record the daemon through each window: steady, cadence, quiet (implies KEEP_WORK;
 #                                                its CPU figure then includes the sampling's own cost)
 set -euo pipefail
 case "${1:-}" in
@@ -71,6 +75,7 @@ PROBE_CONCURRENCY=${PROBE_CONCURRENCY:-4}
 JOURNAL_EVENTS=${JOURNAL_EVENTS:-100000}
 JOURNAL_ROUNDS=${JOURNAL_ROUNDS:-2}
 TIME_SCALE=${TIME_SCALE:-60}
+CADENCE=${CADENCE:-14400}
 FAILURE_RATE=${FAILURE_RATE:-0.02}
 SEED=${SEED:-1}
 READY_TIMEOUT=${READY_TIMEOUT:-900}
@@ -89,6 +94,7 @@ for size in $SIZES; do
         || die "each of SIZES must be a multiple of PER_ORG ($PER_ORG), found '$size'"
 done
 INTERVAL_S=$(duration_seconds "$INTERVAL") || die "INTERVAL: '$INTERVAL' is not a duration such as 20s"
+[[ "$CADENCE" =~ ^[1-9][0-9]*$ ]] || die "CADENCE: '$CADENCE' is not a number of seconds"
 
 # The code the binaries are built from, taken now: the sources may change while the runs go on.
 CODE="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ', Sources modified')"
@@ -246,6 +252,7 @@ run_size() {
     bytes=$(printf '%s\n' "${timings[@]}" | awk '{ print $3 }' | median)
     VALUE[scrape,$size]=$(calc "\"%.1f ms (first byte %.1f ms)\", $total, $first")
     VALUE[bytes,$size]=$(calc "\"%.2f MB\", $bytes / 1e6")
+    cadence_window "$size"
     quiet_window "$size" "$(calc "\"%.9f\", ($c1 - $c0) / $cpolls")" "$cpolls" "$events"
     stop "$DAEMON_PID"; DAEMON_PID=
 
@@ -267,36 +274,57 @@ run_size() {
     journal_phase "$size"
 }
 
-# quiet_window SIZE CPU_PER_POLL POLLS EVENTS: leen-sim's clock stopped, so that no job runs and nothing
-# changes, then a window like the steady one: the daemon's CPU per connection-poll when polls find nothing
-# new, and from the two windows the CPU each event of the steady window cost beyond its poll. The
-# clock runs again afterwards (the restart after a kill needs changes to have left logs).
-quiet_window() {
-    local size=$1 busy=$2 busy_polls=$3 busy_events=$4 sim=${API%/v1} c0 c1 figures cpolls
-    curl -sf -X PUT -H 'Content-Type: application/json' -d '{"time_scale": 0}' "$sim/_sim/clock" >/dev/null \
-        || die "stopping leen-sim's clock failed"
-    # Every organization polls once more (an interval and its jitter) and finds the last jobs' results;
-    # from its next poll on, nothing changes.
+# paced_window SIZE NAME SCALE WHAT: leen-sim's clock set to SCALE, then, once every organization has polled
+# again (an interval and its jitter: its next poll still finds the jobs run before), a window like the steady
+# one, named NAME (its scrapes, and perf-NAME.data with PROFILE=1). Sets PACED_US (daemon CPU per
+# connection-poll; PACED_SECONDS unrounded, in seconds), PACED_POLLS and PACED_EVENTS.
+paced_window() {
+    local size=$1 name=$2 scale=$3 what=$4 sim=${API%/v1} c0 c1 figures
+    curl -sf -X PUT -H 'Content-Type: application/json' -d "{\"time_scale\": $scale}" "$sim/_sim/clock" >/dev/null \
+        || die "setting leen-sim's clock to $scale failed"
     sleep "$(calc "\"%.0f\", 1.2 * $INTERVAL_S + 5")"
-    alive_or_die "the wait before the quiet window"
-    scrape q0; c0=$(cpu_seconds "$DAEMON_PID")
+    alive_or_die "the wait before the $what window"
+    scrape "${name}0"; c0=$(cpu_seconds "$DAEMON_PID")
     if [ "$PROFILE" = 1 ]; then
-        perf record -q -e cpu-clock -F 499 -g -p "$DAEMON_PID" -o "$WORK/perf-quiet.data" -- sleep "$WINDOW" 2>/dev/null \
+        perf record -q -e cpu-clock -F 499 -g -p "$DAEMON_PID" -o "$WORK/perf-$name.data" -- sleep "$WINDOW" 2>/dev/null \
             || die "perf record failed (PROFILE=1 needs perf)"
-        echo "bench: profile of the $size quiet window in $WORK/perf-quiet.data" >&2
+        echo "bench: profile of the $size $what window in $WORK/perf-$name.data" >&2
     else
         sleep "$WINDOW"
     fi
-    alive_or_die "the quiet window"
+    alive_or_die "the $what window"
     c1=$(cpu_seconds "$DAEMON_PID")
-    scrape q1
-    figures=$(window_figures q0 q1)
-    cpolls=$(pick connection_polls "$figures")
-    [ "$cpolls" -gt 0 ] || die "no poll completed in the quiet window"
-    QUIET_US[$size]=$(calc "\"%.1f\", ($c1 - $c0) * 1e6 / $cpolls")
-    VALUE[quiet,$size]=$(calc "\"%.1f µs (%d events)\", ${QUIET_US[$size]}, $(pick events "$figures")")
+    scrape "${name}1"
+    figures=$(window_figures "${name}0" "${name}1")
+    PACED_POLLS=$(pick connection_polls "$figures"); PACED_EVENTS=$(pick events "$figures")
+    [ "$PACED_POLLS" -gt 0 ] || die "no poll completed in the $what window"
+    PACED_SECONDS=$(calc "\"%.9f\", ($c1 - $c0) / $PACED_POLLS")
+    PACED_US=$(calc "\"%.1f\", $PACED_SECONDS * 1e6")
+}
+
+# cadence_window SIZE: each connection's job every CADENCE seconds (Leen's documented refresh_interval_secs,
+# 14400), as a fleet that works runs them, rather than at every poll as in the steady window: the daemon's
+# CPU per connection-poll there, and the events it saw.
+cadence_window() {
+    local size=$1
+    # The fleet's jobs run every INTERVAL_S * TIME_SCALE simulated seconds; at this scale, every CADENCE real ones.
+    paced_window "$size" cadence "$(calc "\"%.6f\", $INTERVAL_S * $TIME_SCALE / $CADENCE")" "cadence"
+    VALUE[cadence,$size]="$PACED_US µs"
+    VALUE[cadencechanges,$size]=$(calc "\"%.3f%% (%d events)\", 100 * $PACED_EVENTS / $PACED_POLLS, $PACED_EVENTS")
+}
+
+# quiet_window SIZE CPU_PER_POLL POLLS EVENTS: leen-sim's clock stopped, so that no job runs and nothing
+# changes: the daemon's CPU per connection-poll when polls find nothing new, and from this window and the
+# steady one (CPU_PER_POLL seconds per connection-poll, POLLS connection-polls, EVENTS events) the CPU each
+# event of the steady window cost beyond its poll. The clock runs again afterwards (the restart after a
+# kill needs changes to have left logs).
+quiet_window() {
+    local size=$1 busy=$2 busy_polls=$3 busy_events=$4 sim=${API%/v1}
+    paced_window "$size" quiet 0 "quiet"
+    QUIET_US[$size]=$PACED_US
+    VALUE[quiet,$size]=$(calc "\"%.1f µs (%d events)\", $PACED_US, $PACED_EVENTS")
     if [ "$busy_events" -gt 0 ]; then
-        VALUE[perchange,$size]=$(calc "\"%.0f µs\", ($busy - ($c1 - $c0) / $cpolls) * $busy_polls * 1e6 / $busy_events")
+        VALUE[perchange,$size]=$(calc "\"%.0f µs\", ($busy - $PACED_SECONDS) * $busy_polls * 1e6 / $busy_events")
     fi
     curl -sf -X PUT -H 'Content-Type: application/json' -d "{\"time_scale\": $TIME_SCALE}" "$sim/_sim/clock" >/dev/null \
         || die "starting leen-sim's clock again failed"
@@ -358,9 +386,11 @@ for size in $SIZES; do run_size "$size"; done
 
 # --- the table ------------------------------------------------------------------------------------------------
 ROWS=(
-    "cpu|daemon CPU per connection-poll|≤ 10 µs"
+    "cpu|daemon CPU per connection-poll, each job at every poll ($(calc "\"%.0f\", $CADENCE / $INTERVAL_S")× Leen's cadence)|≤ 10 µs"
     "rate|connection-polls in the window (daemon CPU)|"
     "changes|events (changes seen) per connection-poll in the window|"
+    "cadence|daemon CPU per connection-poll, each job every $CADENCE s (Leen's documented interval)|"
+    "cadencechanges|events per connection-poll in that window|"
     "quiet|daemon CPU per connection-poll, leen-sim's clock stopped (nothing changes)|"
     "perchange|daemon CPU per event beyond its poll (the two windows)|"
     "requests|API requests per poll cycle|"
@@ -397,7 +427,7 @@ table() {
 
 MACHINE="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r) ($(uname -m)), $(swift --version 2>/dev/null | head -n 1 || echo 'swift: ?')"
 COMMAND="SIZES=\"$SIZES\" make bench"
-SETTINGS="PER_ORG=$PER_ORG INTERVAL=$INTERVAL JITTER=$JITTER POLL_CONCURRENCY=$POLL_CONCURRENCY PAGE_SIZE=$PAGE_SIZE WARMUP=$WARMUP WINDOW=$WINDOW SCRAPES=$SCRAPES PROBE_SECONDS=$PROBE_SECONDS PROBE_CONCURRENCY=$PROBE_CONCURRENCY JOURNAL_EVENTS=$JOURNAL_EVENTS JOURNAL_ROUNDS=$JOURNAL_ROUNDS TIME_SCALE=$TIME_SCALE FAILURE_RATE=$FAILURE_RATE SEED=$SEED"
+SETTINGS="PER_ORG=$PER_ORG INTERVAL=$INTERVAL JITTER=$JITTER POLL_CONCURRENCY=$POLL_CONCURRENCY PAGE_SIZE=$PAGE_SIZE WARMUP=$WARMUP WINDOW=$WINDOW SCRAPES=$SCRAPES PROBE_SECONDS=$PROBE_SECONDS PROBE_CONCURRENCY=$PROBE_CONCURRENCY JOURNAL_EVENTS=$JOURNAL_EVENTS JOURNAL_ROUNDS=$JOURNAL_ROUNDS TIME_SCALE=$TIME_SCALE CADENCE=$CADENCE FAILURE_RATE=$FAILURE_RATE SEED=$SEED"
 section() {
     echo "### $STARTED UTC"
     echo
