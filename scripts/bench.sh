@@ -274,30 +274,30 @@ run_size() {
     journal_phase "$size"
 }
 
-# paced_window SIZE NAME SCALE WHAT: leen-sim's clock set to SCALE, then, once every organization has polled
+# paced_window SIZE NAME SCALE: leen-sim's clock set to SCALE, then, once every organization has polled
 # again (an interval and its jitter: its next poll still finds the jobs run before), a window like the steady
 # one, named NAME (its scrapes, and perf-NAME.data with PROFILE=1). Sets PACED_US (daemon CPU per
 # connection-poll; PACED_SECONDS unrounded, in seconds), PACED_POLLS and PACED_EVENTS.
 paced_window() {
-    local size=$1 name=$2 scale=$3 what=$4 sim=${API%/v1} c0 c1 figures
+    local size=$1 name=$2 scale=$3 sim=${API%/v1} c0 c1 figures
     curl -sf -X PUT -H 'Content-Type: application/json' -d "{\"time_scale\": $scale}" "$sim/_sim/clock" >/dev/null \
         || die "setting leen-sim's clock to $scale failed"
     sleep "$(calc "\"%.0f\", 1.2 * $INTERVAL_S + 5")"
-    alive_or_die "the wait before the $what window"
+    alive_or_die "the wait before the $name window"
     scrape "${name}0"; c0=$(cpu_seconds "$DAEMON_PID")
     if [ "$PROFILE" = 1 ]; then
         perf record -q -e cpu-clock -F 499 -g -p "$DAEMON_PID" -o "$WORK/perf-$name.data" -- sleep "$WINDOW" 2>/dev/null \
             || die "perf record failed (PROFILE=1 needs perf)"
-        echo "bench: profile of the $size $what window in $WORK/perf-$name.data" >&2
+        echo "bench: profile of the $size $name window in $WORK/perf-$name.data" >&2
     else
         sleep "$WINDOW"
     fi
-    alive_or_die "the $what window"
+    alive_or_die "the $name window"
     c1=$(cpu_seconds "$DAEMON_PID")
     scrape "${name}1"
     figures=$(window_figures "${name}0" "${name}1")
     PACED_POLLS=$(pick connection_polls "$figures"); PACED_EVENTS=$(pick events "$figures")
-    [ "$PACED_POLLS" -gt 0 ] || die "no poll completed in the $what window"
+    [ "$PACED_POLLS" -gt 0 ] || die "no poll completed in the $name window"
     PACED_SECONDS=$(calc "\"%.9f\", ($c1 - $c0) / $PACED_POLLS")
     PACED_US=$(calc "\"%.1f\", $PACED_SECONDS * 1e6")
 }
@@ -308,7 +308,7 @@ paced_window() {
 cadence_window() {
     local size=$1
     # The fleet's jobs run every INTERVAL_S * TIME_SCALE simulated seconds; at this scale, every CADENCE real ones.
-    paced_window "$size" cadence "$(calc "\"%.6f\", $INTERVAL_S * $TIME_SCALE / $CADENCE")" "cadence"
+    paced_window "$size" cadence "$(calc "\"%.6f\", $INTERVAL_S * $TIME_SCALE / $CADENCE")"
     VALUE[cadence,$size]="$PACED_US µs"
     VALUE[cadencechanges,$size]=$(calc "\"%.3f%% (%d events)\", 100 * $PACED_EVENTS / $PACED_POLLS, $PACED_EVENTS")
 }
@@ -320,7 +320,7 @@ cadence_window() {
 # kill needs changes to have left logs).
 quiet_window() {
     local size=$1 busy=$2 busy_polls=$3 busy_events=$4 sim=${API%/v1}
-    paced_window "$size" quiet 0 "quiet"
+    paced_window "$size" quiet 0
     QUIET_US[$size]=$PACED_US
     VALUE[quiet,$size]=$(calc "\"%.1f µs (%d events)\", $PACED_US, $PACED_EVENTS")
     if [ "$busy_events" -gt 0 ]; then
