@@ -118,7 +118,7 @@ public struct StatusSummary: Sendable, Hashable {
     /// poll was 1.6% of the daemon's CPU at 100k connections on a quiet fleet (perf).
     public static func sameShare(_ state: OrganizationState, _ other: OrganizationState) -> Bool {
         state.isStale == other.isStale && (state.api.failingSince != nil) == (other.api.failingSince != nil)
-            && state.connections.count == other.connections.count && state.connections == other.connections
+            && state.connections == other.connections
     }
 
     public mutating func add(_ other: StatusSummary) {
