@@ -28,7 +28,8 @@
 #   7. the daemon stopped and started again at once on the state it left (as `systemctl restart` does):
 #      restart to /-/ready; then, after two poll intervals (each organization's first write after a start
 #      replaces its file, the next ones append to its log), killed (SIGKILL) and started again: the state
-#      as a crash leaves it, files and logs, to /-/ready;
+#      as a crash leaves it, files and logs, to /-/ready; the pair RESTARTS times, reported as the median
+#      and the highest (one reading moved by a second between runs of the same code);
 #   8. the daemon stopped; blackbox_exporter (Debian's prometheus-blackbox-exporter, bench/blackbox.yml)
 #      probes the same connections' Get Connection URLs on the same leen-sim, driven by wrk
 #      (bench/blackbox-probes.lua) for PROBE_SECONDS: its CPU over the probes answered, per check;
@@ -46,6 +47,7 @@
 #   TIME_SCALE=60 FAILURE_RATE=0.02 SEED=1       leen-sim's clock, job failure rate and seed
 #   CADENCE=14400                                seconds between a connection's jobs in the cadence window
 #   READY_TIMEOUT=900                            seconds to wait for /-/ready
+#   RESTARTS=3                                   restart and start-after-SIGKILL pairs per size
 #   DOC=docs/benchmarks.md WRITE_DOC=1           where the dated section goes (0: print only)
 #   BIN_DIR                                      leen-healthd, leen-sim and leen-healthd-bench; default: build release
 #   KEEP_WORK=1                                  keep the temporary directory (logs, scrapes) and print its path
@@ -79,6 +81,7 @@ CADENCE=${CADENCE:-14400}
 FAILURE_RATE=${FAILURE_RATE:-0.02}
 SEED=${SEED:-1}
 READY_TIMEOUT=${READY_TIMEOUT:-900}
+RESTARTS=${RESTARTS:-3}
 DOC=${DOC:-docs/benchmarks.md}
 WRITE_DOC=${WRITE_DOC:-1}
 KEEP_WORK=${KEEP_WORK:-0}
@@ -95,6 +98,7 @@ for size in $SIZES; do
 done
 INTERVAL_S=$(duration_seconds "$INTERVAL") || die "INTERVAL: '$INTERVAL' is not a duration such as 20s"
 [[ "$CADENCE" =~ ^[1-9][0-9]*$ ]] || die "CADENCE: '$CADENCE' is not a number of seconds"
+[[ "$RESTARTS" =~ ^[1-9][0-9]*$ ]] || die "RESTARTS: '$RESTARTS' is not a positive number"
 
 # The code the binaries are built from, taken now: the sources may change while the runs go on.
 CODE="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ', Sources modified')"
@@ -154,6 +158,11 @@ window_figures() {
 pick() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 calc() { awk "BEGIN { printf $1 }"; }
+# readings SECONDS...: one reading as it is; several as their median and the highest.
+readings() {
+    [ $# -gt 1 ] || { echo "$1 s"; return; }
+    echo "$(printf '%s\n' "$@" | median) s (highest $(printf '%s\n' "$@" | sort -g | tail -n 1) s of $#)"
+}
 
 # wait_events_written START: waits until the daemon's leen_events_pending is 0; DRAINED_TIME = seconds since START.
 wait_events_written() {
@@ -257,16 +266,21 @@ run_size() {
     stop "$DAEMON_PID"; DAEMON_PID=
 
     # At once, as a restart or an upgrade does: the state it finds is as old as the stop made it.
-    t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
-    VALUE[restart,$size]="$READY_TIME s"
-    sleep "$(calc "\"%.0f\", 2 * $INTERVAL_S + 2")"
-    alive_or_die "the run before the kill"
-    kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
-    local logs
-    logs=$(find "$WORK/state/organizations" -name '*.log' | wc -l)
-    t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
-    VALUE[crash,$size]="$READY_TIME s ($logs of $orgs organizations with a log)"
-    stop "$DAEMON_PID"; DAEMON_PID=
+    # Each later pair's restart follows the stop of the pair before.
+    local logs restarts=() crashes=()
+    for _ in $(seq 1 "$RESTARTS"); do
+        t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
+        restarts+=("$READY_TIME")
+        sleep "$(calc "\"%.0f\", 2 * $INTERVAL_S + 2")"
+        alive_or_die "the run before the kill"
+        kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
+        logs=$(find "$WORK/state/organizations" -name '*.log' | wc -l)
+        t0=$(now); start_daemon "$no_journal"; wait_ready "$METRICS" "$READY_TIMEOUT" "$t0"
+        crashes+=("$READY_TIME")
+        stop "$DAEMON_PID"; DAEMON_PID=
+    done
+    VALUE[restart,$size]=$(readings "${restarts[@]}")
+    VALUE[crash,$size]="$(readings "${crashes[@]}") ($logs of $orgs organizations with a log at the last kill)"
 
     blackbox_phase "$size"
     stop "$SIM_PID"; SIM_PID=
@@ -427,7 +441,7 @@ table() {
 
 MACHINE="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r) ($(uname -m)), $(swift --version 2>/dev/null | head -n 1 || echo 'swift: ?')"
 COMMAND="SIZES=\"$SIZES\" make bench"
-SETTINGS="PER_ORG=$PER_ORG INTERVAL=$INTERVAL JITTER=$JITTER POLL_CONCURRENCY=$POLL_CONCURRENCY PAGE_SIZE=$PAGE_SIZE WARMUP=$WARMUP WINDOW=$WINDOW SCRAPES=$SCRAPES PROBE_SECONDS=$PROBE_SECONDS PROBE_CONCURRENCY=$PROBE_CONCURRENCY JOURNAL_EVENTS=$JOURNAL_EVENTS JOURNAL_ROUNDS=$JOURNAL_ROUNDS TIME_SCALE=$TIME_SCALE CADENCE=$CADENCE FAILURE_RATE=$FAILURE_RATE SEED=$SEED"
+SETTINGS="PER_ORG=$PER_ORG INTERVAL=$INTERVAL JITTER=$JITTER POLL_CONCURRENCY=$POLL_CONCURRENCY PAGE_SIZE=$PAGE_SIZE WARMUP=$WARMUP WINDOW=$WINDOW SCRAPES=$SCRAPES PROBE_SECONDS=$PROBE_SECONDS PROBE_CONCURRENCY=$PROBE_CONCURRENCY JOURNAL_EVENTS=$JOURNAL_EVENTS JOURNAL_ROUNDS=$JOURNAL_ROUNDS TIME_SCALE=$TIME_SCALE CADENCE=$CADENCE RESTARTS=$RESTARTS FAILURE_RATE=$FAILURE_RATE SEED=$SEED"
 section() {
     echo "### $STARTED UTC"
     echo
